@@ -1,0 +1,133 @@
+package router
+
+import "strconv"
+
+// Config is the complete, plain-data description of what the proxy serves.
+// Translation produces it; Compile turns it into a Table. A Config holds no
+// Kubernetes types, and Compile never modifies it.
+type Config struct {
+	// Routes are the HTTP routes of every host. Their order does not matter:
+	// Compile orders them by precedence.
+	Routes []Route `json:"routes"`
+	// Default, when set, serves requests that match no route of the host
+	// table selected for them (for Ingress: spec.defaultBackend or the
+	// controller-wide default backend).
+	Default *Route `json:"default,omitempty"`
+}
+
+// HostMatch says how Route.Host is compared with a request's host.
+type HostMatch uint8
+
+const (
+	// HostAny matches every host; Route.Host is empty.
+	HostAny HostMatch = iota
+	// HostExact matches the host name exactly, ignoring case.
+	HostExact
+	// HostWildcardOneLabel matches "*.foo.com" against exactly one extra
+	// label (bar.foo.com, not baz.bar.foo.com), as Ingress specifies.
+	HostWildcardOneLabel
+	// HostWildcardAnyLabels matches "*.foo.com" against one or more extra
+	// labels, as the Gateway API specifies.
+	HostWildcardAnyLabels
+)
+
+// PathMatch says how Route.Path is compared with a request's path.
+type PathMatch uint8
+
+const (
+	// PathPrefix matches element-wise: /foo matches /foo, /foo/ and /foo/bar
+	// but not /foobar. A trailing slash in the rule is ignored.
+	PathPrefix PathMatch = iota
+	// PathExact matches the canonical path exactly.
+	PathExact
+)
+
+// String names the path match kind as it appears in `portico routes`.
+func (m PathMatch) String() string {
+	if m == PathExact {
+		return "Exact"
+	}
+	return "Prefix"
+}
+
+// Route sends requests that match Host and Path to one of Backends.
+type Route struct {
+	Host      string    `json:"host,omitempty"`
+	HostMatch HostMatch `json:"hostMatch"`
+	// Path is canonical (see CanonicalPath). For PathPrefix a trailing slash
+	// is dropped at compile time.
+	Path      string    `json:"path"`
+	PathMatch PathMatch `json:"pathMatch"`
+	// Backends share the traffic by Weight. An empty list, or a list whose
+	// weights are all zero, answers 503.
+	Backends []WeightedBackend `json:"backends"`
+	// Source names the object and rule the route came from, for errors,
+	// metrics and `portico routes`.
+	Source Source `json:"source"`
+}
+
+// WeightedBackend is one Backend with its share of a route's traffic.
+type WeightedBackend struct {
+	Backend *Backend `json:"backend"`
+	Weight  uint32   `json:"weight"`
+}
+
+// Protocol is the protocol spoken to a backend.
+type Protocol uint8
+
+const (
+	// HTTP1 speaks HTTP/1.1 (with upgrades such as WebSocket) to the backend.
+	HTTP1 Protocol = iota
+	// H2C speaks cleartext HTTP/2 (prior knowledge) to the backend.
+	H2C
+)
+
+// String names the protocol as it appears in `portico routes`.
+func (p Protocol) String() string {
+	if p == H2C {
+		return "h2c"
+	}
+	return "http"
+}
+
+// Backend is a set of endpoints serving one Service port. Several routes may
+// point at the same *Backend.
+type Backend struct {
+	// Name identifies the backend in metrics and tools, e.g. "ns/svc:80".
+	Name      string     `json:"name"`
+	Protocol  Protocol   `json:"protocol"`
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// Endpoint is one address serving a Backend.
+type Endpoint struct {
+	// Address is host:port, ready to dial.
+	Address string `json:"address"`
+}
+
+// Source names the configuration object a route came from.
+type Source struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Rule and Path index the rule and path inside the object; -1 when the
+	// route is not from a rule (a default backend).
+	Rule int `json:"rule"`
+	Path int `json:"path"`
+}
+
+// String renders the source as Kind/namespace/name[rule][path].
+func (s Source) String() string {
+	out := s.Kind + "/"
+	if s.Namespace != "" {
+		out += s.Namespace + "/"
+	}
+	out += s.Name
+	if s.Rule >= 0 {
+		out += "#rule" + strconv.Itoa(s.Rule)
+		if s.Path >= 0 {
+			out += ".path" + strconv.Itoa(s.Path)
+		}
+	}
+	return out
+}

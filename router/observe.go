@@ -1,0 +1,146 @@
+package router
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the data plane's Prometheus collectors.
+type Metrics struct {
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	generation prometheus.Gauge
+	lastSwap   prometheus.Gauge
+	routes     prometheus.Gauge
+}
+
+// NewMetrics creates the collectors and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portico_http_requests_total",
+			Help: "HTTP requests served, by route source object, backend and status code.",
+		}, []string{"route", "backend", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portico_http_request_duration_seconds",
+			Help:    "Time from request received to response handler done, by route source object.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portico_routing_table_generation",
+			Help: "Generation of the routing table being served.",
+		}),
+		lastSwap: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portico_routing_table_last_swap_timestamp_seconds",
+			Help: "Unix time at which the current routing table went live.",
+		}),
+		routes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "portico_routing_table_routes",
+			Help: "Number of HTTP routes in the routing table being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.generation, m.lastSwap, m.routes)
+	return m
+}
+
+func (m *Metrics) swapped(t *Table) {
+	m.generation.Set(float64(t.Generation))
+	m.lastSwap.SetToCurrentTime()
+	m.routes.Set(float64(len(t.routes)))
+}
+
+func (m *Metrics) observe(st *proxyState, code int, d time.Duration) {
+	route, backend := "", ""
+	if st.route != nil {
+		route = st.route.metricName
+	}
+	if st.backend != nil {
+		backend = st.backend.Name
+	}
+	m.requests.WithLabelValues(route, backend, codeString(code)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+var commonCodes = func() map[int]string {
+	m := map[int]string{}
+	for c := 100; c < 600; c++ {
+		if http.StatusText(c) != "" || c == 499 {
+			m[c] = strconv.Itoa(c)
+		}
+	}
+	return m
+}()
+
+func codeString(c int) string {
+	if s, ok := commonCodes[c]; ok {
+		return s
+	}
+	return strconv.Itoa(c)
+}
+
+// recorder remembers the status code and body size written through it. It
+// unwraps for http.ResponseController, so flushing, hijacking (WebSocket)
+// and deadlines reach the real connection.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 || (r.status < 200 && code >= 100) {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Flush forwards to the underlying writer; streaming needs it directly
+// because httputil.ReverseProxy checks for http.Flusher on some paths.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) code() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
+
+func logAccess(l *slog.Logger, r *http.Request, st *proxyState, rec *recorder, start time.Time) {
+	attrs := []slog.Attr{
+		slog.String("client", r.RemoteAddr),
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.RequestURI()),
+		slog.String("proto", r.Proto),
+		slog.Int("status", rec.code()),
+		slog.Int64("bytes", rec.bytes),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if st.route != nil {
+		attrs = append(attrs, slog.String("route", st.route.Source.String()))
+	}
+	if st.backend != nil {
+		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
+	}
+	l.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}

@@ -1,0 +1,177 @@
+package router
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// Options tunes a Router. The zero value is usable.
+type Options struct {
+	// TrustedProxies are the client networks whose X-Forwarded-* headers
+	// are kept (and appended to); from anyone else they are replaced.
+	TrustedProxies []netip.Prefix
+	// Metrics, when set, records every request.
+	Metrics *Metrics
+	// AccessLog, when set, receives one record per request.
+	AccessLog *slog.Logger
+	// ErrorLog receives proxying errors; nil discards them.
+	ErrorLog *slog.Logger
+	// Transport overrides the pooled upstream transports (tests).
+	Transport *Transports
+}
+
+// Router serves HTTP requests from the current Table. Its zero value answers
+// 503 until the first Table is stored; use New to proxy. Swapping a Table
+// never disturbs requests in flight: each request runs on the Table it
+// started with, and upstream connection pools belong to the Router, not to
+// a Table.
+type Router struct {
+	table atomic.Pointer[Table]
+	gen   atomic.Uint64
+	proxy *httputil.ReverseProxy
+	opts  Options
+}
+
+// New returns a Router with upstream connection pools and no Table.
+func New(opts Options) *Router {
+	if opts.Transport == nil {
+		opts.Transport = NewTransports()
+	}
+	rt := &Router{opts: opts}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:      rt.rewrite,
+		Transport:    &endpointTransport{t: opts.Transport},
+		ErrorHandler: rt.proxyError,
+		BufferPool:   newBufferPool(),
+	}
+	return rt
+}
+
+// Swap makes t the Table that new requests are served from, numbering it
+// with the next generation, and returns that generation.
+func (rt *Router) Swap(t *Table) uint64 {
+	t.Generation = rt.gen.Add(1)
+	rt.table.Store(t)
+	if m := rt.opts.Metrics; m != nil {
+		m.swapped(t)
+	}
+	return t.Generation
+}
+
+// Table returns the Table being served, or nil before the first Swap.
+func (rt *Router) Table() *Table { return rt.table.Load() }
+
+type ctxKey struct{}
+
+// proxyState is what one proxied request carries from ServeHTTP to the
+// Rewrite hook and the transport.
+type proxyState struct {
+	route    *CompiledRoute
+	backend  *compiledBackend
+	endpoint string // the endpoint last tried
+}
+
+// ServeHTTP routes r through the current Table and proxies it.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	st := rt.serve(rec, r)
+	if st == nil {
+		st = &proxyState{}
+	}
+	if m := rt.opts.Metrics; m != nil {
+		m.observe(st, rec.code(), time.Since(start))
+	}
+	if l := rt.opts.AccessLog; l != nil {
+		logAccess(l, r, st, rec, start)
+	}
+}
+
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
+	t := rt.table.Load()
+	if t == nil {
+		http.Error(w, "no routing configuration loaded yet", http.StatusServiceUnavailable)
+		return nil
+	}
+	raw := r.URL.EscapedPath()
+	path, ok := CanonicalPath(raw)
+	if !ok {
+		http.Error(w, "malformed request path", http.StatusBadRequest)
+		return nil
+	}
+	if path != raw {
+		setPath(r.URL, path)
+	}
+	route := t.Lookup(r.Host, path)
+	if route == nil {
+		http.Error(w, "no route for this host and path", http.StatusNotFound)
+		return nil
+	}
+	st := &proxyState{route: route, backend: route.pick()}
+	if st.backend == nil {
+		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
+		return st
+	}
+	if len(st.backend.Endpoints) == 0 || rt.proxy == nil {
+		http.Error(w, "no ready endpoint for backend "+st.backend.Name, http.StatusServiceUnavailable)
+		return st
+	}
+	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	return st
+}
+
+// setPath stores the canonical escaped path so that the same form is
+// forwarded as was routed.
+func setPath(u *url.URL, escaped string) {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		p = escaped
+	}
+	u.Path = p
+	u.RawPath = escaped
+}
+
+// pick chooses a backend by weight. It returns nil when no backend has
+// weight.
+func (r *CompiledRoute) pick() *compiledBackend {
+	switch len(r.backends) {
+	case 0:
+		return nil
+	case 1:
+		return r.backends[0]
+	}
+	n := rand.Uint32N(r.totalWeight)
+	for i, cw := range r.cumWeights {
+		if n < cw {
+			return r.backends[i]
+		}
+	}
+	return r.backends[len(r.backends)-1]
+}
+
+func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
+	code := http.StatusBadGateway
+	switch {
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads what we write.
+		code = 499
+	case isTimeout(err):
+		code = http.StatusGatewayTimeout
+	}
+	if l := rt.opts.ErrorLog; l != nil && code != 499 {
+		l.Warn("upstream request failed", "backend", st.backend.Name, "endpoint", st.endpoint, "error", err)
+	}
+	if code == 499 {
+		w.WriteHeader(code)
+		return
+	}
+	http.Error(w, http.StatusText(code), code)
+}

@@ -1,0 +1,251 @@
+package router
+
+import (
+	"strings"
+	"sync/atomic"
+)
+
+// Table is an immutable, compiled view of one routing Config. A Table is never
+// modified after Compile returns; a new Config produces a new Table. Lookup
+// allocates nothing and is safe for concurrent use.
+type Table struct {
+	exact   map[string]*hostTable // lower-case host
+	wildOne map[string]*hostTable // "foo.com" for "*.foo.com", one label
+	wildAny map[string]*hostTable // "foo.com" for "*.foo.com", any labels
+	any     *hostTable            // rules without a host
+	def     *CompiledRoute        // served when the selected host has no match
+	routes  []*CompiledRoute      // every route, in precedence order
+	// Generation numbers Tables in the order they were compiled by one
+	// Compiler; 0 for a Table made by Compile.
+	Generation uint64
+}
+
+// hostTable holds the routes of one host: an exact-path map, and prefix
+// routes keyed by their path without a trailing slash ("/" for the root).
+type hostTable struct {
+	exact  map[string]*CompiledRoute
+	prefix map[string]*CompiledRoute
+}
+
+// CompiledRoute is a Route ready to serve: its backends resolved into pickers.
+type CompiledRoute struct {
+	Route
+	backends    []*compiledBackend
+	cumWeights  []uint32 // running sum of weights, for weighted choice
+	totalWeight uint32
+	// metricName labels the route in metrics: Kind/namespace/name.
+	metricName string
+}
+
+// compiledBackend is one Backend with its round-robin position. A
+// compiledBackend is shared by every route of a Table that names the same
+// *Backend.
+type compiledBackend struct {
+	*Backend
+	next atomic.Uint32
+}
+
+// Compile builds a Table from cfg. Routes are taken in the order given: when
+// two routes claim the same host, path and match kind, the first one wins
+// (translation orders them oldest first and reports the loser).
+func Compile(cfg Config) *Table {
+	t := &Table{
+		exact:   map[string]*hostTable{},
+		wildOne: map[string]*hostTable{},
+		wildAny: map[string]*hostTable{},
+	}
+	backends := map[*Backend]*compiledBackend{}
+	for i := range cfg.Routes {
+		r := compileRoute(&cfg.Routes[i], backends)
+		ht := t.hostTableFor(r.Host, r.HostMatch)
+		key := r.Path
+		m := &ht.exact
+		if r.PathMatch == PathPrefix {
+			key = prefixKey(key)
+			m = &ht.prefix
+		}
+		if *m == nil {
+			*m = map[string]*CompiledRoute{}
+		}
+		if _, taken := (*m)[key]; taken {
+			continue
+		}
+		(*m)[key] = r
+		t.routes = append(t.routes, r)
+	}
+	if cfg.Default != nil {
+		t.def = compileRoute(cfg.Default, backends)
+	}
+	return t
+}
+
+func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRoute {
+	cr := &CompiledRoute{Route: *r}
+	cr.Host = strings.ToLower(strings.TrimSuffix(r.Host, "."))
+	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
+	for _, wb := range r.Backends {
+		if wb.Backend == nil || wb.Weight == 0 {
+			continue
+		}
+		cb, ok := backends[wb.Backend]
+		if !ok {
+			cb = &compiledBackend{Backend: wb.Backend}
+			backends[wb.Backend] = cb
+		}
+		cr.totalWeight += wb.Weight
+		cr.backends = append(cr.backends, cb)
+		cr.cumWeights = append(cr.cumWeights, cr.totalWeight)
+	}
+	return cr
+}
+
+func (t *Table) hostTableFor(host string, m HostMatch) *hostTable {
+	var hosts map[string]*hostTable
+	switch m {
+	case HostAny:
+		if t.any == nil {
+			t.any = &hostTable{}
+		}
+		return t.any
+	case HostExact:
+		hosts = t.exact
+	case HostWildcardOneLabel:
+		hosts = t.wildOne
+		host = strings.TrimPrefix(host, "*.")
+	case HostWildcardAnyLabels:
+		hosts = t.wildAny
+		host = strings.TrimPrefix(host, "*.")
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	ht, ok := hosts[host]
+	if !ok {
+		ht = &hostTable{}
+		hosts[host] = ht
+	}
+	return ht
+}
+
+// prefixKey drops a trailing slash so that a rule /foo/ matches /foo.
+func prefixKey(p string) string {
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		return p[:len(p)-1]
+	}
+	return p
+}
+
+// Routes returns every route of the Table in the order they are matched
+// within a host: for `portico routes` and tests. The slice must not be
+// modified.
+func (t *Table) Routes() []*CompiledRoute { return t.routes }
+
+// Default returns the route served when nothing else matches, or nil.
+func (t *Table) Default() *CompiledRoute { return t.def }
+
+// Lookup returns the route for a request to host (a Host header value, any
+// case, with or without port) and path (canonical, see CanonicalPath), or
+// nil when nothing matches and there is no default. The most specific host
+// wins (exact, then wildcard, then rules without host); within it an exact
+// path beats the longest element-wise prefix. Lookup does not fall back to a
+// less specific host when the selected one has no matching path.
+func (t *Table) Lookup(host, path string) *CompiledRoute {
+	ht := t.selectHost(host)
+	if ht != nil {
+		if r := ht.match(path); r != nil {
+			return r
+		}
+	}
+	return t.def
+}
+
+func (ht *hostTable) match(path string) *CompiledRoute {
+	if r, ok := ht.exact[path]; ok {
+		return r
+	}
+	if ht.prefix == nil {
+		return nil
+	}
+	s := prefixKey(path)
+	for {
+		if r, ok := ht.prefix[s]; ok {
+			return r
+		}
+		i := strings.LastIndexByte(s, '/')
+		if i <= 0 {
+			break
+		}
+		s = s[:i]
+	}
+	if s != "/" {
+		return ht.prefix["/"]
+	}
+	return nil
+}
+
+// maxHost bounds the stack buffer used to lower-case a host; DNS names are at
+// most 253 characters.
+const maxHost = 256
+
+func (t *Table) selectHost(host string) *hostTable {
+	host = stripPort(host)
+	var buf [maxHost]byte
+	if len(host) > len(buf) {
+		return t.any
+	}
+	n := copy(buf[:], host)
+	for i := 0; i < n; i++ {
+		if c := buf[i]; 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	if n > 0 && buf[n-1] == '.' {
+		n--
+	}
+	h := buf[:n]
+	if ht, ok := t.exact[string(h)]; ok {
+		return ht
+	}
+	dot := indexByte(h, '.')
+	if dot > 0 && len(t.wildOne) > 0 {
+		if ht, ok := t.wildOne[string(h[dot+1:])]; ok {
+			return ht
+		}
+	}
+	if len(t.wildAny) > 0 {
+		for s := h; ; {
+			i := indexByte(s, '.')
+			if i < 0 {
+				break
+			}
+			s = s[i+1:]
+			if ht, ok := t.wildAny[string(s)]; ok {
+				return ht
+			}
+		}
+	}
+	return t.any
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// stripPort removes a ":port" suffix from a Host header value, leaving IPv6
+// literals in brackets intact.
+func stripPort(host string) string {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 {
+		return host
+	}
+	if j := strings.LastIndexByte(host, ']'); j > i {
+		return host
+	}
+	if host[0] != '[' && strings.IndexByte(host, ':') != i {
+		return host // bare IPv6 without brackets: no port
+	}
+	return host[:i]
+}

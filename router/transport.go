@@ -1,0 +1,120 @@
+package router
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Transports holds the upstream connection pools, one per backend protocol.
+// They belong to a Router and outlive every Table, so keep-alive connections
+// survive configuration changes.
+type Transports struct {
+	HTTP1 *http.Transport
+	H2C   *http.Transport
+}
+
+// NewTransports returns pools tuned for a proxy: short connect timeout,
+// generous keep-alive, no transparent compression.
+func NewTransports() *Transports {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	base := func() *http.Transport {
+		return &http.Transport{
+			DialContext:           dialer.DialContext,
+			MaxIdleConns:          4096,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true,
+		}
+	}
+	h1 := base()
+	h2c := base()
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	return &Transports{HTTP1: h1, H2C: h2c}
+}
+
+// CloseIdle closes idle upstream connections.
+func (t *Transports) CloseIdle() {
+	t.HTTP1.CloseIdleConnections()
+	t.H2C.CloseIdleConnections()
+}
+
+// endpointTransport picks an endpoint of the request's backend round-robin
+// and, when connecting to it fails before anything was sent, tries once more
+// on another endpoint.
+type endpointTransport struct{ t *Transports }
+
+func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := req.Context().Value(ctxKey{}).(*proxyState)
+	b := st.backend
+	rt := http.RoundTripper(et.t.HTTP1)
+	if b.Protocol == H2C {
+		rt = et.t.H2C
+	}
+	eps := b.Endpoints
+	first := b.next.Add(1)
+	attempts := min(2, len(eps))
+	var err error
+	for i := 0; i < attempts; i++ {
+		st.endpoint = eps[(first+uint32(i))%uint32(len(eps))].Address
+		req.URL.Host = st.endpoint
+		var resp *http.Response
+		resp, err = rt.RoundTrip(req)
+		if err == nil || !isDialError(err) || !replayable(req) {
+			return resp, err
+		}
+	}
+	return nil, err
+}
+
+// retryableBody lets a request body be offered to a second endpoint when the
+// first could not be connected to: Close is a no-op (the server closes the
+// inbound body when the handler returns), and reading is recorded.
+type retryableBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *retryableBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+func (b *retryableBody) Close() error { return nil }
+
+func replayable(req *http.Request) bool {
+	switch body := req.Body.(type) {
+	case nil:
+		return true
+	case *retryableBody:
+		return !body.read.Load()
+	default:
+		return body == http.NoBody
+	}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bufferPool recycles the 32 KiB copy buffers of httputil.ReverseProxy.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }

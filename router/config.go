@@ -42,14 +42,6 @@ const (
 	PathExact
 )
 
-// String names the path match kind as it appears in `portico routes`.
-func (m PathMatch) String() string {
-	if m == PathExact {
-		return "Exact"
-	}
-	return "Prefix"
-}
-
 // Route sends requests that match Host and Path to one of Backends.
 type Route struct {
 	Host      string    `json:"host,omitempty"`
@@ -81,14 +73,6 @@ const (
 	// H2C speaks cleartext HTTP/2 (prior knowledge) to the backend.
 	H2C
 )
-
-// String names the protocol as it appears in `portico routes`.
-func (p Protocol) String() string {
-	if p == H2C {
-		return "h2c"
-	}
-	return "http"
-}
 
 // Backend is a set of endpoints serving one Service port. Several routes may
 // point at the same *Backend.

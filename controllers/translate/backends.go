@@ -1,0 +1,233 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// Problem reasons about backends.
+const (
+	reasonServiceNotFound     = "ServiceNotFound"
+	reasonServicePortNotFound = "ServicePortNotFound"
+	reasonNoReadyEndpoints    = "NoReadyEndpoints"
+	// AppProtocolH2C marks a Service port whose backends speak cleartext
+	// HTTP/2.
+	AppProtocolH2C = "kubernetes.io/h2c"
+)
+
+type nsName struct{ ns, name string }
+
+// servicePortRef is a Service port given by number or by name.
+type servicePortRef struct {
+	number int32
+	name   string
+}
+
+func (p servicePortRef) String() string {
+	if p.name != "" {
+		return p.name
+	}
+	return strconv.Itoa(int(p.number))
+}
+
+// backendProblem is what resolve found wrong; the caller names the object.
+type backendProblem struct {
+	fieldSuffix string
+	severity    Severity
+	reason      string
+	message     string
+}
+
+// backendResolver turns Service references into router.Backends through
+// EndpointSlices. One *router.Backend is made per Service port and shared by
+// every route naming it.
+type backendResolver struct {
+	services map[nsName]*corev1.Service
+	slices   map[nsName][]*discoveryv1.EndpointSlice
+	made     map[string]*router.Backend
+}
+
+func newBackendResolver(s *Snapshot) *backendResolver {
+	r := &backendResolver{
+		services: map[nsName]*corev1.Service{},
+		slices:   map[nsName][]*discoveryv1.EndpointSlice{},
+		made:     map[string]*router.Backend{},
+	}
+	for i := range s.Services {
+		svc := &s.Services[i]
+		r.services[nsName{svc.Namespace, svc.Name}] = svc
+	}
+	for i := range s.EndpointSlices {
+		es := &s.EndpointSlices[i]
+		svc := es.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		k := nsName{es.Namespace, svc}
+		r.slices[k] = append(r.slices[k], es)
+	}
+	return r
+}
+
+// resolve finds the Service port and its ready endpoints. It returns a nil
+// Backend when the Service or port does not exist, and a Backend with no
+// endpoints (plus a warning) when nothing is ready.
+func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router.Backend, *backendProblem) {
+	svc, ok := r.services[nsName{ns, name}]
+	if !ok {
+		return nil, &backendProblem{".name", SeverityError, reasonServiceNotFound,
+			fmt.Sprintf("Service %s/%s not found; requests get 503", ns, name)}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil, &backendProblem{".name", SeverityError, reasonUnsupportedBackend,
+			fmt.Sprintf("Service %s/%s is of type ExternalName, which is not supported; requests get 503", ns, name)}
+	}
+	sp := findServicePort(svc, port)
+	if sp == nil {
+		field := ".port.number"
+		if port.name != "" {
+			field = ".port.name"
+		}
+		return nil, &backendProblem{field, SeverityError, reasonServicePortNotFound,
+			fmt.Sprintf("Service %s/%s has no port %s; requests get 503", ns, name, port)}
+	}
+	key := fmt.Sprintf("%s/%s:%d", ns, name, sp.Port)
+	if b, ok := r.made[key]; ok {
+		return b, r.emptyProblem(b)
+	}
+	b := &router.Backend{Name: key, Endpoints: r.endpoints(nsName{ns, name}, sp)}
+	if sp.AppProtocol != nil && *sp.AppProtocol == AppProtocolH2C {
+		b.Protocol = router.H2C
+	}
+	r.made[key] = b
+	return b, r.emptyProblem(b)
+}
+
+func (r *backendResolver) emptyProblem(b *router.Backend) *backendProblem {
+	if len(b.Endpoints) > 0 {
+		return nil
+	}
+	return &backendProblem{".name", SeverityWarning, reasonNoReadyEndpoints,
+		fmt.Sprintf("Service port %s has no ready endpoints; requests get 503 until one is ready", b.Name)}
+}
+
+func findServicePort(svc *corev1.Service, ref servicePortRef) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if ref.name != "" && p.Name == ref.name || ref.name == "" && p.Port == ref.number {
+			if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// endpoints lists the addresses serving a Service port: ready endpoints, or,
+// when none is ready, those still serving while terminating. The port number
+// comes from the EndpointSlice, which resolves named target ports per pod.
+func (r *backendResolver) endpoints(svc nsName, sp *corev1.ServicePort) []router.Endpoint {
+	var ready, serving []string
+	for _, es := range r.slices[svc] {
+		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		port, ok := slicePort(es, sp)
+		if !ok {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			c := ep.Conditions
+			isReady := c.Ready == nil || *c.Ready
+			isServing := c.Serving != nil && *c.Serving && c.Terminating != nil && *c.Terminating
+			for _, a := range ep.Addresses {
+				hp := net.JoinHostPort(a, strconv.Itoa(int(port)))
+				switch {
+				case isReady:
+					ready = append(ready, hp)
+				case isServing:
+					serving = append(serving, hp)
+				}
+			}
+		}
+	}
+	addrs := ready
+	if len(addrs) == 0 {
+		addrs = serving
+	}
+	slices.SortFunc(addrs, func(a, b string) int { return cmp.Compare(a, b) })
+	addrs = slices.Compact(addrs)
+	out := make([]router.Endpoint, len(addrs))
+	for i, a := range addrs {
+		out[i] = router.Endpoint{Address: a}
+	}
+	return out
+}
+
+// slicePort finds the EndpointSlice port of a Service port: they share the
+// port's name ("" for a Service with one unnamed port).
+func slicePort(es *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bool) {
+	for _, p := range es.Ports {
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		proto := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		if name == sp.Name && proto == corev1.ProtocolTCP && p.Port != nil {
+			return *p.Port, true
+		}
+	}
+	return 0, false
+}
+
+// controllerDefault adds the controller-wide default backend when no
+// Ingress set one.
+func (t *translator) controllerDefault() {
+	if t.res.Config.Default != nil || t.opts.DefaultBackend == "" {
+		return
+	}
+	ns, name, port, err := parseServicePort(t.opts.DefaultBackend)
+	ref := ObjectRef{Kind: "Service", Namespace: ns, Name: name}
+	if err != nil {
+		t.problem(ObjectRef{Kind: "Controller", Name: "--default-backend"}, "", SeverityError, "InvalidDefaultBackend", err.Error())
+		return
+	}
+	be, p := t.backends.resolve(ns, name, port)
+	if p != nil {
+		t.problem(ref, "(controller default backend)", p.severity, p.reason, p.message)
+	}
+	var backends []router.WeightedBackend
+	if be != nil {
+		backends = []router.WeightedBackend{{Backend: be, Weight: 1}}
+	}
+	t.res.Config.Default = &router.Route{Path: "/", Backends: backends,
+		Source: router.Source{Kind: "Controller", Name: "default-backend", Rule: -1, Path: -1}}
+}
+
+// parseServicePort parses "namespace/service:port", port by number or name.
+func parseServicePort(s string) (ns, name string, port servicePortRef, err error) {
+	slash := strings.IndexByte(s, '/')
+	colon := strings.LastIndexByte(s, ':')
+	if slash <= 0 || colon < slash+2 || colon == len(s)-1 {
+		return "", "", port, fmt.Errorf("default backend %q: want namespace/service:port", s)
+	}
+	ns, name, p := s[:slash], s[slash+1:colon], s[colon+1:]
+	if n, err := strconv.ParseInt(p, 10, 32); err == nil {
+		port.number = int32(n)
+	} else {
+		port.name = p
+	}
+	return ns, name, port, nil
+}

@@ -1,0 +1,121 @@
+package translate_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/yaml"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/standalone"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current translation")
+
+var testOptions = translate.Options{
+	ControllerName: "portico.dev/ingress-controller",
+	IngressClass:   "portico",
+}
+
+func loadSnapshot(t *testing.T, file string) *translate.Snapshot {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _, err := standalone.Parse(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s translate.Snapshot
+	standalone.AddToSnapshot(&s, objs)
+	return &s
+}
+
+// TestGolden translates every testdata/NAME.in.yaml and compares the
+// result with NAME.out.yaml. Run with -update to regenerate, then review
+// the diff.
+func TestGolden(t *testing.T) {
+	ins, _ := filepath.Glob("testdata/*.in.yaml")
+	if len(ins) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	for _, in := range ins {
+		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
+		t.Run(name, func(t *testing.T) {
+			res := translate.Translate(loadSnapshot(t, in), testOptions)
+			got, err := yaml.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
+			if *update {
+				if err := os.WriteFile(out, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("%v (run go test ./controllers/translate -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("translation of %s differs from %s (run with -update and review the diff):\n%s", in, out, got)
+			}
+		})
+	}
+}
+
+// TestDeterministicAndPure translates every input twice, from objects in
+// reversed order the second time, and checks the results are equal and the
+// input unchanged.
+func TestDeterministicAndPure(t *testing.T) {
+	ins, _ := filepath.Glob("testdata/*.in.yaml")
+	for _, in := range ins {
+		s := loadSnapshot(t, in)
+		before := deepCopy(s)
+		a := translate.Translate(s, testOptions)
+		if !equality.Semantic.DeepEqual(s, before) {
+			t.Fatalf("%s: Translate modified its input", in)
+		}
+		rev := deepCopy(s)
+		reverse(rev.Ingresses)
+		reverse(rev.Services)
+		reverse(rev.EndpointSlices)
+		reverse(rev.IngressClasses)
+		b := translate.Translate(rev, testOptions)
+		ya, _ := yaml.Marshal(a)
+		yb, _ := yaml.Marshal(b)
+		if string(ya) != string(yb) {
+			t.Fatalf("%s: translation depends on input order:\n%s\n---\n%s", in, ya, yb)
+		}
+	}
+}
+
+func deepCopy(s *translate.Snapshot) *translate.Snapshot {
+	c := &translate.Snapshot{}
+	for _, o := range s.IngressClasses {
+		c.IngressClasses = append(c.IngressClasses, *o.DeepCopy())
+	}
+	for _, o := range s.Ingresses {
+		c.Ingresses = append(c.Ingresses, *o.DeepCopy())
+	}
+	for _, o := range s.Services {
+		c.Services = append(c.Services, *o.DeepCopy())
+	}
+	for _, o := range s.EndpointSlices {
+		c.EndpointSlices = append(c.EndpointSlices, *o.DeepCopy())
+	}
+	return c
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+

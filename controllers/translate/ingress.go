@@ -1,0 +1,221 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// Annotations and labels of the Ingress API that Portico reads.
+const (
+	AnnotationIngressClass   = "kubernetes.io/ingress.class"
+	AnnotationDefaultClass   = "ingressclass.kubernetes.io/is-default-class"
+	ingressKind              = "Ingress"
+	reasonInvalidHost        = "InvalidHost"
+	reasonInvalidPath        = "InvalidPath"
+	reasonRouteConflict      = "RouteConflict"
+	reasonDefaultConflict    = "DefaultBackendConflict"
+	reasonUnsupportedBackend = "UnsupportedBackend"
+)
+
+// OwnsIngress reports whether the Ingress belongs to Portico's class:
+// spec.ingressClassName naming an IngressClass of our controller; else the
+// legacy annotation naming our class; else, with neither set, whether one of
+// our IngressClasses is marked as the cluster default.
+func OwnsIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, opts Options) bool {
+	ours := func(name string) bool {
+		for i := range classes {
+			if classes[i].Name == name && classes[i].Spec.Controller == opts.ControllerName {
+				return true
+			}
+		}
+		return false
+	}
+	if ing.Spec.IngressClassName != nil {
+		return ours(*ing.Spec.IngressClassName)
+	}
+	if v, ok := ing.Annotations[AnnotationIngressClass]; ok {
+		return v == opts.IngressClass || ours(v)
+	}
+	for i := range classes {
+		if classes[i].Spec.Controller == opts.ControllerName && classes[i].Annotations[AnnotationDefaultClass] == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// ingresses translates our Ingresses oldest first, so that the oldest claim
+// on a host and path wins.
+func (t *translator) ingresses() {
+	var ours []*networkingv1.Ingress
+	for i := range t.snap.Ingresses {
+		ing := &t.snap.Ingresses[i]
+		if OwnsIngress(ing, t.snap.IngressClasses, t.opts) {
+			ours = append(ours, ing)
+		}
+	}
+	slices.SortFunc(ours, func(a, b *networkingv1.Ingress) int {
+		return cmp.Or(
+			a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time),
+			cmp.Compare(a.Namespace, b.Namespace),
+			cmp.Compare(a.Name, b.Name),
+		)
+	})
+	for _, ing := range ours {
+		t.ingress(ing)
+	}
+	for _, ing := range ours {
+		t.res.Ingresses = append(t.res.Ingresses, ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name})
+	}
+	slices.SortFunc(t.res.Ingresses, func(a, b ObjectRef) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+}
+
+func (t *translator) ingress(ing *networkingv1.Ingress) {
+	ref := ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}
+	if db := ing.Spec.DefaultBackend; db != nil {
+		t.ingressDefault(ing, ref, db)
+	}
+	for ri, rule := range ing.Spec.Rules {
+		field := fmt.Sprintf("spec.rules[%d]", ri)
+		host, hostMatch, err := ingressHost(rule.Host)
+		if err != "" {
+			t.problem(ref, field+".host", SeverityError, reasonInvalidHost, err)
+			continue
+		}
+		if rule.HTTP == nil {
+			continue
+		}
+		for pi, p := range rule.HTTP.Paths {
+			pfield := fmt.Sprintf("%s.http.paths[%d]", field, pi)
+			path, pathMatch, perr := ingressPath(p)
+			if perr != "" {
+				t.problem(ref, pfield+".path", SeverityError, reasonInvalidPath, perr)
+				continue
+			}
+			key := claimKey{hostMatch, host, pathMatch, path}
+			if pathMatch == router.PathPrefix {
+				key.path = strings.TrimSuffix(path, "/")
+			}
+			if winner, taken := t.claims[key]; taken {
+				t.problem(ref, pfield, SeverityError, reasonRouteConflict, fmt.Sprintf(
+					"host %q path %q (%s) is already routed by %s, which is older; this path is not served",
+					displayHost(host), p.Path, pathMatch, winner))
+				continue
+			}
+			t.claims[key] = ref
+			src := router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: ri, Path: pi}
+			backend := t.ingressBackend(ref, ing.Namespace, &p.Backend, pfield+".backend")
+			t.res.Config.Routes = append(t.res.Config.Routes, router.Route{
+				Host: host, HostMatch: hostMatch, Path: path, PathMatch: pathMatch,
+				Backends: backend, Source: src,
+			})
+		}
+	}
+}
+
+// ingressDefault uses the oldest Ingress's spec.defaultBackend as the
+// catch-all; any later one is reported as a conflict.
+func (t *translator) ingressDefault(ing *networkingv1.Ingress, ref ObjectRef, db *networkingv1.IngressBackend) {
+	if t.defaultFrom != nil {
+		t.problem(ref, "spec.defaultBackend", SeverityError, reasonDefaultConflict, fmt.Sprintf(
+			"the default backend is already set by %s, which is older; this one is not used", t.defaultFrom))
+		return
+	}
+	t.defaultFrom = &ref
+	t.res.Config.Default = &router.Route{
+		Path: "/", PathMatch: router.PathPrefix,
+		Backends: t.ingressBackend(ref, ing.Namespace, db, "spec.defaultBackend"),
+		Source:   router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: -1, Path: -1},
+	}
+}
+
+// ingressBackend resolves one IngressBackend. An unresolvable backend still
+// yields a route (answering 503), so the path is not served by another rule.
+func (t *translator) ingressBackend(ref ObjectRef, ns string, b *networkingv1.IngressBackend, field string) []router.WeightedBackend {
+	if b.Resource != nil {
+		t.problem(ref, field+".resource", SeverityError, reasonUnsupportedBackend, fmt.Sprintf(
+			"resource backends (%s %s) are not supported; requests get 503", b.Resource.Kind, b.Resource.Name))
+		return nil
+	}
+	if b.Service == nil {
+		t.problem(ref, field, SeverityError, reasonUnsupportedBackend, "backend names no service; requests get 503")
+		return nil
+	}
+	port := servicePortRef{number: b.Service.Port.Number, name: b.Service.Port.Name}
+	be, p := t.backends.resolve(ns, b.Service.Name, port)
+	if p != nil {
+		t.problem(ref, field+".service"+p.fieldSuffix, p.severity, p.reason, p.message)
+	}
+	if be == nil {
+		return nil
+	}
+	return []router.WeightedBackend{{Backend: be, Weight: 1}}
+}
+
+// ingressHost validates an Ingress rule host and returns its match kind.
+func ingressHost(h string) (string, router.HostMatch, string) {
+	if h == "" {
+		return "", router.HostAny, ""
+	}
+	h = strings.ToLower(h)
+	if strings.HasPrefix(h, "*.") {
+		if errs := validation.IsWildcardDNS1123Subdomain(h); len(errs) > 0 {
+			return "", 0, fmt.Sprintf("host %q: %s", h, strings.Join(errs, "; "))
+		}
+		return h, router.HostWildcardOneLabel, ""
+	}
+	if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+		return "", 0, fmt.Sprintf("host %q: %s", h, strings.Join(errs, "; "))
+	}
+	return h, router.HostExact, ""
+}
+
+// ingressPath validates an Ingress path. ImplementationSpecific is served as
+// Prefix, as the README documents.
+func ingressPath(p networkingv1.HTTPIngressPath) (string, router.PathMatch, string) {
+	match := router.PathPrefix
+	if p.PathType != nil && *p.PathType == networkingv1.PathTypeExact {
+		match = router.PathExact
+	}
+	if p.PathType != nil {
+		switch *p.PathType {
+		case networkingv1.PathTypeExact, networkingv1.PathTypePrefix, networkingv1.PathTypeImplementationSpecific:
+		default:
+			return "", 0, fmt.Sprintf("unknown pathType %q", *p.PathType)
+		}
+	}
+	raw := p.Path
+	if raw == "" {
+		raw = "/"
+	}
+	if !strings.HasPrefix(raw, "/") {
+		return "", 0, fmt.Sprintf("path %q must start with /", p.Path)
+	}
+	if strings.ContainsAny(raw, "?#") {
+		return "", 0, fmt.Sprintf("path %q must not contain a query or fragment", p.Path)
+	}
+	canonical, ok := router.CanonicalPath(raw)
+	if !ok {
+		return "", 0, fmt.Sprintf("path %q has a malformed percent-encoding", p.Path)
+	}
+	if canonical != raw {
+		return "", 0, fmt.Sprintf("path %q is not in canonical form (it would be %q); dot segments, empty segments and needless escapes are not allowed", p.Path, canonical)
+	}
+	return raw, match, ""
+}
+
+func displayHost(h string) string {
+	if h == "" {
+		return "*"
+	}
+	return h
+}

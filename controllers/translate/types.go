@@ -1,0 +1,87 @@
+package translate
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// Snapshot is every object translation may read. The controller fills it from
+// its informer cache; standalone mode from YAML files.
+type Snapshot struct {
+	IngressClasses []networkingv1.IngressClass
+	Ingresses      []networkingv1.Ingress
+	Services       []corev1.Service
+	EndpointSlices []discoveryv1.EndpointSlice
+	Secrets        []corev1.Secret
+}
+
+// Options are the controller settings that change translation.
+type Options struct {
+	// ControllerName is the IngressClass spec.controller value Portico
+	// implements.
+	ControllerName string
+	// IngressClass is the class name accepted in the legacy
+	// kubernetes.io/ingress.class annotation.
+	IngressClass string
+	// DefaultBackend, when set, serves requests that match no rule and no
+	// Ingress spec.defaultBackend: "namespace/service:port".
+	DefaultBackend string
+}
+
+// ObjectRef names a Kubernetes object.
+type ObjectRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String renders the reference as Kind/namespace/name.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Severity says whether a problem is the object's error or only a warning
+// about the cluster's state (such as a Service with no ready endpoint).
+type Severity string
+
+// Severities.
+const (
+	SeverityError   Severity = "Error"
+	SeverityWarning Severity = "Warning"
+)
+
+// Problem is one thing wrong with one object, found by translation. The
+// controller turns problems into Events and status conditions.
+type Problem struct {
+	Object   ObjectRef `json:"object"`
+	Field    string    `json:"field"`
+	Severity Severity  `json:"severity"`
+	Reason   string    `json:"reason"`
+	Message  string    `json:"message"`
+}
+
+// Result is the outcome of one translation.
+type Result struct {
+	Config router.Config `json:"config"`
+	// Ingresses are the Ingresses Portico owns (whose status it writes),
+	// sorted by namespace/name.
+	Ingresses []ObjectRef `json:"ingresses"`
+	// Problems are sorted by object, then field.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// HasErrors reports whether any problem is an error.
+func (r *Result) HasErrors() bool {
+	for _, p := range r.Problems {
+		if p.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}

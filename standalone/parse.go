@@ -1,0 +1,152 @@
+package standalone
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"sigs.k8s.io/yaml"
+
+	"github.com/portico-dev/portico/controllers/translate"
+)
+
+// Scheme knows every kind standalone mode reads.
+var Scheme = runtime.NewScheme()
+
+var codecs serializer.CodecFactory
+
+func init() {
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
+	} {
+		if err := add(Scheme); err != nil {
+			panic(err)
+		}
+	}
+	codecs = serializer.NewCodecFactory(Scheme, serializer.EnableStrict)
+}
+
+// FileError is a document that could not be read, located by file and line.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// document is one YAML document of a file and the line it starts on.
+type document struct {
+	line int
+	data []byte
+}
+
+// splitDocuments cuts a multi-document YAML stream at "---" lines.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	start, startLine := 0, 1
+	line := 1
+	for i := 0; i <= len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data) + 1
+		if end >= 0 {
+			end += i
+			next = end + 1
+		} else {
+			end = len(data)
+		}
+		l := bytes.TrimRight(data[i:end], " \t\r")
+		if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
+			docs = append(docs, document{startLine, data[start:i]})
+			start, startLine = next, line+1
+			if start > len(data) {
+				start = len(data)
+			}
+		}
+		i = next
+		line++
+	}
+	return append(docs, document{startLine, data[start:]})
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// Parse decodes every document of one YAML file into typed objects. Empty
+// documents are skipped; kinds standalone mode does not serve are returned
+// in ignored ("apps/v1 Deployment"). The first bad document stops parsing.
+func Parse(file string, data []byte) (objs []runtime.Object, ignored []string, err error) {
+	for _, d := range splitDocuments(data) {
+		if len(bytes.TrimSpace(stripComments(d.data))) == 0 {
+			continue
+		}
+		js, yerr := yaml.YAMLToJSON(d.data)
+		if yerr != nil {
+			line := d.line
+			if m := yamlLine.FindStringSubmatch(yerr.Error()); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				line += n - 1
+			}
+			return nil, nil, &FileError{file, line, yerr}
+		}
+		if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+			continue
+		}
+		obj, gvk, derr := codecs.UniversalDeserializer().Decode(js, nil, nil)
+		if derr != nil {
+			if runtime.IsNotRegisteredError(derr) && gvk != nil && gvk.Kind != "" {
+				ignored = append(ignored, gvk.GroupVersion().String()+" "+gvk.Kind)
+				continue
+			}
+			return nil, nil, &FileError{file, d.line, derr}
+		}
+		objs = append(objs, obj)
+	}
+	return objs, ignored, nil
+}
+
+func stripComments(b []byte) []byte {
+	var out []byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			out = append(out, t...)
+		}
+	}
+	return out
+}
+
+// AddToSnapshot appends objects of the kinds translation reads to s,
+// defaulting an empty namespace to "default" as kubectl does.
+func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
+	for _, o := range objs {
+		switch v := o.(type) {
+		case *networkingv1.IngressClass:
+			s.IngressClasses = append(s.IngressClasses, *v)
+		case *networkingv1.Ingress:
+			defaultNS(&v.Namespace)
+			s.Ingresses = append(s.Ingresses, *v)
+		case *corev1.Service:
+			defaultNS(&v.Namespace)
+			s.Services = append(s.Services, *v)
+		case *discoveryv1.EndpointSlice:
+			defaultNS(&v.Namespace)
+			s.EndpointSlices = append(s.EndpointSlices, *v)
+		case *corev1.Secret:
+			defaultNS(&v.Namespace)
+			s.Secrets = append(s.Secrets, *v)
+		}
+	}
+}
+
+func defaultNS(ns *string) {
+	if *ns == "" {
+		*ns = "default"
+	}
+}

@@ -105,7 +105,7 @@ func Parse(file string, data []byte) (objs []runtime.Object, ignored []string, e
 				ignored = append(ignored, gvk.GroupVersion().String()+" "+gvk.Kind)
 				continue
 			}
-			return nil, nil, &FileError{file, d.line, derr}
+			return nil, nil, &FileError{file, d.line, conciseDecodeError(derr)}
 		}
 		objs = append(objs, obj)
 	}
@@ -149,4 +149,16 @@ func defaultNS(ns *string) {
 	if *ns == "" {
 		*ns = "default"
 	}
+}
+
+// conciseDecodeError replaces decoder errors that quote the whole document
+// with a short message.
+func conciseDecodeError(err error) error {
+	switch {
+	case runtime.IsMissingKind(err):
+		return fmt.Errorf("document has no kind")
+	case runtime.IsMissingVersion(err):
+		return fmt.Errorf("document has no apiVersion")
+	}
+	return err
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/portico-dev/portico/controllers"
+)
+
+func runController(args []string) error {
+	fs := flag.NewFlagSet("controller", flag.ExitOnError)
+	var c common
+	c.register(fs, true)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG)")
+	watchNS := fs.String("watch-namespace", "", "only watch this namespace (default: all)")
+	publishSvc := fs.String("publish-service", "", "namespace/name of the Service whose addresses go into Ingress status")
+	publishAddr := fs.String("publish-address", "", "comma-separated IPs or host names written into Ingress status (wins over --publish-service)")
+	metricsAddr := fs.String("metrics-addr", ":10254", "Prometheus /metrics address (\"0\" disables)")
+	healthAddr := fs.String("health-addr", ":10256", "/healthz and /readyz address (\"0\" disables)")
+	leaderElect := fs.Bool("leader-elect", false, "elect a leader among replicas; only the leader writes status and Events")
+	leaderNS := fs.String("leader-elect-namespace", "", "namespace of the leader Lease (default: $POD_NAMESPACE, else portico-system)")
+	zopts := zap.Options{}
+	zopts.BindFlags(fs)
+	_ = fs.Parse(args)
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+
+	trusted, err := c.trustedProxies()
+	if err != nil {
+		return err
+	}
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	return controllers.Run(ctrl.SetupSignalHandler(), cfg, controllers.Options{
+		Translate:               c.translate(),
+		WatchNamespace:          *watchNS,
+		Publish:                 controllers.Publish{Service: *publishSvc, Addresses: splitList(*publishAddr)},
+		HTTPAddr:                c.httpAddr,
+		HTTPSAddr:               c.httpsAddr,
+		MetricsAddr:             *metricsAddr,
+		HealthAddr:              *healthAddr,
+		LeaderElect:             *leaderElect,
+		LeaderElectionNamespace: *leaderNS,
+		TrustedProxies:          trusted,
+		AccessLog:               c.accessLog,
+		Drain:                   c.drain(),
+	})
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster configuration (in-cluster, $KUBECONFIG or ~/.kube/config): %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/router"
+)
+
+// common holds the flags shared by every mode that serves traffic.
+type common struct {
+	ingressClass   string
+	controllerName string
+	defaultBackend string
+	httpAddr       string
+	httpsAddr      string
+	trusted        string
+	accessLog      bool
+	drainDelay     time.Duration
+	drainGrace     time.Duration
+}
+
+func (c *common) register(fs *flag.FlagSet, serving bool) {
+	fs.StringVar(&c.ingressClass, "ingress-class", "portico", "IngressClass name served (also matched in the legacy kubernetes.io/ingress.class annotation)")
+	fs.StringVar(&c.controllerName, "controller-name", "portico.dev/ingress-controller", "spec.controller value of the IngressClasses served")
+	fs.StringVar(&c.defaultBackend, "default-backend", "", "namespace/service:port serving requests that match no rule and no Ingress defaultBackend")
+	if !serving {
+		return
+	}
+	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listener address (empty disables)")
+	fs.StringVar(&c.httpsAddr, "https-addr", ":8443", "HTTPS listener address (empty disables)")
+	fs.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are trusted")
+	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
+	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
+	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
+}
+
+func (c *common) translate() translate.Options {
+	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, DefaultBackend: c.defaultBackend}
+}
+
+func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }
+
+func (c *common) trustedProxies() ([]netip.Prefix, error) {
+	return parsePrefixes(c.trusted)
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range splitList(s) {
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %w", err)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/router"
+	"github.com/portico-dev/portico/standalone"
+)
+
+func runStandalone(args []string) error {
+	fs := flag.NewFlagSet("standalone", flag.ExitOnError)
+	var c common
+	c.register(fs, true)
+	dir := fs.String("manifests", "", "directory of Kubernetes YAML (*.yaml, *.yml, multi-document) to serve")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz and /metrics (empty disables)")
+	interval := fs.Duration("reload-interval", time.Second, "how often the manifests directory is checked for changes")
+	_ = fs.Parse(args)
+	if *dir == "" {
+		return fmt.Errorf("standalone: --manifests DIR is required")
+	}
+	trusted, err := c.trustedProxies()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return standalone.Run(ctx, standalone.Options{
+		Dir:            *dir,
+		Translate:      c.translate(),
+		HTTPAddr:       c.httpAddr,
+		HTTPSAddr:      c.httpsAddr,
+		AdminAddr:      *adminAddr,
+		TrustedProxies: trusted,
+		AccessLog:      c.accessLog,
+		Interval:       *interval,
+		Drain:          c.drain(),
+		Log:            slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Out:            os.Stdout,
+	})
+}
+
+func runRoutes(args []string) error {
+	fs := flag.NewFlagSet("routes", flag.ExitOnError)
+	var c common
+	c.register(fs, false)
+	dir := fs.String("manifests", "", "directory of Kubernetes YAML to translate")
+	output := fs.String("o", "text", "output format: text or json")
+	_ = fs.Parse(args)
+	if *dir == "" {
+		return fmt.Errorf("routes: --manifests DIR is required")
+	}
+	snap, _, err := standalone.Load(*dir)
+	if err != nil {
+		return err
+	}
+	res := translate.Translate(snap, c.translate())
+	rep := standalone.Describe(router.Compile(res.Config), res.Problems)
+	switch *output {
+	case "json":
+		err = rep.WriteJSON(os.Stdout)
+	case "text", "":
+		err = rep.WriteText(os.Stdout)
+	default:
+		return fmt.Errorf("routes: unknown output format %q (text or json)", *output)
+	}
+	if err != nil {
+		return err
+	}
+	if res.HasErrors() {
+		return fmt.Errorf("%d object problem(s), see status above", len(res.Problems))
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/portico-dev/portico/controllers/translate"
+)
+
+// reportProblems emits one Event per problem the first time it is seen, so a
+// resync does not repeat Events. A problem that goes away and comes back is
+// reported again.
+func (r *Reconciler) reportProblems(snap *translate.Snapshot, problems []translate.Problem) {
+	objects := map[translate.ObjectRef]runtime.Object{}
+	for i := range snap.Ingresses {
+		ing := &snap.Ingresses[i]
+		objects[translate.ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}] = ing
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(problems))
+	for _, p := range problems {
+		key := p.Object.String() + "\x00" + p.Field + "\x00" + p.Reason + "\x00" + p.Message
+		seen[key] = true
+		if r.reported[key] {
+			continue
+		}
+		obj, ok := objects[p.Object]
+		if !ok || r.Recorder == nil {
+			continue
+		}
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, p.Reason, "Translate", "%s: %s", p.Field, p.Message)
+	}
+	r.reported = seen
+}

@@ -1,0 +1,89 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/router"
+)
+
+// snapshotKey is the one work-queue key: every event of every watched kind
+// enqueues it, so a burst of changes collapses into one rebuild.
+var snapshotKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "snapshot"}}
+
+// Reconciler rebuilds the routing table from the whole snapshot and, when
+// this replica leads, writes status and Events. It runs on every replica.
+type Reconciler struct {
+	Client    client.Client
+	Router    *router.Router
+	Translate translate.Options
+	// Namespace limits listing ("" for all).
+	Namespace string
+	Publish   Publish
+	Recorder  events.EventRecorder
+	// IsLeader reports whether this replica may write status and Events.
+	IsLeader func() bool
+	Metrics  *controllerMetrics
+
+	mu       sync.Mutex
+	reported map[string]bool // problems already sent as Events
+}
+
+// SetupWithManager registers the reconciler and its watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{snapshotKey}
+	})
+	initial := make(chan event.GenericEvent, 1)
+	initial <- event.GenericEvent{Object: &networkingv1.IngressClass{}}
+	noLeader := false
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("portico").
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1, NeedLeaderElection: &noLeader}).
+		Watches(&networkingv1.IngressClass{}, all).
+		Watches(&networkingv1.Ingress{}, all).
+		Watches(&corev1.Service{}, all).
+		Watches(&discoveryv1.EndpointSlice{}, all).
+		WatchesRawSource(source.Channel(initial, all)).
+		Complete(r)
+}
+
+// Reconcile lists, translates, compiles and swaps; then, as leader, writes
+// status and Events. A listing error keeps the current table serving.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	log := ctrl.LoggerFrom(ctx)
+	snap, err := listSnapshot(ctx, r.Client, r.Namespace)
+	if err != nil {
+		r.Metrics.observe(start, err)
+		return reconcile.Result{}, err
+	}
+	res := translate.Translate(snap, r.Translate)
+	table := router.Compile(res.Config)
+	gen := r.Router.Swap(table)
+	log.V(1).Info("routing table swapped", "generation", gen, "routes", len(table.Routes()),
+		"problems", len(res.Problems), "took", time.Since(start))
+	if r.IsLeader() {
+		r.reportProblems(snap, res.Problems)
+		if err := r.writeStatus(ctx, snap, &res); err != nil {
+			r.Metrics.observe(start, err)
+			return reconcile.Result{}, err
+		}
+	}
+	r.Metrics.observe(start, nil)
+	return reconcile.Result{}, nil
+}

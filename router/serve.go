@@ -1,0 +1,65 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Listener is one client-facing server: where it listens and, for HTTPS, its
+// TLS configuration.
+type Listener struct {
+	Addr string
+	TLS  *tls.Config // nil for cleartext
+}
+
+// Drain says how a server stops: after ctx is done it waits Delay (so load
+// balancers see /readyz fail and stop sending), then stops accepting and
+// gives requests in flight up to Grace to finish.
+type Drain struct {
+	Delay time.Duration
+	Grace time.Duration
+}
+
+// Serve listens on l.Addr and serves h until ctx is done, then drains. It
+// returns once the server has stopped. ready, when set, is called once the
+// socket is bound, with its address.
+func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", l.Addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return ServeListener(ctx, ln, l.TLS, h, d)
+}
+
+// ServeListener is Serve on a listener the caller opened.
+func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h http.Handler, d Drain) error {
+	srv := NewEdgeServer(h, tlsConf == nil)
+	if tlsConf != nil {
+		srv.TLSConfig = tlsConf
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if d.Delay > 0 {
+		time.Sleep(d.Delay)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), d.Grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

@@ -1,0 +1,114 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/portico-dev/portico/controllers"
+	"github.com/portico-dev/portico/controllers/translate"
+)
+
+// One control plane and one Portico controller serve every test of the
+// package run.
+var (
+	cp        *ControlPlane
+	k8s       client.Client
+	proxyAddr string // the controller's HTTP listener
+)
+
+const publishedIP = "203.0.113.10" // written into status only, never dialled
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	var err error
+	if err = SetupNetwork(); err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		return 1
+	}
+	defer CleanupNetwork()
+	cp, err = StartControlPlane()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		return 1
+	}
+	defer cp.Stop()
+	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	addrs := make(chan net.Addr, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := controllers.Run(ctx, cp.Config, controllers.Options{
+			Translate:   translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico"},
+			Publish:     controllers.Publish{Addresses: []string{publishedIP}},
+			HTTPAddr:    "127.0.0.1:0",
+			MetricsAddr: "0",
+			HealthAddr:  "0",
+			OnListening: func(name string, a net.Addr) {
+				if name == "http" {
+					addrs <- a
+				}
+			},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "controller stopped:", err)
+		}
+	}()
+	select {
+	case a := <-addrs:
+		proxyAddr = a.String()
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "envtest: controller did not open its listener")
+		cancel()
+		return 1
+	}
+	code := m.Run()
+	cancel()
+	wg.Wait()
+	return code
+}
+
+func zapLevel() int8 {
+	if os.Getenv("PORTICO_TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 2 // errors only
+}
+
+// eventually retries f until it returns nil or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("condition not met within %s: %v", timeout, err)
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}

@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netns"
+)
+
+// TestRange is where test hosts get their addresses: 198.18.0.0/15, the RFC
+// 2544 benchmark range. SetupNetwork blackholes all of it first, so nothing
+// addressed to it can leave the machine.
+const TestRange = "198.18.0.0/15"
+
+const nsPrefix = "portico-t"
+
+// Host is a test host: a network namespace joined to the root namespace by a
+// veth pair. Its address is 198.18.<N>.2; the root side is 198.18.<N>.1.
+type Host struct {
+	N    int
+	Name string
+	IP   string
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// SetupNetwork removes leftovers of an earlier run and blackholes TestRange.
+// It needs root and iproute2.
+func SetupNetwork() error {
+	if _, err := exec.LookPath("ip"); err != nil {
+		return fmt.Errorf("test hosts need iproute2 (`apt-get install iproute2`): %w", err)
+	}
+	CleanupNetwork()
+	if err := ip("route", "replace", "blackhole", TestRange); err != nil {
+		return fmt.Errorf("test hosts need root to create network namespaces: %w", err)
+	}
+	return nil
+}
+
+// CleanupNetwork deletes every test namespace and the blackhole route.
+func CleanupNetwork() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); strings.HasPrefix(name, nsPrefix) {
+			_ = ip("netns", "del", name)
+		}
+	}
+	out, _ = exec.Command("ip", "-o", "link", "show").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[1], "ptv") {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			_ = ip("link", "del", name)
+		}
+	}
+	_ = ip("route", "del", "blackhole", TestRange)
+}
+
+// NewHost creates test host n (1..254).
+func NewHost(n int) (*Host, error) {
+	if n < 1 || n > 254 {
+		return nil, fmt.Errorf("test host number %d out of range 1..254", n)
+	}
+	h := &Host{N: n, Name: fmt.Sprintf("%s%d", nsPrefix, n), IP: fmt.Sprintf("198.18.%d.2", n)}
+	outer, inner := fmt.Sprintf("ptv%dh", n), fmt.Sprintf("ptv%dn", n)
+	steps := [][]string{
+		{"netns", "add", h.Name},
+		{"link", "add", outer, "type", "veth", "peer", "name", inner},
+		{"link", "set", inner, "netns", h.Name},
+		{"addr", "add", fmt.Sprintf("198.18.%d.1/30", n), "dev", outer},
+		{"link", "set", outer, "up"},
+		{"-n", h.Name, "addr", "add", h.IP + "/30", "dev", inner},
+		{"-n", h.Name, "link", "set", inner, "up"},
+		{"-n", h.Name, "link", "set", "lo", "up"},
+		{"-n", h.Name, "route", "add", "default", "via", fmt.Sprintf("198.18.%d.1", n)},
+	}
+	for _, s := range steps {
+		if err := ip(s...); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Listen opens a TCP listener on the host's address inside its namespace.
+// The listener can be served from any goroutine.
+func (h *Host) Listen(port int) (net.Listener, error) {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(h.Name)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	ln, lerr := net.Listen("tcp", net.JoinHostPort(h.IP, fmt.Sprint(port)))
+	if err := netns.Set(orig); err != nil {
+		// The thread is stuck in the test namespace: keep it locked so it
+		// dies with this goroutine instead of serving other goroutines.
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, fmt.Errorf("returning to the root network namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ln, lerr
+}
+
+// Close removes the host's namespace (which removes its veth pair).
+func (h *Host) Close() {
+	_ = ip("netns", "del", h.Name)
+	_ = ip("link", "del", fmt.Sprintf("ptv%dh", h.N))
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries used by integration tests (kube-apiserver,
-# kube-controller-manager, etcd) from the Go module proxy into a cache outside
+# etcd, kubectl when the system has none, and kube-controller-manager when
+# PORTICO_ENVTEST_KCM=1) from the Go module proxy into a cache outside
 # the clone, skipping any binary that is already there. Prints the directory.
 #
 #   PORTICO_ENVTEST_DIR  where to put them (default ~/.cache/portico/k8s-1.37.2)
@@ -22,6 +23,11 @@ build() { # build NAME MODULE_DIR PACKAGE
 
 build etcd envtest/tools/etcd go.etcd.io/etcd/server/v3
 build kube-apiserver envtest/tools/kube k8s.io/kubernetes/cmd/kube-apiserver
+# kubectl renders and applies the manifests in tests; use the system's when
+# there is one.
+if ! command -v kubectl >/dev/null 2>&1; then
+  build kubectl envtest/tools/kube k8s.io/kubernetes/cmd/kubectl
+fi
 if [ "${PORTICO_ENVTEST_KCM:-0}" = 1 ]; then
   build kube-controller-manager envtest/tools/kube k8s.io/kubernetes/cmd/kube-controller-manager
 fi

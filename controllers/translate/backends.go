@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"cmp"
 	"fmt"
 	"net"
 	"slices"
@@ -164,7 +163,7 @@ func (r *backendResolver) endpoints(svc nsName, sp *corev1.ServicePort) []router
 	if len(addrs) == 0 {
 		addrs = serving
 	}
-	slices.SortFunc(addrs, func(a, b string) int { return cmp.Compare(a, b) })
+	slices.Sort(addrs)
 	addrs = slices.Compact(addrs)
 	out := make([]router.Endpoint, len(addrs))
 	for i, a := range addrs {

@@ -63,7 +63,7 @@ func (t *translator) ingresses() {
 	}
 	slices.SortFunc(ours, func(a, b *networkingv1.Ingress) int {
 		return cmp.Or(
-			a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time),
+			a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
 			cmp.Compare(a.Namespace, b.Namespace),
 			cmp.Compare(a.Name, b.Name),
 		)

@@ -1,0 +1,73 @@
+package translate_test
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/router"
+)
+
+// bigSnapshot has n Ingresses, each with its own host, two paths and its
+// own Service with three endpoints.
+func bigSnapshot(n int) *translate.Snapshot {
+	s := &translate.Snapshot{IngressClasses: []networkingv1.IngressClass{{
+		ObjectMeta: metav1.ObjectMeta{Name: "portico"},
+		Spec:       networkingv1.IngressClassSpec{Controller: "portico.dev/ingress-controller"},
+	}}}
+	for i := 0; i < n; i++ {
+		ns, name := fmt.Sprintf("ns-%d", i%100), fmt.Sprintf("app-%d", i)
+		backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+			Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+		s.Ingresses = append(s.Ingresses, networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("portico"), Rules: []networkingv1.IngressRule{{
+				Host: name + ".example.com",
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix), Backend: backend},
+					{Path: "/api", PathType: ptr.To(networkingv1.PathTypePrefix), Backend: backend},
+				}}},
+			}}},
+		})
+		s.Services = append(s.Services, corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+		})
+		es := discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Port: ptr.To[int32](8080)}},
+		}
+		for j := 0; j < 3; j++ {
+			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, j)}})
+		}
+		s.EndpointSlices = append(s.EndpointSlices, es)
+	}
+	return s
+}
+
+// BenchmarkTranslate measures a full rebuild: translate and compile the
+// whole snapshot, as one change does today.
+func BenchmarkTranslate(b *testing.B) {
+	for _, n := range []int{10000, 50000} {
+		s := bigSnapshot(n)
+		b.Run(fmt.Sprintf("%d-ingresses", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				translate.Translate(s, testOptions)
+			}
+		})
+		b.Run(fmt.Sprintf("%d-ingresses+compile", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				router.Compile(translate.Translate(s, testOptions).Config)
+			}
+		})
+	}
+}

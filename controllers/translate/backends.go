@@ -52,14 +52,19 @@ type backendProblem struct {
 type backendResolver struct {
 	services map[nsName]*corev1.Service
 	slices   map[nsName][]*discoveryv1.EndpointSlice
-	made     map[string]*router.Backend
+	made     map[backendKey]*router.Backend
+}
+
+type backendKey struct {
+	svc  nsName
+	port int32
 }
 
 func newBackendResolver(s *Snapshot) *backendResolver {
 	r := &backendResolver{
 		services: map[nsName]*corev1.Service{},
 		slices:   map[nsName][]*discoveryv1.EndpointSlice{},
-		made:     map[string]*router.Backend{},
+		made:     map[backendKey]*router.Backend{},
 	}
 	for i := range s.Services {
 		svc := &s.Services[i]
@@ -99,11 +104,11 @@ func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router
 		return nil, &backendProblem{field, SeverityError, reasonServicePortNotFound,
 			fmt.Sprintf("Service %s/%s has no port %s; requests get 503", ns, name, port)}
 	}
-	key := fmt.Sprintf("%s/%s:%d", ns, name, sp.Port)
+	key := backendKey{nsName{ns, name}, sp.Port}
 	if b, ok := r.made[key]; ok {
 		return b, r.emptyProblem(b)
 	}
-	b := &router.Backend{Name: key, Endpoints: r.endpoints(nsName{ns, name}, sp)}
+	b := &router.Backend{Name: ns + "/" + name + ":" + strconv.Itoa(int(sp.Port)), Endpoints: r.endpoints(key.svc, sp)}
 	if sp.AppProtocol != nil && *sp.AppProtocol == AppProtocolH2C {
 		b.Protocol = router.H2C
 	}

@@ -68,6 +68,15 @@ func (t *translator) ingresses() {
 			cmp.Compare(a.Name, b.Name),
 		)
 	})
+	n := 0
+	for _, ing := range ours {
+		for _, r := range ing.Spec.Rules {
+			if r.HTTP != nil {
+				n += len(r.HTTP.Paths)
+			}
+		}
+	}
+	t.res.Config.Routes = make([]router.Route, 0, n)
 	for _, ing := range ours {
 		t.ingress(ing)
 	}
@@ -85,20 +94,19 @@ func (t *translator) ingress(ing *networkingv1.Ingress) {
 		t.ingressDefault(ing, ref, db)
 	}
 	for ri, rule := range ing.Spec.Rules {
-		field := fmt.Sprintf("spec.rules[%d]", ri)
 		host, hostMatch, err := ingressHost(rule.Host)
 		if err != "" {
-			t.problem(ref, field+".host", SeverityError, reasonInvalidHost, err)
+			t.problem(ref, fmt.Sprintf("spec.rules[%d].host", ri), SeverityError, reasonInvalidHost, err)
 			continue
 		}
 		if rule.HTTP == nil {
 			continue
 		}
 		for pi, p := range rule.HTTP.Paths {
-			pfield := fmt.Sprintf("%s.http.paths[%d]", field, pi)
+			pfield := func(suffix string) string { return fmt.Sprintf("spec.rules[%d].http.paths[%d]%s", ri, pi, suffix) }
 			path, pathMatch, perr := ingressPath(p)
 			if perr != "" {
-				t.problem(ref, pfield+".path", SeverityError, reasonInvalidPath, perr)
+				t.problem(ref, pfield(".path"), SeverityError, reasonInvalidPath, perr)
 				continue
 			}
 			key := claimKey{hostMatch, host, pathMatch, path}
@@ -106,14 +114,14 @@ func (t *translator) ingress(ing *networkingv1.Ingress) {
 				key.path = strings.TrimSuffix(path, "/")
 			}
 			if winner, taken := t.claims[key]; taken {
-				t.problem(ref, pfield, SeverityError, reasonRouteConflict, fmt.Sprintf(
+				t.problem(ref, pfield(""), SeverityError, reasonRouteConflict, fmt.Sprintf(
 					"host %q path %q (%s) is already routed by %s, which is older; this path is not served",
 					displayHost(host), p.Path, pathMatch, winner))
 				continue
 			}
 			t.claims[key] = ref
 			src := router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: ri, Path: pi}
-			backend := t.ingressBackend(ref, ing.Namespace, &p.Backend, pfield+".backend")
+			backend := t.ingressBackend(ref, ing.Namespace, &p.Backend, func() string { return pfield(".backend") })
 			t.res.Config.Routes = append(t.res.Config.Routes, router.Route{
 				Host: host, HostMatch: hostMatch, Path: path, PathMatch: pathMatch,
 				Backends: backend, Source: src,
@@ -133,27 +141,28 @@ func (t *translator) ingressDefault(ing *networkingv1.Ingress, ref ObjectRef, db
 	t.defaultFrom = &ref
 	t.res.Config.Default = &router.Route{
 		Path: "/", PathMatch: router.PathPrefix,
-		Backends: t.ingressBackend(ref, ing.Namespace, db, "spec.defaultBackend"),
+		Backends: t.ingressBackend(ref, ing.Namespace, db, func() string { return "spec.defaultBackend" }),
 		Source:   router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: -1, Path: -1},
 	}
 }
 
 // ingressBackend resolves one IngressBackend. An unresolvable backend still
 // yields a route (answering 503), so the path is not served by another rule.
-func (t *translator) ingressBackend(ref ObjectRef, ns string, b *networkingv1.IngressBackend, field string) []router.WeightedBackend {
+// field renders the backend's field path; it is only called for a problem.
+func (t *translator) ingressBackend(ref ObjectRef, ns string, b *networkingv1.IngressBackend, field func() string) []router.WeightedBackend {
 	if b.Resource != nil {
-		t.problem(ref, field+".resource", SeverityError, reasonUnsupportedBackend, fmt.Sprintf(
+		t.problem(ref, field()+".resource", SeverityError, reasonUnsupportedBackend, fmt.Sprintf(
 			"resource backends (%s %s) are not supported; requests get 503", b.Resource.Kind, b.Resource.Name))
 		return nil
 	}
 	if b.Service == nil {
-		t.problem(ref, field, SeverityError, reasonUnsupportedBackend, "backend names no service; requests get 503")
+		t.problem(ref, field(), SeverityError, reasonUnsupportedBackend, "backend names no service; requests get 503")
 		return nil
 	}
 	port := servicePortRef{number: b.Service.Port.Number, name: b.Service.Port.Name}
 	be, p := t.backends.resolve(ns, b.Service.Name, port)
 	if p != nil {
-		t.problem(ref, field+".service"+p.fieldSuffix, p.severity, p.reason, p.message)
+		t.problem(ref, field()+".service"+p.fieldSuffix, p.severity, p.reason, p.message)
 	}
 	if be == nil {
 		return nil
@@ -167,6 +176,12 @@ func ingressHost(h string) (string, router.HostMatch, string) {
 		return "", router.HostAny, ""
 	}
 	h = strings.ToLower(h)
+	if isDNSName(strings.TrimPrefix(h, "*.")) {
+		if strings.HasPrefix(h, "*.") {
+			return h, router.HostWildcardOneLabel, ""
+		}
+		return h, router.HostExact, ""
+	}
 	if strings.HasPrefix(h, "*.") {
 		if errs := validation.IsWildcardDNS1123Subdomain(h); len(errs) > 0 {
 			return "", 0, fmt.Sprintf("host %q: %s", h, strings.Join(errs, "; "))
@@ -218,4 +233,35 @@ func displayHost(h string) string {
 		return "*"
 	}
 	return h
+}
+
+// isDNSName is a fast check for a lower-case RFC 1123 subdomain, as the API
+// server validates it (labels are not limited to 63 characters there);
+// names it rejects go through the API machinery validators for a precise
+// message.
+func isDNSName(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			label++
+		case c == '-':
+			if label == 0 || i+1 == len(h) || h[i+1] == '.' {
+				return false
+			}
+			label++
+		case c == '.':
+			if label == 0 {
+				return false
+			}
+			label = 0
+		default:
+			return false
+		}
+	}
+	return label > 0
 }

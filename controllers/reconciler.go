@@ -8,12 +8,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -51,7 +54,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	initial := make(chan event.GenericEvent, 1)
 	initial <- event.GenericEvent{Object: &networkingv1.IngressClass{}}
 	noLeader := false
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Publish.Service != "" && len(r.Publish.Addresses) == 0 {
+		// Node addresses are published for a NodePort Service. Nodes update
+		// their status often; only address changes matter.
+		b = b.Watches(&corev1.Node{}, all, builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				o, n := e.ObjectOld.(*corev1.Node), e.ObjectNew.(*corev1.Node)
+				return !equality.Semantic.DeepEqual(o.Status.Addresses, n.Status.Addresses)
+			},
+		}))
+	}
+	return b.
 		Named("portico").
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, NeedLeaderElection: &noLeader}).
 		Watches(&networkingv1.IngressClass{}, all).

@@ -54,7 +54,7 @@ golden: ## Regenerate translate golden files (review the diff!).
 
 .PHONY: test
 test: envtest-bins check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests.
-	go test $(GO_TEST_FLAGS) -count=1 ./...
+	go test -race $(GO_TEST_FLAGS) -count=1 ./...
 
 .PHONY: check-imports
 check-imports: ## Fail if router or tls import Kubernetes packages.

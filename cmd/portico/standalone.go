@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -47,7 +48,10 @@ func runStandalone(args []string) error {
 	})
 }
 
-func runRoutes(args []string) error {
+func runRoutes(args []string) error { return routes(args, os.Stdout) }
+
+// routes prints what a manifests directory would serve to w.
+func routes(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("routes", flag.ExitOnError)
 	var c common
 	c.register(fs, false)
@@ -65,9 +69,9 @@ func runRoutes(args []string) error {
 	rep := standalone.Describe(router.Compile(res.Config), res.Problems)
 	switch *output {
 	case "json":
-		err = rep.WriteJSON(os.Stdout)
+		err = rep.WriteJSON(w)
 	case "text", "":
-		err = rep.WriteText(os.Stdout)
+		err = rep.WriteText(w)
 	default:
 		return fmt.Errorf("routes: unknown output format %q (text or json)", *output)
 	}

@@ -68,4 +68,3 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		t.Fatalf("access log record %v", rec)
 	}
 }
-

@@ -21,18 +21,25 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/portico-dev/portico/controllers/translate"
-	"github.com/portico-dev/portico/router"
+	"github.com/portico-dev/portico/dataplane"
 )
 
 // snapshotKey is the one work-queue key: every event of every watched kind
 // enqueues it, so a burst of changes collapses into one rebuild.
 var snapshotKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "snapshot"}}
 
+// recheckInterval bounds how long a certificate that expired, or a client
+// CA Secret outside the cache that changed, goes unnoticed.
+const recheckInterval = 5 * time.Minute
+
 // Reconciler rebuilds the routing table from the whole snapshot and, when
 // this replica leads, writes status and Events. It runs on every replica.
 type Reconciler struct {
-	Client    client.Client
-	Router    *router.Router
+	Client client.Client
+	// APIReader reads Secrets the cache does not hold (client CAs of type
+	// Opaque), only those an Ingress names.
+	APIReader client.Reader
+	Dataplane *dataplane.Dataplane
 	Translate translate.Options
 	// Namespace limits listing ("" for all).
 	Namespace string
@@ -72,6 +79,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&networkingv1.Ingress{}, all).
 		Watches(&corev1.Service{}, all).
 		Watches(&discoveryv1.EndpointSlice{}, all).
+		Watches(&corev1.Secret{}, all).
 		WatchesRawSource(source.Channel(initial, all)).
 		Complete(r)
 }
@@ -81,15 +89,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
-	snap, err := listSnapshot(ctx, r.Client, r.Namespace)
+	snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
 	if err != nil {
 		r.Metrics.observe(start, err)
 		return reconcile.Result{}, err
 	}
-	res := translate.Translate(snap, r.Translate)
-	table := router.Compile(res.Config)
-	gen := r.Router.Swap(table)
-	log.V(1).Info("routing table swapped", "generation", gen, "routes", len(table.Routes()),
+	opts := r.Translate
+	opts.Now = time.Now()
+	opts.CertCache = r.Dataplane.CertCache
+	res := translate.Translate(snap, opts)
+	table, _ := r.Dataplane.Apply(&res)
+	log.V(1).Info("routing table swapped", "generation", table.Generation, "routes", len(table.Routes()),
 		"problems", len(res.Problems), "took", time.Since(start))
 	if r.IsLeader() {
 		r.reportProblems(snap, res.Problems)
@@ -99,5 +109,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	r.Metrics.observe(start, nil)
-	return reconcile.Result{}, nil
+	// Certificates expire by the clock alone; look again regularly.
+	return reconcile.Result{RequeueAfter: recheckInterval}, nil
 }

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,20 +14,22 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
-	certs "github.com/portico-dev/portico/tls"
 )
 
 // Options configure the controller process; cmd/portico fills them from
@@ -38,10 +39,12 @@ type Options struct {
 	WatchNamespace string
 	Publish        Publish
 
-	HTTPAddr    string
-	HTTPSAddr   string
-	MetricsAddr string // "0" disables
-	HealthAddr  string // "0" disables
+	HTTPAddr  string
+	HTTPSAddr string
+	// HTTPSRedirectPort is the HTTPS port clients use (in redirects).
+	HTTPSRedirectPort int
+	MetricsAddr       string // "0" disables
+	HealthAddr        string // "0" disables
 
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -66,7 +69,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
-	cacheOpts := cache.Options{}
+	// Only kubernetes.io/tls Secrets are cached, so clusters with many other
+	// Secrets (Helm releases) do not inflate memory. Other referenced
+	// Secrets (client CAs) are read directly.
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+	}}
 	if opts.WatchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.WatchNamespace: {}}
 		if ns, _, ok := strings.Cut(opts.Publish.Service, "/"); ok {
@@ -88,10 +96,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	rt := router.New(routerOptions(log, opts, metrics.Registry))
+	dp, err := dataplane.New(dataplaneOptions(log, opts))
+	if err != nil {
+		return err
+	}
 	rec := &Reconciler{
 		Client:    mgr.GetClient(),
-		Router:    rt,
+		APIReader: mgr.GetAPIReader(),
+		Dataplane: dp,
 		Translate: opts.Translate,
 		Namespace: opts.WatchNamespace,
 		Publish:   opts.Publish,
@@ -106,15 +118,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("routing-table", readyCheck(rt, &draining)); err != nil {
+	if err := mgr.AddReadyzCheck("routing-table", readyCheck(dp, &draining)); err != nil {
 		return err
 	}
-	listeners, err := proxyListeners(opts)
-	if err != nil {
-		return err
-	}
-	for name, l := range listeners {
-		if err := mgr.Add(&proxyServer{name: name, listener: l, handler: rt, drain: opts.Drain,
+	for name, l := range dp.Listeners() {
+		if err := mgr.Add(&proxyServer{name: name, listener: l, handler: dp.Router, drain: opts.Drain,
 			draining: &draining, onListening: opts.OnListening, log: log}); err != nil {
 			return err
 		}
@@ -124,16 +132,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return mgr.Start(ctx)
 }
 
-func routerOptions(log logr.Logger, opts Options, reg prometheus.Registerer) router.Options {
-	ro := router.Options{
-		TrustedProxies: opts.TrustedProxies,
-		Metrics:        router.NewMetrics(reg),
-		ErrorLog:       slog.New(logr.ToSlogHandler(log.WithName("proxy"))),
+func dataplaneOptions(log logr.Logger, opts Options) dataplane.Options {
+	do := dataplane.Options{
+		HTTPAddr:          opts.HTTPAddr,
+		HTTPSAddr:         opts.HTTPSAddr,
+		HTTPSRedirectPort: opts.HTTPSRedirectPort,
+		TrustedProxies:    opts.TrustedProxies,
+		Metrics:           metrics.Registry,
+		Log:               slog.New(logr.ToSlogHandler(log.WithName("proxy"))),
 	}
 	if opts.AccessLog {
-		ro.AccessLog = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+		do.AccessLog = os.Stdout
 	}
-	return ro
+	return do
 }
 
 func leaderNamespace(ns string) string {
@@ -157,34 +168,16 @@ func isClosed(ch <-chan struct{}) bool {
 
 // readyCheck passes once the first routing table is live (which implies the
 // caches synced: the reconciler only runs after) and fails while draining.
-func readyCheck(rt *router.Router, draining *atomic.Bool) healthz.Checker {
+func readyCheck(dp *dataplane.Dataplane, draining *atomic.Bool) healthz.Checker {
 	return func(*http.Request) error {
 		if draining.Load() {
 			return errors.New("shutting down")
 		}
-		if rt.Table() == nil {
+		if !dp.Ready() {
 			return errors.New("first routing table not built yet")
 		}
 		return nil
 	}
-}
-
-// proxyListeners returns the configured client-facing listeners; the HTTPS
-// one serves a self-signed certificate until TLS configuration lands.
-func proxyListeners(opts Options) (map[string]router.Listener, error) {
-	out := map[string]router.Listener{}
-	if opts.HTTPAddr != "" {
-		out["http"] = router.Listener{Addr: opts.HTTPAddr}
-	}
-	if opts.HTTPSAddr != "" {
-		cert, err := certs.SelfSigned("portico.invalid")
-		if err != nil {
-			return nil, err
-		}
-		out["https"] = router.Listener{Addr: opts.HTTPSAddr, TLS: certs.ServerConfig(
-			func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })}
-	}
-	return out, nil
 }
 
 // proxyServer runs one client-facing listener on every replica (it does not

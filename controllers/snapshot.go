@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/portico-dev/portico/controllers/translate"
@@ -14,12 +16,13 @@ import (
 
 // listSnapshot reads every object translation needs from the cache. Any
 // error is returned: an API error is never taken to mean "no objects".
-func listSnapshot(ctx context.Context, c client.Reader, namespace string) (*translate.Snapshot, error) {
+func listSnapshot(ctx context.Context, c, direct client.Reader, namespace string) (*translate.Snapshot, error) {
 	var (
 		classes networkingv1.IngressClassList
 		ings    networkingv1.IngressList
 		svcs    corev1.ServiceList
 		eps     discoveryv1.EndpointSliceList
+		secrets corev1.SecretList
 	)
 	ns := client.InNamespace(namespace)
 	if err := c.List(ctx, &classes); err != nil {
@@ -34,10 +37,52 @@ func listSnapshot(ctx context.Context, c client.Reader, namespace string) (*tran
 	if err := c.List(ctx, &eps, ns); err != nil {
 		return nil, fmt.Errorf("listing EndpointSlices: %w", err)
 	}
+	if err := c.List(ctx, &secrets, ns); err != nil {
+		return nil, fmt.Errorf("listing TLS Secrets: %w", err)
+	}
+	extra, err := referencedSecrets(ctx, direct, ings.Items, secrets.Items)
+	if err != nil {
+		return nil, err
+	}
 	return &translate.Snapshot{
 		IngressClasses: classes.Items,
 		Ingresses:      ings.Items,
 		Services:       svcs.Items,
 		EndpointSlices: eps.Items,
+		Secrets:        append(secrets.Items, extra...),
 	}, nil
+}
+
+// referencedSecrets reads the client-CA Secrets that Ingresses name and the
+// TLS-only cache does not hold. A missing one is left for translation to
+// report.
+func referencedSecrets(ctx context.Context, direct client.Reader, ings []networkingv1.Ingress, cached []corev1.Secret) ([]corev1.Secret, error) {
+	have := map[client.ObjectKey]bool{}
+	for i := range cached {
+		have[client.ObjectKeyFromObject(&cached[i])] = true
+	}
+	var out []corev1.Secret
+	for i := range ings {
+		v, ok := ings[i].Annotations[translate.AnnotationClientCASecret]
+		if !ok {
+			continue
+		}
+		key := client.ObjectKey{Namespace: ings[i].Namespace, Name: v}
+		if ns, name, found := strings.Cut(v, "/"); found {
+			key = client.ObjectKey{Namespace: ns, Name: name}
+		}
+		if have[key] {
+			continue
+		}
+		have[key] = true
+		var s corev1.Secret
+		if err := direct.Get(ctx, key, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("getting client CA Secret %s: %w", key, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -13,6 +13,21 @@ type Config struct {
 	// table selected for them (for Ingress: spec.defaultBackend or the
 	// controller-wide default backend).
 	Default *Route `json:"default,omitempty"`
+	// Passthrough routes TLS connections by SNI, unterminated, to backends.
+	// They are matched before the HTTPS server sees a connection.
+	Passthrough []L4Route `json:"passthrough,omitempty"`
+	// TCP routes forward every connection of a port to backends.
+	TCP []L4Route `json:"tcp,omitempty"`
+}
+
+// L4Route forwards whole connections: by SNI host for TLS passthrough, or by
+// listener port for TCP.
+type L4Route struct {
+	Host      string            `json:"host,omitempty"`
+	HostMatch HostMatch         `json:"hostMatch"`
+	Port      int32             `json:"port,omitempty"`
+	Backends  []WeightedBackend `json:"backends"`
+	Source    Source            `json:"source"`
 }
 
 // HostMatch says how Route.Host is compared with a request's host.
@@ -56,6 +71,11 @@ type Route struct {
 	// Source names the object and rule the route came from, for errors,
 	// metrics and `portico routes`.
 	Source Source `json:"source"`
+	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
+	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
+	// HSTS, when set, is the Strict-Transport-Security header value added
+	// to responses served over TLS.
+	HSTS string `json:"hsts,omitempty"`
 }
 
 // WeightedBackend is one Backend with its share of a route's traffic.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -25,6 +28,23 @@ type Options struct {
 	ErrorLog *slog.Logger
 	// Transport overrides the pooled upstream transports (tests).
 	Transport *Transports
+	// HTTPSPort is the client-facing HTTPS port used in redirects; 443 (or
+	// 0) leaves the port out of the Location.
+	HTTPSPort int
+	// Certs, when set, tells whether a TLS connection made for one server
+	// name may carry requests for another; requests it may not carry get
+	// 421 Misdirected Request.
+	Certs CertChecker
+	// Intercept, when set, may answer a request before routing (the ACME
+	// HTTP-01 responder); it returns true when it did.
+	Intercept func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// CertChecker is implemented by the certificate store.
+type CertChecker interface {
+	// Covers reports whether the connection's certificate for sni and its
+	// client-certificate policy also hold for host.
+	Covers(sni, host string) bool
 }
 
 // Router serves HTTP requests from the current Table. Its zero value answers
@@ -109,10 +129,25 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
 	if path != raw {
 		setPath(r.URL, path)
 	}
+	if r.TLS != nil && r.TLS.ServerName != "" && rt.opts.Certs != nil &&
+		!rt.opts.Certs.Covers(r.TLS.ServerName, stripPort(r.Host)) {
+		http.Error(w, "this connection's certificate does not cover the requested host", http.StatusMisdirectedRequest)
+		return nil
+	}
+	if rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
+		return nil
+	}
 	route := t.Lookup(r.Host, path)
 	if route == nil {
 		http.Error(w, "no route for this host and path", http.StatusNotFound)
 		return nil
+	}
+	if r.TLS == nil && route.HTTPSRedirect {
+		rt.redirectHTTPS(w, r)
+		return &proxyState{route: route}
+	}
+	if r.TLS != nil && route.HSTS != "" {
+		w.Header().Set("Strict-Transport-Security", route.HSTS)
 	}
 	st := &proxyState{route: route, backend: route.pick()}
 	if st.backend == nil {
@@ -140,7 +175,7 @@ func setPath(u *url.URL, escaped string) {
 
 // pick chooses a backend by weight. It returns nil when no backend has
 // weight.
-func (r *CompiledRoute) pick() *compiledBackend {
+func (r *weighted) pick() *compiledBackend {
 	switch len(r.backends) {
 	case 0:
 		return nil
@@ -174,4 +209,14 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// redirectHTTPS answers 308 with the same host, path and query on https.
+func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
+	host := stripPort(r.Host)
+	if p := rt.opts.HTTPSPort; p != 0 && p != 443 {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(p))
+	}
+	u := url.URL{Scheme: "https", Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	http.Redirect(w, r, u.String(), http.StatusPermanentRedirect)
 }

@@ -14,6 +14,10 @@ import (
 type Listener struct {
 	Addr string
 	TLS  *tls.Config // nil for cleartext
+	// Table, for a TLS listener, enables TLS passthrough: connections whose
+	// SNI has a passthrough route in the current Table are spliced to it.
+	Table func() *Table
+	L4    L4Options
 }
 
 // Drain says how a server stops: after ctx is done it waits Delay (so load
@@ -34,6 +38,9 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 	}
 	if ready != nil {
 		ready(ln.Addr())
+	}
+	if l.TLS != nil && l.Table != nil {
+		ln = NewTLSMux(ln, l.Table, l.L4)
 	}
 	return ServeListener(ctx, ln, l.TLS, h, d)
 }

@@ -15,6 +15,7 @@ type Table struct {
 	any     *hostTable            // rules without a host
 	def     *CompiledRoute        // served when the selected host has no match
 	routes  []*CompiledRoute      // every route, in precedence order
+	l4      l4Table
 	// Generation numbers Tables in the order they were compiled by one
 	// Compiler; 0 for a Table made by Compile.
 	Generation uint64
@@ -30,11 +31,16 @@ type hostTable struct {
 // CompiledRoute is a Route ready to serve: its backends resolved into pickers.
 type CompiledRoute struct {
 	Route
+	weighted
+	// metricName labels the route in metrics: Kind/namespace/name.
+	metricName string
+}
+
+// weighted chooses among backends by weight.
+type weighted struct {
 	backends    []*compiledBackend
 	cumWeights  []uint32 // running sum of weights, for weighted choice
 	totalWeight uint32
-	// metricName labels the route in metrics: Kind/namespace/name.
-	metricName string
 }
 
 // compiledBackend is one Backend with its round-robin position. A
@@ -76,6 +82,7 @@ func Compile(cfg Config) *Table {
 	if cfg.Default != nil {
 		t.def = compileRoute(cfg.Default, backends)
 	}
+	t.l4 = compileL4(cfg, backends)
 	return t
 }
 
@@ -83,7 +90,13 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRou
 	cr := &CompiledRoute{Route: *r}
 	cr.Host = strings.ToLower(strings.TrimSuffix(r.Host, "."))
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
-	for _, wb := range r.Backends {
+	cr.weighted = compileWeighted(r.Backends, backends)
+	return cr
+}
+
+func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBackend) weighted {
+	var w weighted
+	for _, wb := range wbs {
 		if wb.Backend == nil || wb.Weight == 0 {
 			continue
 		}
@@ -92,11 +105,11 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRou
 			cb = &compiledBackend{Backend: wb.Backend}
 			backends[wb.Backend] = cb
 		}
-		cr.totalWeight += wb.Weight
-		cr.backends = append(cr.backends, cb)
-		cr.cumWeights = append(cr.cumWeights, cr.totalWeight)
+		w.totalWeight += wb.Weight
+		w.backends = append(w.backends, cb)
+		w.cumWeights = append(w.cumWeights, w.totalWeight)
 	}
-	return cr
+	return w
 }
 
 func (t *Table) hostTableFor(host string, m HostMatch) *hostTable {

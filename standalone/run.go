@@ -2,7 +2,6 @@ package standalone
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,22 +16,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
-	certs "github.com/portico-dev/portico/tls"
 )
 
 // Options configure `portico standalone`.
 type Options struct {
-	Dir            string
-	Translate      translate.Options
-	HTTPAddr       string
-	HTTPSAddr      string
-	AdminAddr      string // /healthz, /readyz, /metrics; "" disables
-	TrustedProxies []netip.Prefix
-	AccessLog      bool
-	Interval       time.Duration // how often the directory is checked
-	Drain          router.Drain
-	Log            *slog.Logger
+	Dir       string
+	Translate translate.Options
+	HTTPAddr  string
+	HTTPSAddr string
+	// HTTPSRedirectPort is the HTTPS port clients use (in redirects).
+	HTTPSRedirectPort int
+	AdminAddr         string // /healthz, /readyz, /metrics; "" disables
+	TrustedProxies    []netip.Prefix
+	AccessLog         bool
+	Interval          time.Duration // how often the directory is checked
+	Drain             router.Drain
+	Log               *slog.Logger
 	// Out receives the status report after each load.
 	Out io.Writer
 	// OnListening, when set, is told each listener's bound address.
@@ -45,11 +46,17 @@ type Options struct {
 func Run(ctx context.Context, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ro := router.Options{TrustedProxies: opts.TrustedProxies, Metrics: router.NewMetrics(reg), ErrorLog: opts.Log}
-	if opts.AccessLog {
-		ro.AccessLog = slog.New(slog.NewJSONHandler(opts.Out, nil))
+	do := dataplane.Options{
+		HTTPAddr: opts.HTTPAddr, HTTPSAddr: opts.HTTPSAddr, HTTPSRedirectPort: opts.HTTPSRedirectPort,
+		TrustedProxies: opts.TrustedProxies, Metrics: reg, Log: opts.Log,
 	}
-	rt := router.New(ro)
+	if opts.AccessLog {
+		do.AccessLog = opts.Out
+	}
+	dp, err := dataplane.New(do)
+	if err != nil {
+		return err
+	}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
@@ -68,19 +75,11 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}()
 	}
-	if opts.HTTPAddr != "" {
-		serve("http", router.Listener{Addr: opts.HTTPAddr}, rt)
-	}
-	if opts.HTTPSAddr != "" {
-		cert, err := certs.SelfSigned("portico.invalid")
-		if err != nil {
-			return err
-		}
-		serve("https", router.Listener{Addr: opts.HTTPSAddr, TLS: certs.ServerConfig(
-			func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil })}, rt)
+	for name, l := range dp.Listeners() {
+		serve(name, l, dp.Router)
 	}
 	if opts.AdminAddr != "" {
-		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(rt, reg))
+		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(dp, reg))
 	}
 
 	watchDone := make(chan struct{})
@@ -88,10 +87,11 @@ func Run(ctx context.Context, opts Options) error {
 		defer close(watchDone)
 		Watch(ctx, opts.Dir, opts.Interval, func(snap *translate.Snapshot, ignored []string) {
 			start := time.Now()
-			res := translate.Translate(snap, opts.Translate)
-			table := router.Compile(res.Config)
-			gen := rt.Swap(table)
-			opts.Log.Info("routing table loaded", "generation", gen, "routes", len(table.Routes()),
+			topts := opts.Translate
+			topts.Now, topts.CertCache = start, dp.CertCache
+			res := translate.Translate(snap, topts)
+			table, _ := dp.Apply(&res)
+			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", len(table.Routes()),
 				"problems", len(res.Problems), "took", time.Since(start).String())
 			for _, k := range ignored {
 				opts.Log.Info("ignoring object of a kind standalone mode does not serve", "object", k)
@@ -102,7 +102,6 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}()
 
-	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -112,11 +111,11 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-func adminMux(rt *router.Router, reg *prometheus.Registry) *http.ServeMux {
+func adminMux(dp *dataplane.Dataplane, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if rt.Table() == nil {
+		if !dp.Ready() {
 			http.Error(w, "first routing table not loaded yet", http.StatusServiceUnavailable)
 			return
 		}

@@ -22,6 +22,7 @@ func runController(args []string) error {
 	publishAddr := fs.String("publish-address", "", "comma-separated IPs or host names written into Ingress status (wins over --publish-service)")
 	metricsAddr := fs.String("metrics-addr", ":10254", "Prometheus /metrics address (\"0\" disables)")
 	healthAddr := fs.String("health-addr", ":10256", "/healthz and /readyz address (\"0\" disables)")
+	redirectPort := fs.Int("https-redirect-port", 443, "HTTPS port clients use, written into HTTP->HTTPS redirects (443 is left out)")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader among replicas; only the leader writes status and Events")
 	leaderNS := fs.String("leader-elect-namespace", "", "namespace of the leader Lease (default: $POD_NAMESPACE, else portico-system)")
 	zopts := zap.Options{}
@@ -43,6 +44,7 @@ func runController(args []string) error {
 		Publish:                 controllers.Publish{Service: *publishSvc, Addresses: splitList(*publishAddr)},
 		HTTPAddr:                c.httpAddr,
 		HTTPSAddr:               c.httpsAddr,
+		HTTPSRedirectPort:       *redirectPort,
 		MetricsAddr:             *metricsAddr,
 		HealthAddr:              *healthAddr,
 		LeaderElect:             *leaderElect,

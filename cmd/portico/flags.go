@@ -16,6 +16,7 @@ type common struct {
 	ingressClass   string
 	controllerName string
 	defaultBackend string
+	defaultCert    string
 	httpAddr       string
 	httpsAddr      string
 	trusted        string
@@ -28,6 +29,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.ingressClass, "ingress-class", "portico", "IngressClass name served (also matched in the legacy kubernetes.io/ingress.class annotation)")
 	fs.StringVar(&c.controllerName, "controller-name", "portico.dev/ingress-controller", "spec.controller value of the IngressClasses served")
 	fs.StringVar(&c.defaultBackend, "default-backend", "", "namespace/service:port serving requests that match no rule and no Ingress defaultBackend")
+	fs.StringVar(&c.defaultCert, "default-certificate", "", "namespace/name of a kubernetes.io/tls Secret served for unknown or missing SNI (default: a self-signed certificate generated at start)")
 	if !serving {
 		return
 	}
@@ -40,7 +42,8 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 }
 
 func (c *common) translate() translate.Options {
-	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, DefaultBackend: c.defaultBackend}
+	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass,
+		DefaultBackend: c.defaultBackend, DefaultCertificate: c.defaultCert}
 }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }

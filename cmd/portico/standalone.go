@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +24,7 @@ func runStandalone(args []string) error {
 	c.register(fs, true)
 	dir := fs.String("manifests", "", "directory of Kubernetes YAML (*.yaml, *.yml, multi-document) to serve")
 	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz and /metrics (empty disables)")
+	redirectPort := fs.Int("https-redirect-port", 0, "HTTPS port clients use, written into HTTP->HTTPS redirects (default: the --https-addr port)")
 	interval := fs.Duration("reload-interval", time.Second, "how often the manifests directory is checked for changes")
 	_ = fs.Parse(args)
 	if *dir == "" {
@@ -31,20 +34,24 @@ func runStandalone(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *redirectPort == 0 {
+		*redirectPort = portOf(c.httpsAddr, 443)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return standalone.Run(ctx, standalone.Options{
-		Dir:            *dir,
-		Translate:      c.translate(),
-		HTTPAddr:       c.httpAddr,
-		HTTPSAddr:      c.httpsAddr,
-		AdminAddr:      *adminAddr,
-		TrustedProxies: trusted,
-		AccessLog:      c.accessLog,
-		Interval:       *interval,
-		Drain:          c.drain(),
-		Log:            slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		Out:            os.Stdout,
+		Dir:               *dir,
+		Translate:         c.translate(),
+		HTTPAddr:          c.httpAddr,
+		HTTPSAddr:         c.httpsAddr,
+		HTTPSRedirectPort: *redirectPort,
+		AdminAddr:         *adminAddr,
+		TrustedProxies:    trusted,
+		AccessLog:         c.accessLog,
+		Interval:          *interval,
+		Drain:             c.drain(),
+		Log:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Out:               os.Stdout,
 	})
 }
 
@@ -82,4 +89,17 @@ func routes(args []string, w io.Writer) error {
 		return fmt.Errorf("%d object problem(s), see status above", len(res.Problems))
 	}
 	return nil
+}
+
+// portOf returns the port of a host:port address, or def.
+func portOf(addr string, def int) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return def
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n == 0 {
+		return def
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
@@ -19,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the cu
 var testOptions = translate.Options{
 	ControllerName: "portico.dev/ingress-controller",
 	IngressClass:   "portico",
+	Now:            time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
 }
 
 func loadSnapshot(t *testing.T, file string) *translate.Snapshot {
@@ -87,6 +89,7 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.Services)
 		reverse(rev.EndpointSlices)
 		reverse(rev.IngressClasses)
+		reverse(rev.Secrets)
 		b := translate.Translate(rev, testOptions)
 		ya, _ := yaml.Marshal(a)
 		yb, _ := yaml.Marshal(b)
@@ -109,6 +112,9 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.EndpointSlices {
 		c.EndpointSlices = append(c.EndpointSlices, *o.DeepCopy())
+	}
+	for _, o := range s.Secrets {
+		c.Secrets = append(c.Secrets, *o.DeepCopy())
 	}
 	return c
 }

@@ -90,6 +90,15 @@ func (t *translator) ingresses() {
 
 func (t *translator) ingress(ing *networkingv1.Ingress) {
 	ref := ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}
+	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) {
+		t.ingressPassthrough(ing, ref)
+		return
+	}
+	t.ingressTLS(ing, ref)
+	if !t.boolAnnotation(ing, ref, AnnotationSSLRedirect, true) {
+		t.noRedirect[ing.Namespace+"/"+ing.Name] = true
+	}
+	hsts := t.hsts(ing, ref)
 	if db := ing.Spec.DefaultBackend; db != nil {
 		t.ingressDefault(ing, ref, db)
 	}
@@ -124,7 +133,7 @@ func (t *translator) ingress(ing *networkingv1.Ingress) {
 			backend := t.ingressBackend(ref, ing.Namespace, &p.Backend, func() string { return pfield(".backend") })
 			t.res.Config.Routes = append(t.res.Config.Routes, router.Route{
 				Host: host, HostMatch: hostMatch, Path: path, PathMatch: pathMatch,
-				Backends: backend, Source: src,
+				Backends: backend, Source: src, HSTS: hsts,
 			})
 		}
 	}

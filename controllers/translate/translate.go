@@ -2,16 +2,23 @@ package translate
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/portico-dev/portico/router"
+	certs "github.com/portico-dev/portico/tls"
 )
 
 // Translate turns a Snapshot into a Result. It is pure: see the package doc.
 func Translate(s *Snapshot, opts Options) Result {
 	t := newTranslator(s, opts)
 	t.ingresses()
+	t.applyRedirects()
 	t.controllerDefault()
+	t.defaultCertificate()
 	slices.SortStableFunc(t.res.Problems, func(a, b Problem) int {
 		return cmp.Or(
 			cmp.Compare(a.Object.Kind, b.Object.Kind),
@@ -32,6 +39,11 @@ type translator struct {
 	claims   map[claimKey]ObjectRef
 	// defaultFrom is the Ingress whose spec.defaultBackend is in use.
 	defaultFrom *ObjectRef
+	secrets     map[nsName]*corev1.Secret
+	// tlsHosts are hosts named in some spec.tls; noRedirect holds
+	// "namespace/name" of Ingresses that turned the HTTPS redirect off.
+	tlsHosts   map[string]bool
+	noRedirect map[string]bool
 }
 
 // claimKey identifies what a route claims: two routes with the same key
@@ -44,14 +56,42 @@ type claimKey struct {
 }
 
 func newTranslator(s *Snapshot, opts Options) *translator {
-	return &translator{
-		snap:     s,
-		opts:     opts,
-		backends: newBackendResolver(s),
-		claims:   map[claimKey]ObjectRef{},
+	t := &translator{
+		snap:       s,
+		opts:       opts,
+		backends:   newBackendResolver(s),
+		claims:     map[claimKey]ObjectRef{},
+		secrets:    map[nsName]*corev1.Secret{},
+		tlsHosts:   map[string]bool{},
+		noRedirect: map[string]bool{},
 	}
+	for i := range s.Secrets {
+		sec := &s.Secrets[i]
+		t.secrets[nsName{sec.Namespace, sec.Name}] = sec
+	}
+	return t
 }
 
 func (t *translator) problem(obj ObjectRef, field string, sev Severity, reason, msg string) {
 	t.res.Problems = append(t.res.Problems, Problem{Object: obj, Field: field, Severity: sev, Reason: reason, Message: msg})
+}
+
+// defaultCertificate resolves --default-certificate.
+func (t *translator) defaultCertificate() {
+	if t.opts.DefaultCertificate == "" {
+		return
+	}
+	ns, name, ok := strings.Cut(t.opts.DefaultCertificate, "/")
+	ref := ObjectRef{Kind: "Secret", Namespace: ns, Name: name}
+	if !ok {
+		t.problem(ObjectRef{Kind: "Controller", Name: "--default-certificate"}, "", SeverityError, reasonInvalidSecret,
+			fmt.Sprintf("%q: want namespace/name", t.opts.DefaultCertificate))
+		return
+	}
+	cert, msg, reason := t.secretCertificate(ns, name)
+	if cert == nil {
+		t.problem(ref, "(controller default certificate)", SeverityError, reason, msg+"; a generated self-signed certificate is served instead")
+		return
+	}
+	t.res.DefaultCertificate = &certs.Certificate{Cert: cert, Source: "Secret/" + ns + "/" + name}
 }

@@ -1,11 +1,14 @@
 package translate
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/portico-dev/portico/router"
+	certs "github.com/portico-dev/portico/tls"
 )
 
 // Snapshot is every object translation may read. The controller fills it from
@@ -29,6 +32,18 @@ type Options struct {
 	// DefaultBackend, when set, serves requests that match no rule and no
 	// Ingress spec.defaultBackend: "namespace/service:port".
 	DefaultBackend string
+	// DefaultCertificate, "namespace/name" of a kubernetes.io/tls Secret,
+	// is served for unknown or missing SNI.
+	DefaultCertificate string
+	// ACME says certificates may be obtained from an ACME CA: TLS entries
+	// without secretName become ACMEHosts instead of problems.
+	ACME bool
+	// Now is the time certificates are checked against. Translate reads no
+	// clock; the zero time skips the validity-period check.
+	Now time.Time
+	// CertCache memoises certificate parsing across translations (nil
+	// parses every time). Parsing is a pure function of the Secret's bytes.
+	CertCache *certs.ParseCache
 }
 
 // ObjectRef names a Kubernetes object.
@@ -72,8 +87,22 @@ type Result struct {
 	// Ingresses are the Ingresses Portico owns (whose status it writes),
 	// sorted by namespace/name.
 	Ingresses []ObjectRef `json:"ingresses"`
+	// Certificates are the certificates to serve by SNI, oldest Ingress
+	// first.
+	Certificates []certs.Certificate `json:"certificates,omitempty"`
+	// DefaultCertificate, when set, replaces the generated default.
+	DefaultCertificate *certs.Certificate `json:"defaultCertificate,omitempty"`
+	// ACMEHosts are host sets whose certificates come from the ACME CA.
+	ACMEHosts []ACMEHost `json:"acmeHosts,omitempty"`
 	// Problems are sorted by object, then field.
 	Problems []Problem `json:"problems,omitempty"`
+}
+
+// ACMEHost is a set of hosts to obtain one certificate for.
+type ACMEHost struct {
+	Hosts    []string  `json:"hosts"`
+	Source   ObjectRef `json:"source"`
+	ClientCA string    `json:"clientCA,omitempty"`
 }
 
 // HasErrors reports whether any problem is an error.

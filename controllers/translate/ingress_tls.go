@@ -1,0 +1,247 @@
+package translate
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/portico-dev/portico/router"
+	certs "github.com/portico-dev/portico/tls"
+)
+
+// Portico's Ingress annotations. Values are parsed strictly; nothing is
+// passed through to configuration as text.
+const (
+	AnnotationSSLRedirect       = "portico.dev/ssl-redirect"
+	AnnotationHSTS              = "portico.dev/hsts"
+	AnnotationHSTSSubdomains    = "portico.dev/hsts-include-subdomains"
+	AnnotationHSTSPreload       = "portico.dev/hsts-preload"
+	AnnotationClientCASecret    = "portico.dev/client-ca-secret"
+	AnnotationSSLPassthrough    = "portico.dev/ssl-passthrough"
+	reasonSecretNotFound        = "SecretNotFound"
+	reasonInvalidSecret         = "InvalidSecret"
+	reasonInvalidCertificate    = "InvalidCertificate"
+	reasonCertificateNotForHost = "CertificateHostMismatch"
+	reasonInvalidAnnotation     = "InvalidAnnotation"
+	reasonNoCertificate         = "NoCertificateSource"
+	defaultHSTSMaxAge           = 31536000
+)
+
+// ingressTLS collects the certificates of one Ingress's spec.tls entries
+// and marks their hosts as TLS hosts. A broken entry is reported and its
+// hosts fall back to the default certificate.
+func (t *translator) ingressTLS(ing *networkingv1.Ingress, ref ObjectRef) {
+	var clientCAs *certsPool
+	if v, ok := ing.Annotations[AnnotationClientCASecret]; ok {
+		clientCAs = t.clientCAs(ing, ref, v)
+	}
+	for i, entry := range ing.Spec.TLS {
+		field := fmt.Sprintf("spec.tls[%d]", i)
+		hosts := entry.Hosts
+		if len(hosts) == 0 {
+			hosts = ruleHosts(ing)
+		}
+		for _, h := range hosts {
+			t.tlsHosts[strings.ToLower(h)] = true
+		}
+		if entry.SecretName == "" {
+			if t.opts.ACME {
+				t.res.ACMEHosts = append(t.res.ACMEHosts, ACMEHost{Hosts: hosts, Source: ref, ClientCA: clientCAs.source()})
+				continue
+			}
+			t.problem(ref, field+".secretName", SeverityError, reasonNoCertificate,
+				"no secretName and ACME is not enabled (--acme-ca); the default certificate is served for "+strings.Join(hosts, ", "))
+			continue
+		}
+		cert, msg, reason := t.secretCertificate(ing.Namespace, entry.SecretName)
+		if cert == nil {
+			t.problem(ref, field+".secretName", SeverityError, reason, msg+"; the default certificate is served for "+strings.Join(hosts, ", "))
+			continue
+		}
+		for _, h := range hosts {
+			if cert.Leaf.VerifyHostname(strings.TrimPrefix(h, "*.")) != nil && !leafHasName(cert.Leaf.DNSNames, h) {
+				t.problem(ref, field+".hosts", SeverityWarning, reasonCertificateNotForHost, fmt.Sprintf(
+					"certificate in Secret %s/%s is not valid for host %q (it names %s)", ing.Namespace, entry.SecretName, h, strings.Join(cert.Leaf.DNSNames, ", ")))
+			}
+		}
+		c := certs.Certificate{Hosts: hosts, Cert: cert, Source: "Secret/" + ing.Namespace + "/" + entry.SecretName}
+		if clientCAs != nil {
+			c.ClientCAs, c.ClientCASource = clientCAs.pool, clientCAs.name
+		}
+		t.res.Certificates = append(t.res.Certificates, c)
+	}
+}
+
+func leafHasName(names []string, h string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func ruleHosts(ing *networkingv1.Ingress) []string {
+	var hosts []string
+	for _, r := range ing.Spec.Rules {
+		if r.Host != "" {
+			hosts = append(hosts, r.Host)
+		}
+	}
+	return hosts
+}
+
+// secretCertificate loads a kubernetes.io/tls Secret. On failure it returns
+// a message and reason.
+func (t *translator) secretCertificate(ns, name string) (*tls.Certificate, string, string) {
+	sec, ok := t.secrets[nsName{ns, name}]
+	if !ok {
+		return nil, fmt.Sprintf("Secret %s/%s not found", ns, name), reasonSecretNotFound
+	}
+	if sec.Type != corev1.SecretTypeTLS {
+		return nil, fmt.Sprintf("Secret %s/%s has type %q, want %q", ns, name, sec.Type, corev1.SecretTypeTLS), reasonInvalidSecret
+	}
+	cert, err := t.opts.CertCache.ParseKeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, fmt.Sprintf("Secret %s/%s: %v", ns, name, err), reasonInvalidCertificate
+	}
+	if !t.opts.Now.IsZero() {
+		if t.opts.Now.After(cert.Leaf.NotAfter) {
+			return nil, fmt.Sprintf("Secret %s/%s: certificate expired at %s", ns, name, cert.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
+		}
+		if t.opts.Now.Before(cert.Leaf.NotBefore) {
+			return nil, fmt.Sprintf("Secret %s/%s: certificate is not valid before %s", ns, name, cert.Leaf.NotBefore.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
+		}
+	}
+	return cert, "", ""
+}
+
+// certsPool is a parsed client-CA bundle and the Secret it came from.
+type certsPool struct {
+	pool *x509.CertPool
+	name string
+}
+
+func (c *certsPool) source() string {
+	if c == nil {
+		return ""
+	}
+	return c.name
+}
+
+func (t *translator) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v string) *certsPool {
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok {
+		ns, name = ing.Namespace, v
+	}
+	field := "metadata.annotations[" + AnnotationClientCASecret + "]"
+	sec, found := t.secrets[nsName{ns, name}]
+	if !found {
+		t.problem(ref, field, SeverityError, reasonSecretNotFound, fmt.Sprintf(
+			"client CA Secret %s/%s not found; the Ingress's TLS hosts refuse every connection until it exists", ns, name))
+		return &certsPool{pool: x509.NewCertPool(), name: "Secret/" + ns + "/" + name}
+	}
+	data := sec.Data["ca.crt"]
+	pool, err := certs.ParseCAs(data)
+	if err != nil {
+		t.problem(ref, field, SeverityError, reasonInvalidSecret, fmt.Sprintf(
+			"client CA Secret %s/%s key ca.crt: %v; the Ingress's TLS hosts refuse every connection until it is fixed", ns, name, err))
+		pool = x509.NewCertPool()
+	}
+	return &certsPool{pool: pool, name: "Secret/" + ns + "/" + name}
+}
+
+// hsts parses the HSTS annotations into a header value; "" when off.
+func (t *translator) hsts(ing *networkingv1.Ingress, ref ObjectRef) string {
+	v, ok := ing.Annotations[AnnotationHSTS]
+	if !ok || v == "false" {
+		return ""
+	}
+	maxAge := defaultHSTSMaxAge
+	if v != "true" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			t.problem(ref, "metadata.annotations["+AnnotationHSTS+"]", SeverityError, reasonInvalidAnnotation,
+				fmt.Sprintf("%q: want \"true\", \"false\" or a max-age in seconds", v))
+			return ""
+		}
+		maxAge = n
+	}
+	out := "max-age=" + strconv.Itoa(maxAge)
+	if t.boolAnnotation(ing, ref, AnnotationHSTSSubdomains, false) {
+		out += "; includeSubDomains"
+	}
+	if t.boolAnnotation(ing, ref, AnnotationHSTSPreload, false) {
+		out += "; preload"
+	}
+	return out
+}
+
+// boolAnnotation reads "true"/"false"; anything else is reported and def
+// used.
+func (t *translator) boolAnnotation(ing *networkingv1.Ingress, ref ObjectRef, key string, def bool) bool {
+	v, ok := ing.Annotations[key]
+	if !ok {
+		return def
+	}
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	t.problem(ref, "metadata.annotations["+key+"]", SeverityError, reasonInvalidAnnotation,
+		fmt.Sprintf("%q: want \"true\" or \"false\"", v))
+	return def
+}
+
+// applyRedirects marks routes of TLS hosts for the HTTP→HTTPS redirect,
+// unless their Ingress turned it off.
+func (t *translator) applyRedirects() {
+	for i := range t.res.Config.Routes {
+		r := &t.res.Config.Routes[i]
+		if t.tlsHosts[r.Host] && !t.noRedirect[r.Source.Namespace+"/"+r.Source.Name] {
+			r.HTTPSRedirect = true
+		}
+	}
+}
+
+// ingressPassthrough routes each rule host of a passthrough Ingress by SNI
+// to the backend of the rule's first path.
+func (t *translator) ingressPassthrough(ing *networkingv1.Ingress, ref ObjectRef) {
+	for ri, rule := range ing.Spec.Rules {
+		field := fmt.Sprintf("spec.rules[%d]", ri)
+		host, hostMatch, err := ingressHost(rule.Host)
+		if err != "" {
+			t.problem(ref, field+".host", SeverityError, reasonInvalidHost, err)
+			continue
+		}
+		if hostMatch == router.HostAny {
+			t.problem(ref, field+".host", SeverityError, reasonInvalidHost, "TLS passthrough routes by SNI and needs a host")
+			continue
+		}
+		if rule.HTTP == nil || len(rule.HTTP.Paths) == 0 {
+			t.problem(ref, field+".http", SeverityError, reasonUnsupportedBackend, "TLS passthrough needs a path with a backend")
+			continue
+		}
+		key := claimKey{hostMatch: hostMatch, host: host, path: "\x00passthrough"}
+		if winner, taken := t.claims[key]; taken {
+			t.problem(ref, field+".host", SeverityError, reasonRouteConflict, fmt.Sprintf(
+				"TLS passthrough for host %q is already routed by %s, which is older", host, winner))
+			continue
+		}
+		t.claims[key] = ref
+		backend := t.ingressBackend(ref, ing.Namespace, &rule.HTTP.Paths[0].Backend, func() string {
+			return field + ".http.paths[0].backend"
+		})
+		t.res.Config.Passthrough = append(t.res.Config.Passthrough, router.L4Route{
+			Host: host, HostMatch: hostMatch, Backends: backend,
+			Source: router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: ri, Path: 0},
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/router"
+	certs "github.com/portico-dev/portico/tls"
+)
+
+// Options configure the data plane.
+type Options struct {
+	HTTPAddr  string // "" disables
+	HTTPSAddr string // "" disables
+	// HTTPSRedirectPort is the port clients use for HTTPS, put in redirect
+	// Locations (443 leaves it out).
+	HTTPSRedirectPort int
+	TrustedProxies    []netip.Prefix
+	// AccessLog, when set, receives one JSON line per request.
+	AccessLog io.Writer
+	Metrics   prometheus.Registerer
+	Log       *slog.Logger
+	L4        router.L4Options
+}
+
+// Dataplane is the serving side: a Router and a certificate Store fed
+// together by Apply.
+type Dataplane struct {
+	Router *router.Router
+	Certs  *certs.Store
+	// CertCache is passed to translation so unchanged keys are not parsed
+	// again.
+	CertCache *certs.ParseCache
+	opts      Options
+	fallback  *tls.Certificate
+}
+
+// New builds a data plane whose default certificate is a fresh self-signed
+// one until a Result names another.
+func New(opts Options) (*Dataplane, error) {
+	fallback, err := certs.SelfSigned("portico.invalid")
+	if err != nil {
+		return nil, err
+	}
+	store := certs.NewStore(fallback)
+	ro := router.Options{
+		TrustedProxies: opts.TrustedProxies,
+		ErrorLog:       opts.Log,
+		HTTPSPort:      opts.HTTPSRedirectPort,
+		Certs:          store,
+	}
+	if opts.Metrics != nil {
+		ro.Metrics = router.NewMetrics(opts.Metrics)
+	}
+	if opts.AccessLog != nil {
+		ro.AccessLog = slog.New(slog.NewJSONHandler(opts.AccessLog, nil))
+	}
+	opts.L4.Log = opts.Log
+	return &Dataplane{Router: router.New(ro), Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback}, nil
+}
+
+// Apply puts a translation live: certificates first, then the routing
+// table. It returns the table's generation and how long compiling and
+// swapping took.
+func (d *Dataplane) Apply(res *translate.Result) (*router.Table, time.Duration) {
+	start := time.Now()
+	def := d.fallback
+	if res.DefaultCertificate != nil {
+		def = res.DefaultCertificate.Cert
+	}
+	d.Certs.Swap(res.Certificates, def)
+	table := router.Compile(res.Config)
+	d.Router.Swap(table)
+	d.CertCache.Sweep()
+	return table, time.Since(start)
+}
+
+// Ready reports whether a routing table is live.
+func (d *Dataplane) Ready() bool { return d.Router.Table() != nil }
+
+// Listeners returns the configured client-facing listeners by name. The
+// HTTPS listener terminates TLS with the Store and passes through the
+// connections whose SNI has a passthrough route.
+func (d *Dataplane) Listeners() map[string]router.Listener {
+	out := map[string]router.Listener{}
+	if d.opts.HTTPAddr != "" {
+		out["http"] = router.Listener{Addr: d.opts.HTTPAddr}
+	}
+	if d.opts.HTTPSAddr != "" {
+		out["https"] = router.Listener{Addr: d.opts.HTTPSAddr, TLS: d.Certs.TLSConfig(), Table: d.Router.Table, L4: d.opts.L4}
+	}
+	return out
+}

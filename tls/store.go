@@ -1,0 +1,159 @@
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"strings"
+	"sync/atomic"
+)
+
+// Certificate is one certificate to serve for Hosts (exact names, or
+// "*.example.com" covering exactly one label, as X.509 wildcards do).
+type Certificate struct {
+	Hosts []string `json:"hosts"`
+	// Cert is parsed, with Leaf set.
+	Cert *tls.Certificate `json:"-"`
+	// Source names where the certificate came from, e.g. "Secret/ns/name".
+	Source string `json:"source"`
+	// ClientCAs, when set, makes client certificates signed by them
+	// required for Hosts (frontend mTLS). ClientCASource names them.
+	ClientCAs      *x509.CertPool `json:"-"`
+	ClientCASource string         `json:"clientCASource,omitempty"`
+}
+
+// Store chooses the certificate for each TLS handshake by SNI from an
+// immutable index that Swap replaces atomically, so a rotated certificate is
+// served from the next handshake on, without a restart or a dropped
+// connection. Store is safe for concurrent use.
+type Store struct {
+	idx  atomic.Pointer[index]
+	base *tls.Config
+}
+
+// index maps names to the certificates that serve them. Several
+// certificates may serve a name (an ECDSA and an RSA one); the first the
+// client supports wins.
+type index struct {
+	exact    map[string]*hostCerts
+	wildcard map[string]*hostCerts // "example.com" for "*.example.com"
+	def      *tls.Certificate
+}
+
+type hostCerts struct {
+	certs     []*tls.Certificate
+	clientCAs *x509.CertPool
+	// policy identifies the client-certificate requirement, so the HTTP
+	// layer can tell whether a request's host shares its connection's.
+	policy string
+}
+
+// NewStore returns a Store serving def until the first Swap.
+func NewStore(def *tls.Certificate) *Store {
+	s := &Store{}
+	s.idx.Store(&index{def: def})
+	s.base = ServerConfig(s.GetCertificate)
+	s.base.GetConfigForClient = s.getConfigForClient
+	return s
+}
+
+// TLSConfig returns the server configuration that uses the Store.
+func (s *Store) TLSConfig() *tls.Config { return s.base }
+
+// Swap replaces the served certificates. Earlier entries win when two claim
+// the same name with the same key type. def replaces the default
+// certificate unless nil.
+func (s *Store) Swap(certs []Certificate, def *tls.Certificate) {
+	old := s.idx.Load()
+	idx := &index{exact: map[string]*hostCerts{}, wildcard: map[string]*hostCerts{}, def: old.def}
+	if def != nil {
+		idx.def = def
+	}
+	for i := range certs {
+		c := &certs[i]
+		if c.Cert == nil {
+			continue
+		}
+		for _, h := range c.Hosts {
+			h = strings.ToLower(strings.TrimSuffix(h, "."))
+			m, key := idx.exact, h
+			if strings.HasPrefix(h, "*.") {
+				m, key = idx.wildcard, h[2:]
+			}
+			hc := m[key]
+			if hc == nil {
+				hc = &hostCerts{clientCAs: c.ClientCAs, policy: c.ClientCASource}
+				m[key] = hc
+			}
+			hc.certs = append(hc.certs, c.Cert)
+		}
+	}
+	s.idx.Store(idx)
+}
+
+// lookup finds the certificates for a server name: exact, then wildcard.
+func (idx *index) lookup(name string) *hostCerts {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if hc, ok := idx.exact[name]; ok {
+		return hc
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		if hc, ok := idx.wildcard[name[i+1:]]; ok {
+			return hc
+		}
+	}
+	return nil
+}
+
+// GetCertificate implements tls.Config.GetCertificate: the certificate for
+// the ClientHello's SNI that the client supports, else the default.
+func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	idx := s.idx.Load()
+	if hc := idx.lookup(hello.ServerName); hc != nil {
+		for _, c := range hc.certs {
+			if len(hc.certs) == 1 || hello.SupportsCertificate(c) == nil {
+				return c, nil
+			}
+		}
+		return hc.certs[0], nil
+	}
+	return idx.def, nil
+}
+
+// getConfigForClient requires client certificates for hosts with ClientCAs.
+func (s *Store) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	hc := s.idx.Load().lookup(hello.ServerName)
+	if hc == nil || hc.clientCAs == nil {
+		return nil, nil
+	}
+	cfg := s.base.Clone()
+	cfg.GetConfigForClient = nil
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	cfg.ClientCAs = hc.clientCAs
+	return cfg, nil
+}
+
+// Policy returns the client-certificate policy of a host name ("" when none
+// is required).
+func (s *Store) Policy(name string) string {
+	if hc := s.idx.Load().lookup(name); hc != nil {
+		return hc.policy
+	}
+	return ""
+}
+
+// Covers reports whether the certificate served for SNI name sni is also
+// valid for host, so a request for host may use a connection made for sni
+// (HTTP/2 connection coalescing). When it is not, the request gets 421.
+func (s *Store) Covers(sni, host string) bool {
+	if strings.EqualFold(sni, host) {
+		return true
+	}
+	if s.Policy(sni) != s.Policy(host) {
+		return false
+	}
+	cert, _ := s.GetCertificate(&tls.ClientHelloInfo{ServerName: sni})
+	if cert == nil || cert.Leaf == nil {
+		return false
+	}
+	return cert.Leaf.VerifyHostname(host) == nil
+}

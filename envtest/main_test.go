@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ var (
 	cp        *ControlPlane
 	k8s       client.Client
 	proxyAddr string // the controller's HTTP listener
+	httpsAddr string // the controller's HTTPS listener
 )
 
 const publishedIP = "203.0.113.10" // written into status only, never dialled
@@ -56,7 +58,7 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	addrs := make(chan net.Addr, 2)
+	addrs := make(chan string, 2)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -64,25 +66,28 @@ func run(m *testing.M) int {
 			Translate:   translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico"},
 			Publish:     controllers.Publish{Addresses: []string{publishedIP}},
 			HTTPAddr:    "127.0.0.1:0",
+			HTTPSAddr:   "127.0.0.1:0",
 			MetricsAddr: "0",
 			HealthAddr:  "0",
-			OnListening: func(name string, a net.Addr) {
-				if name == "http" {
-					addrs <- a
-				}
-			},
+			OnListening: func(name string, a net.Addr) { addrs <- name + "=" + a.String() },
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "controller stopped:", err)
 		}
 	}()
-	select {
-	case a := <-addrs:
-		proxyAddr = a.String()
-	case <-time.After(60 * time.Second):
-		fmt.Fprintln(os.Stderr, "envtest: controller did not open its listener")
-		cancel()
-		return 1
+	for range 2 {
+		select {
+		case a := <-addrs:
+			if name, addr, _ := strings.Cut(a, "="); name == "http" {
+				proxyAddr = addr
+			} else {
+				httpsAddr = addr
+			}
+		case <-time.After(60 * time.Second):
+			fmt.Fprintln(os.Stderr, "envtest: controller did not open its listeners")
+			cancel()
+			return 1
+		}
 	}
 	code := m.Run()
 	cancel()

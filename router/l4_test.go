@@ -52,9 +52,11 @@ func peekBytes(t *testing.T, data []byte, chunk int) (string, []byte, error) {
 		if err != nil {
 			return
 		}
-		for i := 0; i < len(data); i += chunk {
+		for i, n := 0, 0; i < len(data); i, n = i+chunk, n+1 {
 			c.Write(data[i:min(i+chunk, len(data))])
-			time.Sleep(time.Millisecond)
+			if n%16 == 0 {
+				time.Sleep(time.Millisecond)
+			}
 		}
 		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c)
@@ -65,7 +67,7 @@ func peekBytes(t *testing.T, data []byte, chunk int) (string, []byte, error) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sni, replay, perr := PeekClientHello(c, 2*time.Second)
+	sni, replay, perr := PeekClientHello(c, 10*time.Second)
 	got, _ := io.ReadAll(replay)
 	return sni, got, perr
 }

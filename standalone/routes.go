@@ -21,6 +21,18 @@ type RouteView struct {
 	Match    string        `json:"match"`
 	Backends []BackendView `json:"backends"`
 	Source   string        `json:"source"`
+	// HTTPSRedirect and HSTS describe TLS behaviour of HTTP routes.
+	HTTPSRedirect bool   `json:"httpsRedirect,omitempty"`
+	HSTS          string `json:"hsts,omitempty"`
+}
+
+// CertView is a certificate being served.
+type CertView struct {
+	Hosts    []string `json:"hosts"`
+	Source   string   `json:"source"`
+	Subject  string   `json:"subject"`
+	NotAfter string   `json:"notAfter"`
+	ClientCA string   `json:"clientCA,omitempty"`
 }
 
 // BackendView is a backend of a route with its weight and endpoints.
@@ -33,19 +45,25 @@ type BackendView struct {
 
 // Report is what `portico routes` prints.
 type Report struct {
-	Routes   []RouteView         `json:"routes"`
-	Problems []translate.Problem `json:"problems"`
+	Routes       []RouteView         `json:"routes"`
+	Certificates []CertView          `json:"certificates"`
+	Problems     []translate.Problem `json:"problems"`
 }
 
-// Describe renders a compiled table and the translation's problems.
-func Describe(t *router.Table, problems []translate.Problem) Report {
-	rep := Report{Problems: problems}
+// Describe renders a compiled table and the translation's certificates and
+// problems.
+func Describe(t *router.Table, res *translate.Result) Report {
+	rep := Report{Problems: res.Problems, Certificates: []CertView{}}
 	if rep.Problems == nil {
 		rep.Problems = []translate.Problem{}
 	}
-	add := func(r *router.CompiledRoute, host string) {
-		v := RouteView{Listener: "http,https", Host: host, Path: r.Path, Match: r.PathMatch.String(), Source: r.Source.String()}
-		for _, wb := range r.Backends {
+	for _, c := range res.Certificates {
+		rep.Certificates = append(rep.Certificates, CertView{Hosts: c.Hosts, Source: c.Source, ClientCA: c.ClientCASource,
+			Subject: c.Cert.Leaf.Subject.CommonName, NotAfter: c.Cert.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")})
+	}
+	add := func(listener, host, path, match string, wbs []router.WeightedBackend, src router.Source) *RouteView {
+		v := RouteView{Listener: listener, Host: host, Path: path, Match: match, Source: src.String()}
+		for _, wb := range wbs {
 			if wb.Backend == nil {
 				continue
 			}
@@ -59,19 +77,28 @@ func Describe(t *router.Table, problems []translate.Problem) Report {
 			v.Backends = []BackendView{}
 		}
 		rep.Routes = append(rep.Routes, v)
+		return &rep.Routes[len(rep.Routes)-1]
 	}
 	for _, r := range t.Routes() {
 		host := r.Host
 		if r.HostMatch == router.HostAny {
 			host = "*"
 		}
-		add(r, host)
+		v := add("http,https", host, r.Path, r.PathMatch.String(), r.Backends, r.Source)
+		v.HTTPSRedirect, v.HSTS = r.HTTPSRedirect, r.HSTS
+	}
+	for _, r := range t.L4Routes() {
+		if r.Host != "" {
+			add("https", r.Host, "", "SNI passthrough", r.Backends, r.Source)
+		} else {
+			add(fmt.Sprintf("tcp:%d", r.Port), "*", "", "TCP", r.Backends, r.Source)
+		}
 	}
 	slices.SortStableFunc(rep.Routes, func(a, b RouteView) int {
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Match, b.Match))
 	})
 	if d := t.Default(); d != nil {
-		add(d, "(default)")
+		add("http,https", "(default)", d.Path, d.PathMatch.String(), d.Backends, d.Source)
 	}
 	return rep
 }
@@ -86,7 +113,7 @@ func (rep Report) WriteJSON(w io.Writer) error {
 // WriteText prints the report as a table followed by the problems.
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tBACKENDS\tSOURCE")
+	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tTLS\tBACKENDS\tSOURCE")
 	for _, r := range rep.Routes {
 		var bs []string
 		for _, b := range r.Backends {
@@ -99,10 +126,30 @@ func (rep Report) WriteText(w io.Writer) error {
 		if len(bs) == 0 {
 			bs = []string{"(none: 503)"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Listener, r.Host, r.Path, r.Match, strings.Join(bs, "; "), r.Source)
+		var tlsNotes []string
+		if r.HTTPSRedirect {
+			tlsNotes = append(tlsNotes, "308->https")
+		}
+		if r.HSTS != "" {
+			tlsNotes = append(tlsNotes, "hsts")
+		}
+		if len(tlsNotes) == 0 {
+			tlsNotes = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Listener, r.Host, r.Path, r.Match, strings.Join(tlsNotes, ","), strings.Join(bs, "; "), r.Source)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(rep.Certificates) > 0 {
+		fmt.Fprintln(w, "\nCERTIFICATES")
+		for _, c := range rep.Certificates {
+			extra := ""
+			if c.ClientCA != "" {
+				extra = " client certificates required (" + c.ClientCA + ")"
+			}
+			fmt.Fprintf(w, "  %s from %s (subject %q, expires %s)%s\n", strings.Join(c.Hosts, ","), c.Source, c.Subject, c.NotAfter, extra)
+		}
 	}
 	PrintProblems(w, rep.Problems)
 	return nil

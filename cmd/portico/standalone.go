@@ -72,8 +72,10 @@ func routes(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res := translate.Translate(snap, c.translate())
-	rep := standalone.Describe(router.Compile(res.Config), res.Problems)
+	opts := c.translate()
+	opts.Now = time.Now()
+	res := translate.Translate(snap, opts)
+	rep := standalone.Describe(router.Compile(res.Config), &res)
 	switch *output {
 	case "json":
 		err = rep.WriteJSON(w)

@@ -4,7 +4,9 @@ TOOLS_BIN   ?= $(HOME)/.cache/portico/bin
 ENVTEST_DIR ?= $(HOME)/.cache/portico/k8s-1.37.2
 CONTROLLER_GEN  ?= $(TOOLS_BIN)/controller-gen
 GOLANGCI_LINT   ?= $(TOOLS_BIN)/golangci-lint
+PEBBLE          ?= $(TOOLS_BIN)/pebble
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+PEBBLE_VERSION           ?= v2.10.1
 GOLANGCI_LINT_VERSION    ?= v2.15.0
 GO_TEST_FLAGS ?=
 
@@ -53,7 +55,7 @@ golden: ## Regenerate translate golden files (review the diff!).
 ##@ Testing
 
 .PHONY: test
-test: envtest-bins check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests.
+test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests.
 	go test -race $(GO_TEST_FLAGS) -count=1 ./...
 
 .PHONY: check-imports
@@ -73,6 +75,10 @@ fuzz: ## Fuzz the path canonicaliser for 30s.
 .PHONY: envtest-bins
 envtest-bins: ## Build kube-apiserver 1.37.2 and etcd 3.6 into $(ENVTEST_DIR) (once).
 	hack/envtest-bins.sh >/dev/null
+
+.PHONY: tools
+tools: ## Install test tools (Pebble, the ACME test server) into $(TOOLS_BIN).
+	@test -x $(PEBBLE) || GOBIN=$(TOOLS_BIN) go install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
 
 .PHONY: controller-gen
 controller-gen:

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-dev/portico/router"
 )
 
 // controllerMetrics are the control plane's Prometheus collectors.
@@ -17,7 +19,7 @@ func newControllerMetrics(reg prometheus.Registerer) *controllerMetrics {
 		Help:    "Time to list, translate, compile and swap the routing table (and write status as leader), by result.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 	}, []string{"result"})}
-	reg.MustRegister(m.duration)
+	m.duration = router.Register(reg, m.duration)
 	return m
 }
 

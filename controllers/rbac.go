@@ -8,4 +8,5 @@ package controllers
 // +kubebuilder:rbac:groups="",resources=services;nodes;secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch,namespace=portico-system
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=portico-system
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;update;patch;delete,namespace=portico-system

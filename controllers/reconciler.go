@@ -40,6 +40,8 @@ type Reconciler struct {
 	// Opaque), only those an Ingress names.
 	APIReader client.Reader
 	Dataplane *dataplane.Dataplane
+	// ACME, when set, obtains certificates for the Result's ACMEHosts.
+	ACME      *acmeManager
 	Translate translate.Options
 	// Namespace limits listing ("" for all).
 	Namespace string
@@ -60,7 +62,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	initial := make(chan event.GenericEvent, 1)
 	initial <- event.GenericEvent{Object: &networkingv1.IngressClass{}}
-	noLeader := false
+	noLeader, skipNameCheck := false, true
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Publish.Service != "" && len(r.Publish.Addresses) == 0 {
 		// Node addresses are published for a NodePort Service. Nodes update
@@ -74,7 +76,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.
 		Named("portico").
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1, NeedLeaderElection: &noLeader}).
+		// Several controllers may share a process (tests); names need not
+		// be unique.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1, NeedLeaderElection: &noLeader, SkipNameValidation: &skipNameCheck}).
 		Watches(&networkingv1.IngressClass{}, all).
 		Watches(&networkingv1.Ingress{}, all).
 		Watches(&corev1.Service{}, all).
@@ -99,6 +103,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	opts.CertCache = r.Dataplane.CertCache
 	res := translate.Translate(snap, opts)
 	table, _ := r.Dataplane.Apply(&res)
+	if r.ACME != nil {
+		r.ACME.Manage(res.ACMEHosts)
+	}
 	log.V(1).Info("routing table swapped", "generation", table.Generation, "routes", len(table.Routes()),
 		"problems", len(res.Problems), "took", time.Since(start))
 	if r.IsLeader() {

@@ -53,6 +53,10 @@ type Options struct {
 	AccessLog      bool
 	Drain          router.Drain
 
+	// ACME, when its CA is set, obtains certificates for TLS entries
+	// without a secretName.
+	ACME ACMEOptions
+
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.
 	OnListening func(name string, addr net.Addr)
@@ -96,14 +100,37 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	dp, err := dataplane.New(dataplaneOptions(log, opts))
+	var acme *acmeManager
+	do := dataplaneOptions(log, opts)
+	if opts.ACME.CA != "" {
+		ns := opts.ACME.Namespace
+		if ns == "" {
+			ns = leaderNamespace("")
+		}
+		storage := NewSecretStorage(mgr.GetClient(), mgr.GetAPIReader(), ns)
+		acme, err = newACMEManager(opts.ACME, storage, opts.HTTPAddr, opts.HTTPSAddr, mgr.GetAPIReader(),
+			mgr.GetEventRecorder("portico-acme"), log.WithName("acme"))
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(acme); err != nil {
+			return err
+		}
+		do.Intercept = acme.HandleHTTP
+		opts.Translate.ACME = true
+	}
+	dp, err := dataplane.New(do)
 	if err != nil {
 		return err
+	}
+	if acme != nil {
+		dp.Certs.SetACME(acme.GetCertificate)
 	}
 	rec := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Dataplane: dp,
+		ACME:      acme,
 		Translate: opts.Translate,
 		Namespace: opts.WatchNamespace,
 		Publish:   opts.Publish,

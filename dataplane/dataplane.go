@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -27,6 +28,8 @@ type Options struct {
 	Metrics   prometheus.Registerer
 	Log       *slog.Logger
 	L4        router.L4Options
+	// Intercept may answer requests before routing (ACME HTTP-01).
+	Intercept func(http.ResponseWriter, *http.Request) bool
 }
 
 // Dataplane is the serving side: a Router and a certificate Store fed
@@ -54,6 +57,7 @@ func New(opts Options) (*Dataplane, error) {
 		ErrorLog:       opts.Log,
 		HTTPSPort:      opts.HTTPSRedirectPort,
 		Certs:          store,
+		Intercept:      opts.Intercept,
 	}
 	if opts.Metrics != nil {
 		ro.Metrics = router.NewMetrics(opts.Metrics)
@@ -74,7 +78,11 @@ func (d *Dataplane) Apply(res *translate.Result) (*router.Table, time.Duration) 
 	if res.DefaultCertificate != nil {
 		def = res.DefaultCertificate.Cert
 	}
-	d.Certs.Swap(res.Certificates, def)
+	certificates := res.Certificates
+	if len(res.ACMEHosts) > 0 {
+		certificates = append(certificates[:len(certificates):len(certificates)], acmeCertificates(res.ACMEHosts)...)
+	}
+	d.Certs.Swap(certificates, def)
 	table := router.Compile(res.Config)
 	d.Router.Swap(table)
 	d.CertCache.Sweep()
@@ -94,6 +102,14 @@ func (d *Dataplane) Listeners() map[string]router.Listener {
 	}
 	if d.opts.HTTPSAddr != "" {
 		out["https"] = router.Listener{Addr: d.opts.HTTPSAddr, TLS: d.Certs.TLSConfig(), Table: d.Router.Table, L4: d.opts.L4}
+	}
+	return out
+}
+
+func acmeCertificates(hosts []translate.ACMEHost) []certs.Certificate {
+	out := make([]certs.Certificate, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, certs.Certificate{Hosts: h.Hosts, Managed: true, Source: "ACME for " + h.Source.String()})
 	}
 	return out
 }

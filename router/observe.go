@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -43,8 +44,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Number of HTTP routes in the routing table being served.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.generation, m.lastSwap, m.routes)
+	m.requests = Register(reg, m.requests)
+	m.duration = Register(reg, m.duration)
+	m.generation = Register(reg, m.generation)
+	m.lastSwap = Register(reg, m.lastSwap)
+	m.routes = Register(reg, m.routes)
 	return m
+}
+
+// Register adds c to reg, or returns the identical collector already
+// registered there: several Routers in one process (tests) share series.
+// Other packages' collectors use it too.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 func (m *Metrics) swapped(t *Table) {

@@ -9,12 +9,16 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
 // SelfSigned makes an ECDSA P-256 certificate for names, valid for a year,
 // used when no configured certificate matches a connection.
-func SelfSigned(names ...string) (*tls.Certificate, error) {
+func SelfSigned(names ...string) (*tls.Certificate, error) { return SelfSignedFor(names, nil) }
+
+// SelfSignedFor is SelfSigned for DNS names and IP addresses.
+func SelfSignedFor(names []string, ips []net.IP) (*tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating key: %w", err)
@@ -28,6 +32,7 @@ func SelfSigned(names ...string) (*tls.Certificate, error) {
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "Portico default certificate", Organization: []string{"Portico"}},
 		DNSNames:              names,
+		IPAddresses:           ips,
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature,

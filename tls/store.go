@@ -19,7 +19,13 @@ type Certificate struct {
 	// required for Hosts (frontend mTLS). ClientCASource names them.
 	ClientCAs      *x509.CertPool `json:"-"`
 	ClientCASource string         `json:"clientCASource,omitempty"`
+	// Managed says the certificate comes from the ACME manager set with
+	// SetACME; Cert is nil.
+	Managed bool `json:"managed,omitempty"`
 }
+
+// ACMEALPN is the ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+const ACMEALPN = "acme-tls/1"
 
 // Store chooses the certificate for each TLS handshake by SNI from an
 // immutable index that Swap replaces atomically, so a rotated certificate is
@@ -28,6 +34,7 @@ type Certificate struct {
 type Store struct {
 	idx  atomic.Pointer[index]
 	base *tls.Config
+	acme atomic.Pointer[func(*tls.ClientHelloInfo) (*tls.Certificate, error)]
 }
 
 // index maps names to the certificates that serve them. Several
@@ -41,6 +48,7 @@ type index struct {
 
 type hostCerts struct {
 	certs     []*tls.Certificate
+	managed   bool // served by the ACME manager
 	clientCAs *x509.CertPool
 	// policy identifies the client-certificate requirement, so the HTTP
 	// layer can tell whether a request's host shares its connection's.
@@ -70,7 +78,7 @@ func (s *Store) Swap(certs []Certificate, def *tls.Certificate) {
 	}
 	for i := range certs {
 		c := &certs[i]
-		if c.Cert == nil {
+		if c.Cert == nil && !c.Managed {
 			continue
 		}
 		for _, h := range c.Hosts {
@@ -84,7 +92,11 @@ func (s *Store) Swap(certs []Certificate, def *tls.Certificate) {
 				hc = &hostCerts{clientCAs: c.ClientCAs, policy: c.ClientCASource}
 				m[key] = hc
 			}
-			hc.certs = append(hc.certs, c.Cert)
+			if c.Managed {
+				hc.managed = true
+			} else {
+				hc.certs = append(hc.certs, c.Cert)
+			}
 		}
 	}
 	s.idx.Store(idx)
@@ -108,7 +120,17 @@ func (idx *index) lookup(name string) *hostCerts {
 // the ClientHello's SNI that the client supports, else the default.
 func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	idx := s.idx.Load()
+	acme := s.acme.Load()
+	if acme != nil && isACMEChallenge(hello) {
+		return (*acme)(hello)
+	}
 	if hc := idx.lookup(hello.ServerName); hc != nil {
+		if hc.managed && acme != nil && len(hc.certs) == 0 {
+			if c, err := (*acme)(hello); err == nil && c != nil {
+				return c, nil
+			}
+			return idx.def, nil // not issued yet
+		}
 		for _, c := range hc.certs {
 			if len(hc.certs) == 1 || hello.SupportsCertificate(c) == nil {
 				return c, nil
@@ -121,6 +143,12 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 
 // getConfigForClient requires client certificates for hosts with ClientCAs.
 func (s *Store) getConfigForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if s.acme.Load() != nil && isACMEChallenge(hello) {
+		cfg := s.base.Clone()
+		cfg.GetConfigForClient = nil
+		cfg.NextProtos = []string{ACMEALPN}
+		return cfg, nil
+	}
 	hc := s.idx.Load().lookup(hello.ServerName)
 	if hc == nil || hc.clientCAs == nil {
 		return nil, nil
@@ -156,4 +184,14 @@ func (s *Store) Covers(sni, host string) bool {
 		return false
 	}
 	return cert.Leaf.VerifyHostname(host) == nil
+}
+
+// SetACME makes get serve the hosts of Managed certificates and answer
+// TLS-ALPN-01 challenges.
+func (s *Store) SetACME(get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) {
+	s.acme.Store(&get)
+}
+
+func isACMEChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == ACMEALPN
 }

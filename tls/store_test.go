@@ -100,8 +100,8 @@ func TestSNISelection(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", sni, err)
 		}
-		if got.Subject.CommonName != want.Leaf.Subject.CommonName {
-			t.Errorf("SNI %q: served %q, want %q", sni, got.Subject.CommonName, want.Leaf.Subject.CommonName)
+		if !got.Equal(want.Leaf) {
+			t.Errorf("SNI %q: served the certificate for %v, want the one for %v", sni, got.DNSNames, want.Leaf.DNSNames)
 		}
 	}
 }

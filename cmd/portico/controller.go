@@ -25,6 +25,12 @@ func runController(args []string) error {
 	redirectPort := fs.Int("https-redirect-port", 443, "HTTPS port clients use, written into HTTP->HTTPS redirects (443 is left out)")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader among replicas; only the leader writes status and Events")
 	leaderNS := fs.String("leader-elect-namespace", "", "namespace of the leader Lease (default: $POD_NAMESPACE, else portico-system)")
+	var acme controllers.ACMEOptions
+	fs.StringVar(&acme.CA, "acme-ca", "", "ACME directory URL (e.g. https://acme-v02.api.letsencrypt.org/directory); enables certificates for Ingress TLS entries without secretName")
+	fs.StringVar(&acme.Email, "acme-email", "", "ACME account e-mail")
+	fs.StringVar(&acme.CARootsFile, "acme-ca-roots", "", "PEM file of CAs trusted for the ACME server's HTTPS endpoint (private ACME CAs)")
+	fs.StringVar(&acme.Namespace, "acme-namespace", "", "namespace of the Secrets and Leases holding ACME state (default: the leader-election namespace)")
+	fs.StringVar(&acme.Profile, "acme-profile", "", "ACME certificate profile to request, when the CA offers profiles")
 	zopts := zap.Options{}
 	zopts.BindFlags(fs)
 	_ = fs.Parse(args)
@@ -52,6 +58,7 @@ func runController(args []string) error {
 		TrustedProxies:          trusted,
 		AccessLog:               c.accessLog,
 		Drain:                   c.drain(),
+		ACME:                    acme,
 	})
 }
 

@@ -51,7 +51,11 @@ func (t *translator) ingressTLS(ing *networkingv1.Ingress, ref ObjectRef) {
 		}
 		if entry.SecretName == "" {
 			if t.opts.ACME {
-				t.res.ACMEHosts = append(t.res.ACMEHosts, ACMEHost{Hosts: hosts, Source: ref, ClientCA: clientCAs.source()})
+				if clientCAs != nil {
+					t.problem(ref, "metadata.annotations["+AnnotationClientCASecret+"]", SeverityError, reasonInvalidAnnotation,
+						"client certificates cannot be required on ACME-managed hosts yet; give the TLS entry a secretName")
+				}
+				t.res.ACMEHosts = append(t.res.ACMEHosts, ACMEHost{Hosts: hosts, Source: ref})
 				continue
 			}
 			t.problem(ref, field+".secretName", SeverityError, reasonNoCertificate,
@@ -125,13 +129,6 @@ func (t *translator) secretCertificate(ns, name string) (*tls.Certificate, strin
 type certsPool struct {
 	pool *x509.CertPool
 	name string
-}
-
-func (c *certsPool) source() string {
-	if c == nil {
-		return ""
-	}
-	return c.name
 }
 
 func (t *translator) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v string) *certsPool {

@@ -100,9 +100,8 @@ type Result struct {
 
 // ACMEHost is a set of hosts to obtain one certificate for.
 type ACMEHost struct {
-	Hosts    []string  `json:"hosts"`
-	Source   ObjectRef `json:"source"`
-	ClientCA string    `json:"clientCA,omitempty"`
+	Hosts  []string  `json:"hosts"`
+	Source ObjectRef `json:"source"`
 }
 
 // HasErrors reports whether any problem is an error.

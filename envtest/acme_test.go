@@ -158,15 +158,9 @@ func TestACMEWithPebble(t *testing.T) {
 
 func eventuallyLog(t *testing.T, timeout time.Duration, p *Pebble, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := poll(timeout, f); err != nil {
+		t.Fatalf("condition not met within %s: %v\npebble log:\n%s", timeout, err, tail(p.Log(), 40))
 	}
-	t.Fatalf("condition not met within %s: %v\npebble log:\n%s", timeout, err, tail(p.Log(), 40))
 }
 
 func tail(s string, n int) string {

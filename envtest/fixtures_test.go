@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 
@@ -16,9 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// backend runs an HTTP server named name inside test host n, on port 8080,
-// answering "name path" to every request.
-func backend(t *testing.T, n int, name string) *Host {
+// hostListener creates test host n, removed when the test ends, and a
+// listener on its port 8080.
+func hostListener(t *testing.T, n int) (*Host, net.Listener) {
 	t.Helper()
 	h, err := NewHost(n)
 	if err != nil {
@@ -29,6 +30,14 @@ func backend(t *testing.T, n int, name string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, ln
+}
+
+// backend runs an HTTP server named name inside test host n, on port 8080,
+// answering "name path" to every request.
+func backend(t *testing.T, n int, name string) *Host {
+	t.Helper()
+	h, ln := hostListener(t, n)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", name, r.URL.Path)
 	})}

@@ -105,15 +105,22 @@ func zapLevel() int8 {
 // eventually retries f until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
+	if err := poll(timeout, f); err != nil {
+		t.Fatalf("condition not met within %s: %v", timeout, err)
+	}
+}
+
+// poll retries f every 50ms until it returns nil, or returns its last error
+// once timeout has passed.
+func poll(timeout time.Duration, f func() error) error {
 	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("condition not met within %s: %v", timeout, err)
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}

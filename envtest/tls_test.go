@@ -165,15 +165,7 @@ func TestIngressTLSFromSecrets(t *testing.T) {
 func TestIngressPassthrough(t *testing.T) {
 	ourClass(t)
 	ns := namespace(t, "passthrough")
-	h, err := NewHost(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	ln, err := h.Listen(8080)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, ln := hostListener(t, 4)
 	cert, err := certs.SelfSigned("pass.example.com")
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,10 @@ const (
 	PathPrefix PathMatch = iota
 	// PathExact matches the canonical path exactly.
 	PathExact
+	// PathRegularExpression matches when the regular expression (RE2)
+	// matches the whole canonical path. Regex routes are tried after exact
+	// routes and before prefix routes, in configuration order.
+	PathRegularExpression
 )
 
 // Route sends requests that match Host and Path to one of Backends.
@@ -71,11 +75,28 @@ type Route struct {
 	// Source names the object and rule the route came from, for errors,
 	// metrics and `portico routes`.
 	Source Source `json:"source"`
+	// Method, when set, must equal the request method.
+	Method string `json:"method,omitempty"`
+	// Headers and QueryParams must all match. Among routes for the same
+	// path, those with a method, then more header matches, then more query
+	// matches are tried first (the Gateway API's precedence).
+	Headers     []ValueMatch `json:"headers,omitempty"`
+	QueryParams []ValueMatch `json:"queryParams,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added
 	// to responses served over TLS.
 	HSTS string `json:"hsts,omitempty"`
+}
+
+// ValueMatch matches a header or query parameter by name: its first value
+// must equal Value, or, with Regex, match Value as an RE2 expression
+// anywhere in the value. Header names compare case-insensitively; query
+// parameter names exactly.
+type ValueMatch struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	Regex bool   `json:"regex,omitempty"`
 }
 
 // WeightedBackend is one Backend with its share of a route's traffic.

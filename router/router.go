@@ -137,7 +137,11 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
 	if rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
 		return nil
 	}
-	route := t.Lookup(r.Host, path)
+	var req Request
+	if t.NeedsRequest() {
+		req = &httpRequest{r: r}
+	}
+	route := t.Lookup(r.Host, path, req)
 	if route == nil {
 		http.Error(w, "no route for this host and path", http.StatusNotFound)
 		return nil

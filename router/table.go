@@ -1,6 +1,8 @@
 package router
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -14,24 +16,33 @@ type Table struct {
 	wildAny map[string]*hostTable // "foo.com" for "*.foo.com", any labels
 	any     *hostTable            // rules without a host
 	def     *CompiledRoute        // served when the selected host has no match
-	routes  []*CompiledRoute      // every route, in precedence order
+	routes  []*CompiledRoute      // every route, in configuration order
 	l4      l4Table
+	// predicates says whether any route matches on method, headers or
+	// query, so lookups that need none skip building a request view.
+	predicates bool
 	// Generation numbers Tables in the order they were compiled by one
 	// Compiler; 0 for a Table made by Compile.
 	Generation uint64
 }
 
-// hostTable holds the routes of one host: an exact-path map, and prefix
-// routes keyed by their path without a trailing slash ("/" for the root).
+// hostTable holds the routes of one host: an exact-path map, prefix routes
+// keyed by their path without a trailing slash ("/" for the root), and
+// regex routes. Each key holds its candidates in precedence order; the first
+// whose predicates match wins.
 type hostTable struct {
-	exact  map[string]*CompiledRoute
-	prefix map[string]*CompiledRoute
+	exact  map[string][]*CompiledRoute
+	prefix map[string][]*CompiledRoute
+	regex  []*CompiledRoute
 }
 
 // CompiledRoute is a Route ready to serve: its backends resolved into pickers.
 type CompiledRoute struct {
 	Route
 	weighted
+	pathRe  *regexp.Regexp
+	headers []compiledMatch
+	query   []compiledMatch
 	// metricName labels the route in metrics: Kind/namespace/name.
 	metricName string
 }
@@ -63,21 +74,13 @@ func Compile(cfg Config) *Table {
 	backends := map[*Backend]*compiledBackend{}
 	for i := range cfg.Routes {
 		r := compileRoute(&cfg.Routes[i], backends)
-		ht := t.hostTableFor(r.Host, r.HostMatch)
-		key := r.Path
-		m := &ht.exact
-		if r.PathMatch == PathPrefix {
-			key = prefixKey(key)
-			m = &ht.prefix
+		if r == nil {
+			continue // an invalid regex; translation reports it
 		}
-		if *m == nil {
-			*m = map[string]*CompiledRoute{}
+		if t.hostTableFor(r.Host, r.HostMatch).add(r) {
+			t.routes = append(t.routes, r)
+			t.predicates = t.predicates || r.hasPredicates()
 		}
-		if _, taken := (*m)[key]; taken {
-			continue
-		}
-		(*m)[key] = r
-		t.routes = append(t.routes, r)
 	}
 	if cfg.Default != nil {
 		t.def = compileRoute(cfg.Default, backends)
@@ -86,8 +89,48 @@ func Compile(cfg Config) *Table {
 	return t
 }
 
+// add files r under its path, in precedence order. It reports false when an
+// earlier route has the very same match, which makes r unreachable.
+func (ht *hostTable) add(r *CompiledRoute) bool {
+	var ok bool
+	switch r.PathMatch {
+	case PathRegularExpression:
+		ht.regex, ok = insert(ht.regex, r, false)
+	case PathExact:
+		if ht.exact == nil {
+			ht.exact = map[string][]*CompiledRoute{}
+		}
+		ht.exact[r.Path], ok = insert(ht.exact[r.Path], r, true)
+	default:
+		if ht.prefix == nil {
+			ht.prefix = map[string][]*CompiledRoute{}
+		}
+		k := prefixKey(r.Path)
+		ht.prefix[k], ok = insert(ht.prefix[k], r, true)
+	}
+	return ok
+}
+
+// insert appends r unless a route with the same match is there, keeping the
+// list in precedence order when sorted.
+func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRoute, bool) {
+	for _, other := range list {
+		if other.sameMatch(r) {
+			return list, false
+		}
+	}
+	list = append(list, r)
+	if sorted {
+		slices.SortStableFunc(list, precedence)
+	}
+	return list, true
+}
+
 func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRoute {
 	cr := &CompiledRoute{Route: *r}
+	if err := cr.compileMatches(); err != nil {
+		return nil
+	}
 	cr.Host = strings.ToLower(strings.TrimSuffix(r.Host, "."))
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
@@ -156,40 +199,50 @@ func (t *Table) Default() *CompiledRoute { return t.def }
 
 // Lookup returns the route for a request to host (a Host header value, any
 // case, with or without port) and path (canonical, see CanonicalPath), or
-// nil when nothing matches and there is no default. The most specific host
-// wins (exact, then wildcard, then rules without host); within it an exact
-// path beats the longest element-wise prefix. Lookup does not fall back to a
-// less specific host when the selected one has no matching path.
-func (t *Table) Lookup(host, path string) *CompiledRoute {
+// nil when nothing matches and there is no default. req supplies method,
+// headers and query for routes that match on them; it may be nil when
+// NeedsRequest is false. The most specific host wins (exact, then
+// wildcard, then rules without host); within it an exact path beats
+// regular expressions (in configuration order, a choice the Gateway API
+// leaves to implementations), which beat the longest element-wise prefix;
+// among routes of one path the Gateway API's precedence decides. Lookup does not
+// fall back to a less specific host when the selected one has no match.
+func (t *Table) Lookup(host, path string, req Request) *CompiledRoute {
 	ht := t.selectHost(host)
 	if ht != nil {
-		if r := ht.match(path); r != nil {
+		if r := ht.match(path, req); r != nil {
 			return r
 		}
 	}
 	return t.def
 }
 
-func (ht *hostTable) match(path string) *CompiledRoute {
-	if r, ok := ht.exact[path]; ok {
+// NeedsRequest reports whether some route matches on method, headers or
+// query parameters, so Lookup needs a Request.
+func (t *Table) NeedsRequest() bool { return t.predicates }
+
+func (ht *hostTable) match(path string, req Request) *CompiledRoute {
+	if r := firstMatch(ht.exact[path], path, req); r != nil {
 		return r
 	}
-	if ht.prefix == nil {
-		return nil
+	if r := firstMatch(ht.regex, path, req); r != nil {
+		return r
 	}
-	s := prefixKey(path)
-	for {
-		if r, ok := ht.prefix[s]; ok {
-			return r
+	if ht.prefix != nil {
+		s := prefixKey(path)
+		for {
+			if r := firstMatch(ht.prefix[s], path, req); r != nil {
+				return r
+			}
+			i := strings.LastIndexByte(s, '/')
+			if i <= 0 {
+				break
+			}
+			s = s[:i]
 		}
-		i := strings.LastIndexByte(s, '/')
-		if i <= 0 {
-			break
+		if s != "/" {
+			return firstMatch(ht.prefix["/"], path, req)
 		}
-		s = s[:i]
-	}
-	if s != "/" {
-		return ht.prefix["/"]
 	}
 	return nil
 }

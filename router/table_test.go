@@ -66,7 +66,7 @@ func TestIngressPathExamples(t *testing.T) {
 			}
 			cfg.Routes = append(cfg.Routes, route("foo.com", HostExact, r.path, r.kind, name))
 		}
-		got := backendOf(Compile(cfg).Lookup("foo.com", row.request))
+		got := backendOf(Compile(cfg).Lookup("foo.com", row.request, nil))
 		want := row.match
 		if want == "" {
 			want = "<none>"
@@ -104,7 +104,7 @@ func TestHostMatching(t *testing.T) {
 		"[::1]:80":           "any",
 	}
 	for host, want := range cases {
-		if got := backendOf(tab.Lookup(host, "/")); got != want {
+		if got := backendOf(tab.Lookup(host, "/", nil)); got != want {
 			t.Errorf("host %q: got %s, want %s", host, got, want)
 		}
 	}
@@ -119,10 +119,10 @@ func TestNoFallbackToLessSpecificHost(t *testing.T) {
 		Default: &Route{Backends: []WeightedBackend{{Backend: be("default"), Weight: 1}}},
 	}
 	tab := Compile(cfg)
-	if got := backendOf(tab.Lookup("foo.com", "/web")); got != "default" {
+	if got := backendOf(tab.Lookup("foo.com", "/web", nil)); got != "default" {
 		t.Fatalf("got %s, want default", got)
 	}
-	if got := backendOf(tab.Lookup("bar.com", "/web")); got != "any" {
+	if got := backendOf(tab.Lookup("bar.com", "/web", nil)); got != "any" {
 		t.Fatalf("got %s, want any", got)
 	}
 }
@@ -133,7 +133,7 @@ func TestFirstRouteWinsDuplicates(t *testing.T) {
 		route("foo.com", HostExact, "/a/", PathPrefix, "new"),
 	}}
 	tab := Compile(cfg)
-	if got := backendOf(tab.Lookup("foo.com", "/a/x")); got != "old" {
+	if got := backendOf(tab.Lookup("foo.com", "/a/x", nil)); got != "old" {
 		t.Fatalf("got %s, want old", got)
 	}
 	if n := len(tab.Routes()); n != 1 {
@@ -147,8 +147,8 @@ func TestLookupAllocatesNothing(t *testing.T) {
 		route("*.bar.com", HostWildcardOneLabel, "/", PathPrefix, "b"),
 	}})
 	allocs := testing.AllocsPerRun(100, func() {
-		tab.Lookup("FOO.com:443", "/api/v1/users/1")
-		tab.Lookup("x.bar.com", "/z")
+		tab.Lookup("FOO.com:443", "/api/v1/users/1", nil)
+		tab.Lookup("x.bar.com", "/z", nil)
 	})
 	if allocs != 0 {
 		t.Fatalf("allocs = %v", allocs)
@@ -174,7 +174,7 @@ func BenchmarkLookup(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				h := hosts[i%len(hosts)]
-				if tab.Lookup(h, "/svc-0/deep/path/to/resource") == nil && n >= 4 {
+				if tab.Lookup(h, "/svc-0/deep/path/to/resource", nil) == nil && n >= 4 {
 					b.Fatal("no match")
 				}
 			}

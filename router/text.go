@@ -4,7 +4,7 @@ import "fmt"
 
 var (
 	hostMatchNames = []string{"Any", "Exact", "WildcardOneLabel", "WildcardAnyLabels"}
-	pathMatchNames = []string{"Prefix", "Exact"}
+	pathMatchNames = []string{"Prefix", "Exact", "RegularExpression"}
 	protocolNames  = []string{"http", "h2c"}
 )
 

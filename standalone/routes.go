@@ -84,7 +84,7 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		if r.HostMatch == router.HostAny {
 			host = "*"
 		}
-		v := add("http,https", host, r.Path, r.PathMatch.String(), r.Backends, r.Source)
+		v := add("http,https", host, r.Path, matchText(&r.Route), r.Backends, r.Source)
 		v.HTTPSRedirect, v.HSTS = r.HTTPSRedirect, r.HSTS
 	}
 	for _, r := range t.L4Routes() {
@@ -165,4 +165,26 @@ func PrintProblems(w io.Writer, problems []translate.Problem) {
 	for _, p := range problems {
 		fmt.Fprintf(w, "  %s %s %s: %s (%s)\n", p.Severity, p.Object, p.Field, p.Message, p.Reason)
 	}
+}
+
+// matchText renders a route's path match kind and predicates.
+func matchText(r *router.Route) string {
+	parts := []string{r.PathMatch.String()}
+	if r.Method != "" {
+		parts = append(parts, "method="+r.Method)
+	}
+	for _, h := range r.Headers {
+		parts = append(parts, valueMatchText("header", h))
+	}
+	for _, q := range r.QueryParams {
+		parts = append(parts, valueMatchText("query", q))
+	}
+	return strings.Join(parts, " ")
+}
+
+func valueMatchText(kind string, m router.ValueMatch) string {
+	if m.Regex {
+		return kind + ":" + m.Name + "~" + m.Value
+	}
+	return kind + ":" + m.Name + "=" + m.Value
 }

@@ -1,0 +1,181 @@
+package router
+
+import (
+	"cmp"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Request is what route matching reads of a request beyond host and path.
+// Implementations return the first value of a header (name in canonical
+// MIME form) or query parameter, and whether there was one.
+type Request interface {
+	Method() string
+	Header(canonicalName string) (string, bool)
+	Query(name string) (string, bool)
+}
+
+// compiledMatch is a ValueMatch ready to evaluate.
+type compiledMatch struct {
+	name  string
+	value string
+	re    *regexp.Regexp
+}
+
+func (m *compiledMatch) matches(v string) bool {
+	if m.re != nil {
+		return m.re.MatchString(v)
+	}
+	return v == m.value
+}
+
+// compileMatches prepares the route's regular expressions and canonical
+// header names.
+func (r *CompiledRoute) compileMatches() error {
+	if r.PathMatch == PathRegularExpression {
+		re, err := regexp.Compile("^(?:" + r.Path + ")$")
+		if err != nil {
+			return err
+		}
+		r.pathRe = re
+	}
+	var err error
+	if r.headers, err = compileValueMatches(r.Route.Headers, true); err != nil {
+		return err
+	}
+	r.query, err = compileValueMatches(r.QueryParams, false)
+	return err
+}
+
+func compileValueMatches(ms []ValueMatch, header bool) ([]compiledMatch, error) {
+	out := make([]compiledMatch, 0, len(ms))
+	for _, m := range ms {
+		cm := compiledMatch{name: m.Name, value: m.Value}
+		if header {
+			cm.name = textproto.CanonicalMIMEHeaderKey(m.Name)
+		}
+		if m.Regex {
+			re, err := regexp.Compile(m.Value)
+			if err != nil {
+				return nil, err
+			}
+			cm.re = re
+		}
+		out = append(out, cm)
+	}
+	return out, nil
+}
+
+func (r *CompiledRoute) hasPredicates() bool {
+	return r.Method != "" || len(r.headers) > 0 || len(r.query) > 0
+}
+
+// sameMatch reports whether two routes of one host match exactly the same
+// requests by construction.
+func (r *CompiledRoute) sameMatch(o *CompiledRoute) bool {
+	return r.PathMatch == o.PathMatch && prefixKey(r.Path) == prefixKey(o.Path) && r.Method == o.Method &&
+		slices.Equal(r.Route.Headers, o.Route.Headers) && slices.Equal(r.QueryParams, o.QueryParams)
+}
+
+// precedence orders routes of one path: a method match first, then more
+// header matches, then more query matches; ties keep configuration order
+// (the caller sorts stably).
+func precedence(a, b *CompiledRoute) int {
+	am, bm := a.Method != "", b.Method != ""
+	if am != bm {
+		if am {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(len(b.headers), len(a.headers)), cmp.Compare(len(b.query), len(a.query)))
+}
+
+// firstMatch returns the first candidate whose predicates accept the
+// request.
+func firstMatch(cands []*CompiledRoute, path string, req Request) *CompiledRoute {
+	for _, r := range cands {
+		if r.accepts(path, req) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *CompiledRoute) accepts(path string, req Request) bool {
+	if r.pathRe != nil && !r.pathRe.MatchString(path) {
+		return false
+	}
+	if !r.hasPredicates() {
+		return true
+	}
+	if req == nil {
+		return false
+	}
+	if r.Method != "" && req.Method() != r.Method {
+		return false
+	}
+	for i := range r.headers {
+		v, ok := req.Header(r.headers[i].name)
+		if !ok || !r.headers[i].matches(v) {
+			return false
+		}
+	}
+	for i := range r.query {
+		v, ok := req.Query(r.query[i].name)
+		if !ok || !r.query[i].matches(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// httpRequest adapts an *http.Request for matching.
+type httpRequest struct {
+	r *http.Request
+}
+
+func (h *httpRequest) Method() string { return h.r.Method }
+
+func (h *httpRequest) Header(name string) (string, bool) {
+	if v := h.r.Header[name]; len(v) > 0 {
+		return v[0], true
+	}
+	return "", false
+}
+
+func (h *httpRequest) Query(name string) (string, bool) { return queryValue(h.r.URL.RawQuery, name) }
+
+// queryValue finds the first value of name in a raw query string, decoding
+// as url.ParseQuery does, without building the whole map.
+func queryValue(raw, name string) (string, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue // url.ParseQuery rejects ';' separators too
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != name {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		return v, true
+	}
+	return "", false
+}

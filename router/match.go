@@ -44,7 +44,7 @@ func (r *CompiledRoute) compileMatches() error {
 		r.pathRe = re
 	}
 	var err error
-	if r.headers, err = compileValueMatches(r.Route.Headers, true); err != nil {
+	if r.headers, err = compileValueMatches(r.Headers, true); err != nil {
 		return err
 	}
 	r.query, err = compileValueMatches(r.QueryParams, false)
@@ -78,7 +78,7 @@ func (r *CompiledRoute) hasPredicates() bool {
 // requests by construction.
 func (r *CompiledRoute) sameMatch(o *CompiledRoute) bool {
 	return r.PathMatch == o.PathMatch && prefixKey(r.Path) == prefixKey(o.Path) && r.Method == o.Method &&
-		slices.Equal(r.Route.Headers, o.Route.Headers) && slices.Equal(r.QueryParams, o.QueryParams)
+		slices.Equal(r.Headers, o.Headers) && slices.Equal(r.QueryParams, o.QueryParams)
 }
 
 // precedence orders routes of one path: a method match first, then more

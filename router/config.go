@@ -63,6 +63,9 @@ const (
 
 // Route sends requests that match Host and Path to one of Backends.
 type Route struct {
+	// Listener names the client-facing listener the route is served on:
+	// "" for the shared Ingress listeners, else a Gateway listener key.
+	Listener  string    `json:"listener,omitempty"`
 	Host      string    `json:"host,omitempty"`
 	HostMatch HostMatch `json:"hostMatch"`
 	// Path is canonical (see CanonicalPath). For PathPrefix a trailing slash
@@ -122,6 +125,12 @@ type Backend struct {
 	Name      string     `json:"name"`
 	Protocol  Protocol   `json:"protocol"`
 	Endpoints []Endpoint `json:"endpoints"`
+	// Status, when set, is answered instead of proxying: a backend that a
+	// route names but that is invalid (the Gateway API requires 500 for
+	// its share of the traffic).
+	Status int `json:"status,omitempty"`
+	// Reason explains Status to the client.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Endpoint is one address serving a Backend.

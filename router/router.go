@@ -98,11 +98,24 @@ type proxyState struct {
 	endpoint string // the endpoint last tried
 }
 
-// ServeHTTP routes r through the current Table and proxies it.
-func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP routes r through the current Table's shared (Ingress)
+// listener routes and proxies it.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.serveOn("", w, r) }
+
+// Listener returns the handler for one Gateway listener's routes.
+func (rt *Router) Listener(key string) http.Handler { return listenerHandler{rt, key} }
+
+type listenerHandler struct {
+	rt  *Router
+	key string
+}
+
+func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.rt.serveOn(h.key, w, r) }
+
+func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	st := rt.serve(rec, r)
+	st := rt.serve(listener, rec, r)
 	if st == nil {
 		st = &proxyState{}
 	}
@@ -114,7 +127,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
+func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request) *proxyState {
 	t := rt.table.Load()
 	if t == nil {
 		http.Error(w, "no routing configuration loaded yet", http.StatusServiceUnavailable)
@@ -141,7 +154,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
 	if t.NeedsRequest() {
 		req = &httpRequest{r: r}
 	}
-	route := t.Lookup(r.Host, path, req)
+	route := t.LookupOn(listener, r.Host, path, req)
 	if route == nil {
 		http.Error(w, "no route for this host and path", http.StatusNotFound)
 		return nil
@@ -156,6 +169,10 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request) *proxyState {
 	st := &proxyState{route: route, backend: route.pick()}
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
+		return st
+	}
+	if st.backend.Status != 0 {
+		http.Error(w, st.backend.Reason, st.backend.Status)
 		return st
 	}
 	if len(st.backend.Endpoints) == 0 || rt.proxy == nil {

@@ -344,3 +344,24 @@ func BenchmarkProxy(b *testing.B) {
 		}
 	}
 }
+
+func TestInvalidBackendShareGets500(t *testing.T) {
+	a := backendServer(t, "a")
+	good := &Backend{Name: "good", Endpoints: []Endpoint{{addr(a)}}}
+	bad := &Backend{Name: "bad", Status: 500, Reason: "backendRef not found"}
+	_, front := serveTable(t, Config{Routes: []Route{
+		{Path: "/split", Backends: []WeightedBackend{{good, 1}, {bad, 1}}},
+		{Path: "/bad", Backends: []WeightedBackend{{bad, 1}}},
+	}}, Options{})
+	codes := map[int]int{}
+	for i := 0; i < 200; i++ {
+		c, _ := get(t, front.URL+"/split", "x")
+		codes[c]++
+	}
+	if codes[200] < 60 || codes[500] < 60 || codes[200]+codes[500] != 200 {
+		t.Fatalf("split between valid and invalid backend: %v", codes)
+	}
+	if c, body := get(t, front.URL+"/bad", "x"); c != 500 || !strings.Contains(body, "backendRef not found") {
+		t.Fatalf("invalid backend: %d %q", c, body)
+	}
+}

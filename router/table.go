@@ -11,19 +11,26 @@ import (
 // modified after Compile returns; a new Config produces a new Table. Lookup
 // allocates nothing and is safe for concurrent use.
 type Table struct {
-	exact   map[string]*hostTable // lower-case host
-	wildOne map[string]*hostTable // "foo.com" for "*.foo.com", one label
-	wildAny map[string]*hostTable // "foo.com" for "*.foo.com", any labels
-	any     *hostTable            // rules without a host
-	def     *CompiledRoute        // served when the selected host has no match
-	routes  []*CompiledRoute      // every route, in configuration order
-	l4      l4Table
+	// listeners holds each listener's hosts; "" is the shared listener of
+	// Ingresses, other keys name Gateway listeners (Route.Listener).
+	listeners map[string]*hostIndex
+	def       *CompiledRoute   // served on "" when the selected host has no match
+	routes    []*CompiledRoute // every route, in configuration order
+	l4        l4Table
 	// predicates says whether any route matches on method, headers or
 	// query, so lookups that need none skip building a request view.
 	predicates bool
 	// Generation numbers Tables in the order they were compiled by one
 	// Compiler; 0 for a Table made by Compile.
 	Generation uint64
+}
+
+// hostIndex finds the routes of a host on one listener.
+type hostIndex struct {
+	exact   map[string]*hostTable // lower-case host
+	wildOne map[string]*hostTable // "foo.com" for "*.foo.com", one label
+	wildAny map[string]*hostTable // "foo.com" for "*.foo.com", any labels
+	any     *hostTable            // rules without a host
 }
 
 // hostTable holds the routes of one host: an exact-path map, prefix routes
@@ -66,18 +73,14 @@ type compiledBackend struct {
 // two routes claim the same host, path and match kind, the first one wins
 // (translation orders them oldest first and reports the loser).
 func Compile(cfg Config) *Table {
-	t := &Table{
-		exact:   map[string]*hostTable{},
-		wildOne: map[string]*hostTable{},
-		wildAny: map[string]*hostTable{},
-	}
+	t := &Table{listeners: map[string]*hostIndex{}}
 	backends := map[*Backend]*compiledBackend{}
 	for i := range cfg.Routes {
 		r := compileRoute(&cfg.Routes[i], backends)
 		if r == nil {
 			continue // an invalid regex; translation reports it
 		}
-		if t.hostTableFor(r.Host, r.HostMatch).add(r) {
+		if t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r) {
 			t.routes = append(t.routes, r)
 			t.predicates = t.predicates || r.hasPredicates()
 		}
@@ -155,7 +158,17 @@ func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBacke
 	return w
 }
 
-func (t *Table) hostTableFor(host string, m HostMatch) *hostTable {
+// index returns the host index of a listener, making it on first use.
+func (t *Table) index(listener string) *hostIndex {
+	hi, ok := t.listeners[listener]
+	if !ok {
+		hi = &hostIndex{exact: map[string]*hostTable{}, wildOne: map[string]*hostTable{}, wildAny: map[string]*hostTable{}}
+		t.listeners[listener] = hi
+	}
+	return hi
+}
+
+func (t *hostIndex) hostTableFor(host string, m HostMatch) *hostTable {
 	var hosts map[string]*hostTable
 	switch m {
 	case HostAny:
@@ -208,13 +221,33 @@ func (t *Table) Default() *CompiledRoute { return t.def }
 // among routes of one path the Gateway API's precedence decides. Lookup does not
 // fall back to a less specific host when the selected one has no match.
 func (t *Table) Lookup(host, path string, req Request) *CompiledRoute {
-	ht := t.selectHost(host)
-	if ht != nil {
-		if r := ht.match(path, req); r != nil {
-			return r
+	return t.LookupOn("", host, path, req)
+}
+
+// LookupOn is Lookup for the routes of one listener. Only the shared
+// listener "" has a default route.
+func (t *Table) LookupOn(listener, host, path string, req Request) *CompiledRoute {
+	if hi := t.listeners[listener]; hi != nil {
+		if ht := hi.selectHost(host); ht != nil {
+			if r := ht.match(path, req); r != nil {
+				return r
+			}
 		}
 	}
-	return t.def
+	if listener == "" {
+		return t.def
+	}
+	return nil
+}
+
+// Listeners returns the listener keys that have routes, for tools.
+func (t *Table) Listeners() []string {
+	out := make([]string, 0, len(t.listeners))
+	for k := range t.listeners {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // NeedsRequest reports whether some route matches on method, headers or
@@ -251,7 +284,7 @@ func (ht *hostTable) match(path string, req Request) *CompiledRoute {
 // most 253 characters.
 const maxHost = 256
 
-func (t *Table) selectHost(host string) *hostTable {
+func (t *hostIndex) selectHost(host string) *hostTable {
 	host = stripPort(host)
 	var buf [maxHost]byte
 	if len(host) > len(buf) {

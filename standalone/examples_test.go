@@ -37,7 +37,8 @@ func TestExamplesTranslate(t *testing.T) {
 			if len(ignored) > 0 {
 				t.Logf("ignored: %v", ignored)
 			}
-			res := translate.Translate(snap, translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico"})
+			res := translate.Translate(snap, translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
+				GatewayControllerName: "portico.dev/gateway-controller"})
 			if res.HasErrors() {
 				t.Fatalf("problems: %+v", res.Problems)
 			}

@@ -11,6 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portico-dev/portico/controllers/translate"
@@ -24,6 +26,7 @@ var codecs serializer.CodecFactory
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
+		gatewayv1.Install, gatewayv1beta1.Install,
 	} {
 		if err := add(Scheme); err != nil {
 			panic(err)
@@ -141,6 +144,22 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *corev1.Secret:
 			defaultNS(&v.Namespace)
 			s.Secrets = append(s.Secrets, *v)
+		case *corev1.Namespace:
+			s.Namespaces = append(s.Namespaces, *v)
+		case *gatewayv1.GatewayClass:
+			s.GatewayClasses = append(s.GatewayClasses, *v)
+		case *gatewayv1.Gateway:
+			defaultNS(&v.Namespace)
+			s.Gateways = append(s.Gateways, *v)
+		case *gatewayv1.HTTPRoute:
+			defaultNS(&v.Namespace)
+			s.HTTPRoutes = append(s.HTTPRoutes, *v)
+		case *gatewayv1.ReferenceGrant:
+			defaultNS(&v.Namespace)
+			s.ReferenceGrants = append(s.ReferenceGrants, *v)
+		case *gatewayv1beta1.ReferenceGrant:
+			defaultNS(&v.Namespace)
+			s.ReferenceGrants = append(s.ReferenceGrants, gatewayv1.ReferenceGrant(*v))
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/router"
 )
@@ -37,7 +39,10 @@ type CertView struct {
 
 // BackendView is a backend of a route with its weight and endpoints.
 type BackendView struct {
-	Name      string   `json:"name"`
+	Name string `json:"name"`
+	// Status and Reason are set for an invalid backend answering Status.
+	Status    int      `json:"status,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
 	Weight    uint32   `json:"weight"`
 	Protocol  string   `json:"protocol"`
 	Endpoints []string `json:"endpoints"`
@@ -48,12 +53,22 @@ type Report struct {
 	Routes       []RouteView         `json:"routes"`
 	Certificates []CertView          `json:"certificates"`
 	Problems     []translate.Problem `json:"problems"`
+	// Statuses are the Gateway API statuses Portico would write.
+	Statuses []StatusView `json:"statuses"`
+}
+
+// StatusView is the status of one Gateway API object (or one listener or
+// route parent of it).
+type StatusView struct {
+	Object     string   `json:"object"`
+	Healthy    bool     `json:"healthy"`
+	Conditions []string `json:"conditions"`
 }
 
 // Describe renders a compiled table and the translation's certificates and
 // problems.
 func Describe(t *router.Table, res *translate.Result) Report {
-	rep := Report{Problems: res.Problems, Certificates: []CertView{}}
+	rep := Report{Problems: res.Problems, Certificates: []CertView{}, Statuses: gatewayStatuses(res)}
 	if rep.Problems == nil {
 		rep.Problems = []translate.Problem{}
 	}
@@ -67,7 +82,8 @@ func Describe(t *router.Table, res *translate.Result) Report {
 			if wb.Backend == nil {
 				continue
 			}
-			bv := BackendView{Name: wb.Backend.Name, Weight: wb.Weight, Protocol: wb.Backend.Protocol.String(), Endpoints: []string{}}
+			bv := BackendView{Name: wb.Backend.Name, Weight: wb.Weight, Protocol: wb.Backend.Protocol.String(), Endpoints: []string{},
+				Status: wb.Backend.Status, Reason: wb.Backend.Reason}
 			for _, e := range wb.Backend.Endpoints {
 				bv.Endpoints = append(bv.Endpoints, e.Address)
 			}
@@ -84,7 +100,11 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		if r.HostMatch == router.HostAny {
 			host = "*"
 		}
-		v := add("http,https", host, r.Path, matchText(&r.Route), r.Backends, r.Source)
+		listener := "http,https"
+		if r.Listener != "" {
+			listener = r.Listener
+		}
+		v := add(listener, host, r.Path, matchText(&r.Route), r.Backends, r.Source)
 		v.HTTPSRedirect, v.HSTS = r.HTTPSRedirect, r.HSTS
 	}
 	for _, r := range t.L4Routes() {
@@ -95,7 +115,7 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		}
 	}
 	slices.SortStableFunc(rep.Routes, func(a, b RouteView) int {
-		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Match, b.Match))
+		return cmp.Or(cmp.Compare(a.Listener, b.Listener), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Match, b.Match))
 	})
 	if d := t.Default(); d != nil {
 		add("http,https", "(default)", d.Path, d.PathMatch.String(), d.Backends, d.Source)
@@ -120,6 +140,9 @@ func (rep Report) WriteText(w io.Writer) error {
 			eps := strings.Join(b.Endpoints, ",")
 			if eps == "" {
 				eps = "no ready endpoints"
+			}
+			if b.Status != 0 {
+				eps = fmt.Sprintf("answers %d: %s", b.Status, b.Reason)
 			}
 			bs = append(bs, fmt.Sprintf("%s w=%d [%s]", b.Name, b.Weight, eps))
 		}
@@ -151,8 +174,69 @@ func (rep Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "  %s from %s (subject %q, expires %s)%s\n", strings.Join(c.Hosts, ","), c.Source, c.Subject, c.NotAfter, extra)
 		}
 	}
+	PrintStatuses(w, rep.Statuses)
 	PrintProblems(w, rep.Problems)
 	return nil
+}
+
+// PrintStatuses prints the Gateway API statuses, one object per line.
+func PrintStatuses(w io.Writer, sts []StatusView) {
+	if len(sts) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nGATEWAY API STATUS")
+	for _, s := range sts {
+		mark := "ok  "
+		if !s.Healthy {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, s.Object, strings.Join(s.Conditions, "; "))
+	}
+}
+
+func conditionTexts(cs []metav1.Condition) ([]string, bool) {
+	healthy := true
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		txt := fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason)
+		if translate.Unhealthy(c) {
+			healthy = false
+			txt += " " + c.Message
+		}
+		out = append(out, txt)
+	}
+	return out, healthy
+}
+
+// gatewayStatuses flattens the Result's Gateway API statuses.
+func gatewayStatuses(res *translate.Result) []StatusView {
+	out := []StatusView{}
+	add := func(obj string, cs []metav1.Condition, extra ...string) {
+		txt, ok := conditionTexts(cs)
+		out = append(out, StatusView{Object: obj, Healthy: ok, Conditions: append(extra, txt...)})
+	}
+	for _, gc := range res.GatewayClasses {
+		add("GatewayClass/"+gc.Name, gc.Status.Conditions)
+	}
+	for _, g := range res.Gateways {
+		add(g.Ref.String(), g.Status.Conditions)
+		for _, l := range g.Status.Listeners {
+			add(g.Ref.String()+" listener "+string(l.Name), l.Conditions, fmt.Sprintf("attachedRoutes=%d", l.AttachedRoutes))
+		}
+	}
+	for _, r := range res.HTTPRoutes {
+		for _, p := range r.Parents {
+			parent := string(p.ParentRef.Name)
+			if p.ParentRef.SectionName != nil {
+				parent += "/" + string(*p.ParentRef.SectionName)
+			}
+			if p.ParentRef.Port != nil {
+				parent += fmt.Sprintf(":%d", *p.ParentRef.Port)
+			}
+			add(r.Ref.String()+" parent "+parent, p.Conditions)
+		}
+	}
+	return out
 }
 
 // PrintProblems prints one line per problem, or that there are none.

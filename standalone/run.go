@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +40,9 @@ type Options struct {
 	Out io.Writer
 	// OnListening, when set, is told each listener's bound address.
 	OnListening func(name string, addr net.Addr)
+	// GatewayPool is where Gateways without spec.addresses get their
+	// address (default 127.0.1.0/24).
+	GatewayPool netip.Prefix
 }
 
 // Run serves the manifests in opts.Dir until ctx is done, reloading them
@@ -82,6 +87,10 @@ func Run(ctx context.Context, opts Options) error {
 		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(dp, reg))
 	}
 
+	if !opts.GatewayPool.IsValid() {
+		opts.GatewayPool = netip.MustParsePrefix("127.0.1.0/24")
+	}
+	gws := newGatewayServers(opts.GatewayPool, dp.Router, opts.Drain, opts.Log, opts.OnListening)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -96,6 +105,12 @@ func Run(ctx context.Context, opts Options) error {
 			for _, k := range ignored {
 				opts.Log.Info("ignoring object of a kind standalone mode does not serve", "object", k)
 			}
+			addrs := gws.sync(ctx, res.GatewayListeners)
+			for _, gw := range slices.Sorted(maps.Keys(addrs)) {
+				fmt.Fprintf(opts.Out, "%s: address %s\n", gw, addrs[gw])
+			}
+			rep := Describe(table, &res)
+			PrintStatuses(opts.Out, rep.Statuses)
 			PrintProblems(opts.Out, res.Problems)
 		}, func(err error) {
 			opts.Log.Error("manifests not loaded; the last good configuration keeps serving", "error", err)
@@ -108,6 +123,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	wg.Wait()
 	<-watchDone
+	gws.wait()
 	return err
 }
 

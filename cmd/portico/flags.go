@@ -15,6 +15,7 @@ import (
 type common struct {
 	ingressClass   string
 	controllerName string
+	gatewayCtrl    string
 	defaultBackend string
 	defaultCert    string
 	httpAddr       string
@@ -28,6 +29,7 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.ingressClass, "ingress-class", "portico", "IngressClass name served (also matched in the legacy kubernetes.io/ingress.class annotation)")
 	fs.StringVar(&c.controllerName, "controller-name", "portico.dev/ingress-controller", "spec.controller value of the IngressClasses served")
+	fs.StringVar(&c.gatewayCtrl, "gateway-controller-name", "portico.dev/gateway-controller", "spec.controllerName of the GatewayClasses served (empty turns the Gateway API off)")
 	fs.StringVar(&c.defaultBackend, "default-backend", "", "namespace/service:port serving requests that match no rule and no Ingress defaultBackend")
 	fs.StringVar(&c.defaultCert, "default-certificate", "", "namespace/name of a kubernetes.io/tls Secret served for unknown or missing SNI (default: a self-signed certificate generated at start)")
 	if !serving {
@@ -42,7 +44,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 }
 
 func (c *common) translate() translate.Options {
-	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass,
+	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, GatewayControllerName: c.gatewayCtrl,
 		DefaultBackend: c.defaultBackend, DefaultCertificate: c.defaultCert}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -25,6 +26,7 @@ func runStandalone(args []string) error {
 	dir := fs.String("manifests", "", "directory of Kubernetes YAML (*.yaml, *.yml, multi-document) to serve")
 	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz and /metrics (empty disables)")
 	redirectPort := fs.Int("https-redirect-port", 0, "HTTPS port clients use, written into HTTP->HTTPS redirects (default: the --https-addr port)")
+	pool := fs.String("gateway-address-pool", "127.0.1.0/24", "addresses for Gateways without spec.addresses, one per Gateway")
 	interval := fs.Duration("reload-interval", time.Second, "how often the manifests directory is checked for changes")
 	_ = fs.Parse(args)
 	if *dir == "" {
@@ -37,6 +39,10 @@ func runStandalone(args []string) error {
 	if *redirectPort == 0 {
 		*redirectPort = portOf(c.httpsAddr, 443)
 	}
+	gwPool, err := netip.ParsePrefix(*pool)
+	if err != nil {
+		return fmt.Errorf("--gateway-address-pool: %w", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return standalone.Run(ctx, standalone.Options{
@@ -45,6 +51,7 @@ func runStandalone(args []string) error {
 		HTTPAddr:          c.httpAddr,
 		HTTPSAddr:         c.httpsAddr,
 		HTTPSRedirectPort: *redirectPort,
+		GatewayPool:       gwPool,
 		AdminAddr:         *adminAddr,
 		TrustedProxies:    trusted,
 		AccessLog:         c.accessLog,
@@ -88,7 +95,7 @@ func routes(args []string, w io.Writer) error {
 		return err
 	}
 	if res.HasErrors() {
-		return fmt.Errorf("%d object problem(s), see status above", len(res.Problems))
+		return fmt.Errorf("some objects have errors; see the status above")
 	}
 	return nil
 }

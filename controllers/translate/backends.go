@@ -89,11 +89,11 @@ func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router
 	svc, ok := r.services[nsName{ns, name}]
 	if !ok {
 		return nil, &backendProblem{".name", SeverityError, reasonServiceNotFound,
-			fmt.Sprintf("Service %s/%s not found; requests get 503", ns, name)}
+			fmt.Sprintf("Service %s/%s not found", ns, name)}
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil, &backendProblem{".name", SeverityError, reasonUnsupportedBackend,
-			fmt.Sprintf("Service %s/%s is of type ExternalName, which is not supported; requests get 503", ns, name)}
+			fmt.Sprintf("Service %s/%s is of type ExternalName, which is not supported", ns, name)}
 	}
 	sp := findServicePort(svc, port)
 	if sp == nil {
@@ -102,7 +102,7 @@ func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router
 			field = ".port.name"
 		}
 		return nil, &backendProblem{field, SeverityError, reasonServicePortNotFound,
-			fmt.Sprintf("Service %s/%s has no port %s; requests get 503", ns, name, port)}
+			fmt.Sprintf("Service %s/%s has no port %s", ns, name, port)}
 	}
 	key := backendKey{nsName{ns, name}, sp.Port}
 	if b, ok := r.made[key]; ok {

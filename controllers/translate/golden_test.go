@@ -18,9 +18,10 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current translation")
 
 var testOptions = translate.Options{
-	ControllerName: "portico.dev/ingress-controller",
-	IngressClass:   "portico",
-	Now:            time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
+	ControllerName:        "portico.dev/ingress-controller",
+	IngressClass:          "portico",
+	GatewayControllerName: "portico.dev/gateway-controller",
+	Now:                   time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
 }
 
 func loadSnapshot(t *testing.T, file string) *translate.Snapshot {
@@ -90,6 +91,10 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.EndpointSlices)
 		reverse(rev.IngressClasses)
 		reverse(rev.Secrets)
+		reverse(rev.Gateways)
+		reverse(rev.HTTPRoutes)
+		reverse(rev.GatewayClasses)
+		reverse(rev.ReferenceGrants)
 		b := translate.Translate(rev, testOptions)
 		ya, _ := yaml.Marshal(a)
 		yb, _ := yaml.Marshal(b)
@@ -115,6 +120,21 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.Secrets {
 		c.Secrets = append(c.Secrets, *o.DeepCopy())
+	}
+	for _, o := range s.Namespaces {
+		c.Namespaces = append(c.Namespaces, *o.DeepCopy())
+	}
+	for _, o := range s.GatewayClasses {
+		c.GatewayClasses = append(c.GatewayClasses, *o.DeepCopy())
+	}
+	for _, o := range s.Gateways {
+		c.Gateways = append(c.Gateways, *o.DeepCopy())
+	}
+	for _, o := range s.HTTPRoutes {
+		c.HTTPRoutes = append(c.HTTPRoutes, *o.DeepCopy())
+	}
+	for _, o := range s.ReferenceGrants {
+		c.ReferenceGrants = append(c.ReferenceGrants, *o.DeepCopy())
 	}
 	return c
 }

@@ -171,7 +171,11 @@ func (t *translator) ingressBackend(ref ObjectRef, ns string, b *networkingv1.In
 	port := servicePortRef{number: b.Service.Port.Number, name: b.Service.Port.Name}
 	be, p := t.backends.resolve(ns, b.Service.Name, port)
 	if p != nil {
-		t.problem(ref, field()+".service"+p.fieldSuffix, p.severity, p.reason, p.message)
+		msg := p.message
+		if p.severity == SeverityError {
+			msg += "; requests get 503"
+		}
+		t.problem(ref, field()+".service"+p.fieldSuffix, p.severity, p.reason, msg)
 	}
 	if be == nil {
 		return nil

@@ -16,6 +16,7 @@ import (
 func Translate(s *Snapshot, opts Options) Result {
 	t := newTranslator(s, opts)
 	t.ingresses()
+	t.gatewayAPI()
 	t.applyRedirects()
 	t.controllerDefault()
 	t.defaultCertificate()

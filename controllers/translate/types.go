@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portico-dev/portico/router"
 	certs "github.com/portico-dev/portico/tls"
@@ -19,6 +21,14 @@ type Snapshot struct {
 	Services       []corev1.Service
 	EndpointSlices []discoveryv1.EndpointSlice
 	Secrets        []corev1.Secret
+	// Namespaces are needed for Gateway listeners that select route
+	// namespaces by label.
+	Namespaces []corev1.Namespace
+
+	GatewayClasses  []gatewayv1.GatewayClass
+	Gateways        []gatewayv1.Gateway
+	HTTPRoutes      []gatewayv1.HTTPRoute
+	ReferenceGrants []gatewayv1.ReferenceGrant
 }
 
 // Options are the controller settings that change translation.
@@ -32,6 +42,9 @@ type Options struct {
 	// DefaultBackend, when set, serves requests that match no rule and no
 	// Ingress spec.defaultBackend: "namespace/service:port".
 	DefaultBackend string
+	// GatewayControllerName is the GatewayClass spec.controllerName
+	// Portico implements; empty turns the Gateway API off.
+	GatewayControllerName string
 	// DefaultCertificate, "namespace/name" of a kubernetes.io/tls Secret,
 	// is served for unknown or missing SNI.
 	DefaultCertificate string
@@ -96,6 +109,45 @@ type Result struct {
 	ACMEHosts []ACMEHost `json:"acmeHosts,omitempty"`
 	// Problems are sorted by object, then field.
 	Problems []Problem `json:"problems,omitempty"`
+
+	// GatewayClasses, Gateways and HTTPRoutes hold the desired status of
+	// every Gateway API object Portico owns or routes for, in name order.
+	// Conditions carry no timestamps; the writer sets them.
+	GatewayClasses []GatewayClassStatus `json:"gatewayClasses,omitempty"`
+	Gateways       []GatewayStatus      `json:"gateways,omitempty"`
+	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
+	// GatewayListeners are the client-facing listeners Gateways need.
+	GatewayListeners []GatewayListener `json:"gatewayListeners,omitempty"`
+}
+
+// GatewayClassStatus is the status Portico wants on a GatewayClass.
+type GatewayClassStatus struct {
+	Name   string                       `json:"name"`
+	Status gatewayv1.GatewayClassStatus `json:"status"`
+}
+
+// GatewayStatus is the status Portico wants on a Gateway, without
+// addresses: those come from where its listeners are bound.
+type GatewayStatus struct {
+	Ref    ObjectRef               `json:"ref"`
+	Status gatewayv1.GatewayStatus `json:"status"`
+}
+
+// RouteStatus is the status of a route for the parents Portico owns.
+type RouteStatus struct {
+	Ref     ObjectRef                     `json:"ref"`
+	Parents []gatewayv1.RouteParentStatus `json:"parents"`
+}
+
+// GatewayListener is one port a Gateway listens on. Key is the
+// router.Route.Listener of the routes served there.
+type GatewayListener struct {
+	Key      string                 `json:"key"`
+	Gateway  ObjectRef              `json:"gateway"`
+	Port     int32                  `json:"port"`
+	Protocol gatewayv1.ProtocolType `json:"protocol"`
+	// Address is the Gateway's requested spec.addresses IP, if any.
+	Address string `json:"address,omitempty"`
 }
 
 // ACMEHost is a set of hosts to obtain one certificate for.
@@ -104,10 +156,46 @@ type ACMEHost struct {
 	Source ObjectRef `json:"source"`
 }
 
-// HasErrors reports whether any problem is an error.
+// HasErrors reports whether any problem is an error, or any Gateway API
+// status has an unhealthy condition.
 func (r *Result) HasErrors() bool {
 	for _, p := range r.Problems {
 		if p.Severity == SeverityError {
+			return true
+		}
+	}
+	for _, g := range r.Gateways {
+		if anyUnhealthy(g.Status.Conditions) {
+			return true
+		}
+		for _, l := range g.Status.Listeners {
+			if anyUnhealthy(l.Conditions) {
+				return true
+			}
+		}
+	}
+	for _, rt := range r.HTTPRoutes {
+		for _, p := range rt.Parents {
+			if anyUnhealthy(p.Conditions) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Unhealthy reports whether a Gateway API condition says something is
+// wrong: Conflicted true, or any other condition false.
+func Unhealthy(c metav1.Condition) bool {
+	if c.Type == string(gatewayv1.ListenerConditionConflicted) {
+		return c.Status == metav1.ConditionTrue
+	}
+	return c.Status != metav1.ConditionTrue
+}
+
+func anyUnhealthy(cs []metav1.Condition) bool {
+	for _, c := range cs {
+		if Unhealthy(c) {
 			return true
 		}
 	}

@@ -1,0 +1,274 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
+)
+
+// SupportedFeatures are the Gateway API features Portico implements; the
+// GatewayClass status lists exactly these.
+var SupportedFeatures = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportHTTPRoute,
+	features.SupportHTTPRouteMethodMatching,
+	features.SupportHTTPRouteQueryParamMatching,
+	features.SupportHTTPRouteParentRefPort,
+	features.SupportHTTPRouteBackendProtocolH2C,
+	features.SupportHTTPRouteBackendProtocolWebSocket,
+	features.SupportReferenceGrant,
+}
+
+const (
+	gatewayGroup = gatewayv1.GroupName
+	kindGateway  = "Gateway"
+	kindHTTP     = "HTTPRoute"
+)
+
+// gatewayState is one of our Gateways during translation.
+type gatewayState struct {
+	gw        *gatewayv1.Gateway
+	ref       ObjectRef
+	listeners []*listenerState
+}
+
+// listenerState is one listener of a Gateway and what attached to it.
+type listenerState struct {
+	spec     *gatewayv1.Listener
+	key      string // router listener key: Gateway/ns/name:port
+	valid    bool
+	kinds    []gatewayv1.RouteGroupKind
+	status   gatewayv1.ListenerStatus
+	attached int32
+}
+
+func condition(t string, ok bool, reason, msg string, gen int64) metav1.Condition {
+	st := metav1.ConditionFalse
+	if ok {
+		st = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: t, Status: st, Reason: reason, Message: msg, ObservedGeneration: gen}
+}
+
+// gatewayAPI translates GatewayClasses, Gateways and HTTPRoutes.
+func (t *translator) gatewayAPI() {
+	if t.opts.GatewayControllerName == "" {
+		return
+	}
+	ours := map[string]bool{}
+	for i := range t.snap.GatewayClasses {
+		gc := &t.snap.GatewayClasses[i]
+		if string(gc.Spec.ControllerName) != t.opts.GatewayControllerName {
+			continue
+		}
+		ours[gc.Name] = true
+		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{condition(
+			string(gatewayv1.GatewayClassConditionStatusAccepted), true, string(gatewayv1.GatewayClassReasonAccepted),
+			"Portico implements this class", gc.Generation)}}
+		for _, f := range SupportedFeatures {
+			st.SupportedFeatures = append(st.SupportedFeatures, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
+		}
+		t.res.GatewayClasses = append(t.res.GatewayClasses, GatewayClassStatus{Name: gc.Name, Status: st})
+	}
+	slices.SortFunc(t.res.GatewayClasses, func(a, b GatewayClassStatus) int { return cmp.Compare(a.Name, b.Name) })
+
+	gateways := map[nsName]*gatewayState{}
+	var order []*gatewayState
+	for i := range t.snap.Gateways {
+		gw := &t.snap.Gateways[i]
+		if !ours[string(gw.Spec.GatewayClassName)] {
+			continue
+		}
+		gs := t.gateway(gw)
+		gateways[nsName{gw.Namespace, gw.Name}] = gs
+		order = append(order, gs)
+	}
+	t.httpRoutes(gateways)
+	slices.SortFunc(order, func(a, b *gatewayState) int {
+		return cmp.Or(cmp.Compare(a.ref.Namespace, b.ref.Namespace), cmp.Compare(a.ref.Name, b.ref.Name))
+	})
+	for _, gs := range order {
+		t.gatewayStatus(gs)
+	}
+}
+
+// gateway validates a Gateway's listeners: supported protocols, route
+// kinds, and conflicts between listeners sharing a port.
+func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
+	gs := &gatewayState{gw: gw, ref: ObjectRef{Kind: kindGateway, Namespace: gw.Namespace, Name: gw.Name}}
+	gen := gw.Generation
+	for i := range gw.Spec.Listeners {
+		l := &gw.Spec.Listeners[i]
+		ls := &listenerState{spec: l, valid: true,
+			key: fmt.Sprintf("Gateway/%s/%s:%d", gw.Namespace, gw.Name, l.Port)}
+		ls.status.Name = l.Name
+		accepted := condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener accepted", gen)
+		resolved := condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "references resolved", gen)
+		if l.Protocol != gatewayv1.HTTPProtocolType {
+			ls.valid = false
+			accepted = condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonUnsupportedProtocol),
+				fmt.Sprintf("protocol %s is not supported yet; HTTP is", l.Protocol), gen)
+		}
+		ls.kinds, resolved = listenerKinds(l, resolved, gen)
+		ls.status.SupportedKinds = ls.kinds
+		if ls.kinds == nil {
+			ls.status.SupportedKinds = []gatewayv1.RouteGroupKind{}
+		}
+		ls.status.Conditions = []metav1.Condition{accepted, resolved}
+		gs.listeners = append(gs.listeners, ls)
+	}
+	listenerConflicts(gs, gen)
+	bound := map[string]bool{}
+	for _, ls := range gs.listeners {
+		if ls.valid && !bound[ls.key] {
+			bound[ls.key] = true
+			t.res.GatewayListeners = append(t.res.GatewayListeners, GatewayListener{
+				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw)})
+		}
+	}
+	return gs
+}
+
+func requestedAddress(gw *gatewayv1.Gateway) string {
+	for _, a := range gw.Spec.Addresses {
+		if a.Type == nil || *a.Type == gatewayv1.IPAddressType {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// listenerKinds resolves allowedRoutes.kinds: by default the kinds of the
+// protocol; kinds Portico does not serve make ResolvedRefs false.
+func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) ([]gatewayv1.RouteGroupKind, metav1.Condition) {
+	httpKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindHTTP}
+	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
+		if l.Protocol == gatewayv1.HTTPProtocolType {
+			return []gatewayv1.RouteGroupKind{httpKind}, resolved
+		}
+		return nil, resolved
+	}
+	var out []gatewayv1.RouteGroupKind
+	var bad []string
+	for _, k := range l.AllowedRoutes.Kinds {
+		group := gatewayGroup
+		if k.Group != nil {
+			group = string(*k.Group)
+		}
+		if group == gatewayGroup && k.Kind == kindHTTP && l.Protocol == gatewayv1.HTTPProtocolType {
+			out = append(out, httpKind)
+			continue
+		}
+		bad = append(bad, group+"/"+string(k.Kind))
+	}
+	if len(bad) > 0 {
+		resolved = condition(string(gatewayv1.ListenerConditionResolvedRefs), false, string(gatewayv1.ListenerReasonInvalidRouteKinds),
+			fmt.Sprintf("route kinds not supported on this listener: %v", bad), gen)
+	}
+	return out, resolved
+}
+
+func ptrGroup(g string) *gatewayv1.Group { v := gatewayv1.Group(g); return &v }
+
+// listenerConflicts marks listeners sharing a port: different protocols
+// conflict (ProtocolConflict); the same hostname twice conflicts
+// (HostnameConflict).
+func listenerConflicts(gs *gatewayState, gen int64) {
+	for i, a := range gs.listeners {
+		reason := ""
+		for j, b := range gs.listeners {
+			if i == j || a.spec.Port != b.spec.Port {
+				continue
+			}
+			if a.spec.Protocol != b.spec.Protocol {
+				reason = string(gatewayv1.ListenerReasonProtocolConflict)
+				break
+			}
+			if hostnameOf(a.spec.Hostname) == hostnameOf(b.spec.Hostname) {
+				reason = string(gatewayv1.ListenerReasonHostnameConflict)
+			}
+		}
+		c := condition(string(gatewayv1.ListenerConditionConflicted), false, string(gatewayv1.ListenerReasonNoConflicts), "no conflicts", gen)
+		if reason != "" {
+			a.valid = false
+			c = condition(string(gatewayv1.ListenerConditionConflicted), true, reason,
+				"another listener on port "+strconv.Itoa(int(a.spec.Port))+" conflicts with this one", gen)
+		}
+		a.status.Conditions = append(a.status.Conditions, c)
+	}
+}
+
+func hostnameOf(h *gatewayv1.Hostname) string {
+	if h == nil {
+		return ""
+	}
+	return string(*h)
+}
+
+// gatewayStatus completes a Gateway's status once routes have attached.
+func (t *translator) gatewayStatus(gs *gatewayState) {
+	gen := gs.gw.Generation
+	var st gatewayv1.GatewayStatus
+	valid := 0
+	for _, ls := range gs.listeners {
+		ls.status.AttachedRoutes = ls.attached
+		prog := condition(string(gatewayv1.ListenerConditionProgrammed), ls.valid, string(gatewayv1.ListenerReasonProgrammed), "listener programmed", gen)
+		if !ls.valid {
+			prog.Reason, prog.Message = string(gatewayv1.ListenerReasonInvalid), "listener is not valid"
+		} else {
+			valid++
+		}
+		ls.status.Conditions = append(ls.status.Conditions, prog)
+		st.Listeners = append(st.Listeners, ls.status)
+	}
+	accepted := condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway accepted", gen)
+	programmed := condition(string(gatewayv1.GatewayConditionProgrammed), true, string(gatewayv1.GatewayReasonProgrammed), "Gateway programmed", gen)
+	if valid < len(gs.listeners) {
+		accepted = condition(string(gatewayv1.GatewayConditionAccepted), valid > 0, string(gatewayv1.GatewayReasonListenersNotValid),
+			fmt.Sprintf("%d of %d listeners are not valid", len(gs.listeners)-valid, len(gs.listeners)), gen)
+	}
+	if valid == 0 {
+		programmed = condition(string(gatewayv1.GatewayConditionProgrammed), false, string(gatewayv1.GatewayReasonInvalid), "no valid listener", gen)
+	}
+	st.Conditions = []metav1.Condition{accepted, programmed}
+	t.res.Gateways = append(t.res.Gateways, GatewayStatus{Ref: gs.ref, Status: st})
+}
+
+// allowsNamespace applies a listener's allowedRoutes.namespaces to a
+// route's namespace.
+func (t *translator) allowsNamespace(gw *gatewayv1.Gateway, l *gatewayv1.Listener, ns string) bool {
+	from := gatewayv1.NamespacesFromSame
+	var sel *metav1.LabelSelector
+	if l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil {
+		if l.AllowedRoutes.Namespaces.From != nil {
+			from = *l.AllowedRoutes.Namespaces.From
+		}
+		sel = l.AllowedRoutes.Namespaces.Selector
+	}
+	switch from {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSame:
+		return ns == gw.Namespace
+	case gatewayv1.NamespacesFromSelector:
+		if sel == nil {
+			return false
+		}
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return false
+		}
+		for i := range t.snap.Namespaces {
+			if t.snap.Namespaces[i].Name == ns {
+				return s.Matches(labels.Set(t.snap.Namespaces[i].Labels))
+			}
+		}
+	}
+	return false
+}

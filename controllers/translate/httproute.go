@@ -1,0 +1,295 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// httpRoutes attaches HTTPRoutes, oldest first, to our Gateways'
+// listeners and emits their routes and status.
+func (t *translator) httpRoutes(gateways map[nsName]*gatewayState) {
+	routes := make([]*gatewayv1.HTTPRoute, 0, len(t.snap.HTTPRoutes))
+	for i := range t.snap.HTTPRoutes {
+		routes = append(routes, &t.snap.HTTPRoutes[i])
+	}
+	slices.SortFunc(routes, func(a, b *gatewayv1.HTTPRoute) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, hr := range routes {
+		t.httpRoute(hr, gateways)
+	}
+	slices.SortFunc(t.res.HTTPRoutes, func(a, b RouteStatus) int {
+		return cmp.Or(cmp.Compare(a.Ref.Namespace, b.Ref.Namespace), cmp.Compare(a.Ref.Name, b.Ref.Name))
+	})
+}
+
+// attachment is one listener a route attached to, with the hostnames it
+// serves there.
+type attachment struct {
+	ls        *listenerState
+	hostnames []string
+}
+
+func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gatewayState) {
+	ref := ObjectRef{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name}
+	gen := hr.Generation
+	st := RouteStatus{Ref: ref}
+	backends, resolved := t.httpRouteBackends(hr)
+	accepted := condition(string(gatewayv1.RouteConditionAccepted), true, string(gatewayv1.RouteReasonAccepted), "route accepted", gen)
+	rules, err := httpRouteRules(hr, backends)
+	if err != nil {
+		accepted = condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonUnsupportedValue), err.Error(), gen)
+	}
+	for _, pr := range hr.Spec.ParentRefs {
+		if (pr.Group != nil && *pr.Group != gatewayGroup) || (pr.Kind != nil && *pr.Kind != kindGateway) {
+			continue
+		}
+		ns := hr.Namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		gs, ok := gateways[nsName{ns, string(pr.Name)}]
+		if !ok {
+			continue // not a Gateway of ours: its controller reports
+		}
+		cond, atts := t.attach(hr, pr, gs, gen)
+		if cond.Status == metav1.ConditionTrue && accepted.Status == metav1.ConditionFalse {
+			cond = accepted
+		}
+		if cond.Status == metav1.ConditionTrue {
+			for _, a := range atts {
+				t.emitRoutes(a, rules)
+			}
+		}
+		st.Parents = append(st.Parents, gatewayv1.RouteParentStatus{
+			ParentRef:      pr,
+			ControllerName: gatewayv1.GatewayController(t.opts.GatewayControllerName),
+			Conditions:     []metav1.Condition{cond, resolved},
+		})
+	}
+	if len(st.Parents) > 0 {
+		t.res.HTTPRoutes = append(t.res.HTTPRoutes, st)
+	}
+}
+
+// attach finds the listeners of gs a parentRef selects and that accept the
+// route, counting the attachment on each.
+func (t *translator) attach(hr *gatewayv1.HTTPRoute, pr gatewayv1.ParentReference, gs *gatewayState, gen int64) (metav1.Condition, []attachment) {
+	var candidates []*listenerState
+	for _, ls := range gs.listeners {
+		if pr.SectionName != nil && *pr.SectionName != ls.spec.Name {
+			continue
+		}
+		if pr.Port != nil && *pr.Port != ls.spec.Port {
+			continue
+		}
+		candidates = append(candidates, ls)
+	}
+	if len(candidates) == 0 {
+		return condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonNoMatchingParent),
+			"no listener of the Gateway matches the parentRef's sectionName and port", gen), nil
+	}
+	var atts []attachment
+	allowed := false
+	for _, ls := range candidates {
+		if !ls.valid || !t.allowsNamespace(gs.gw, ls.spec, hr.Namespace) || !allowsKind(ls.kinds, kindHTTP) {
+			continue
+		}
+		allowed = true
+		ls.attached++
+		if hosts, ok := intersectHostnames(hostnameOf(ls.spec.Hostname), hr.Spec.Hostnames); ok {
+			atts = append(atts, attachment{ls: ls, hostnames: hosts})
+		}
+	}
+	switch {
+	case !allowed:
+		return condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonNotAllowedByListeners),
+			"no listener selected by the parentRef allows this route (namespace or kind)", gen), nil
+	case len(atts) == 0:
+		return condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonNoMatchingListenerHostname),
+			"no hostname of the route matches a listener's hostname", gen), nil
+	}
+	return condition(string(gatewayv1.RouteConditionAccepted), true, string(gatewayv1.RouteReasonAccepted), "route accepted", gen), atts
+}
+
+func allowsKind(kinds []gatewayv1.RouteGroupKind, kind string) bool {
+	for _, k := range kinds {
+		if string(k.Kind) == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// intersectHostnames applies the Gateway API hostname rules: a listener
+// without hostname takes the route's; a route without hostnames takes the
+// listener's; otherwise the names that match both, the more specific of
+// each matching pair. ok is false when nothing intersects. An empty result
+// with ok means any host.
+func intersectHostnames(listener string, route []gatewayv1.Hostname) ([]string, bool) {
+	if len(route) == 0 {
+		if listener == "" {
+			return nil, true
+		}
+		return []string{listener}, true
+	}
+	var out []string
+	for _, h := range route {
+		name := strings.ToLower(string(h))
+		switch {
+		case listener == "" || name == listener:
+			out = append(out, name)
+		case hostMatchesWildcard(name, listener):
+			out = append(out, name)
+		case hostMatchesWildcard(listener, name):
+			out = append(out, listener)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	return out, len(out) > 0
+}
+
+// hostMatchesWildcard reports whether name (exact, or a narrower wildcard)
+// falls under the wildcard pattern "*.suffix", which matches one or more
+// labels.
+func hostMatchesWildcard(name, pattern string) bool {
+	if !strings.HasPrefix(pattern, "*.") {
+		return false
+	}
+	suffix := pattern[1:] // ".example.com"
+	base := strings.TrimPrefix(name, "*")
+	return strings.HasSuffix(base, suffix) && len(base) > len(suffix)
+}
+
+// ruleRoutes are the router routes of one rule, before a host and listener
+// are set.
+type ruleRoutes struct {
+	routes []router.Route
+}
+
+var gatewayRegexCheck = regexp.Compile
+
+// httpRouteRules turns every rule's matches into router routes sharing the
+// rule's backends. Unsupported features reject the whole route.
+func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend) ([]ruleRoutes, error) {
+	var out []ruleRoutes
+	for ri, rule := range hr.Spec.Rules {
+		if len(rule.Filters) > 0 {
+			return nil, fmt.Errorf("spec.rules[%d].filters: filters are not supported yet", ri)
+		}
+		for bi, b := range rule.BackendRefs {
+			if len(b.Filters) > 0 {
+				return nil, fmt.Errorf("spec.rules[%d].backendRefs[%d].filters: filters are not supported yet", ri, bi)
+			}
+		}
+		matches := rule.Matches
+		if len(matches) == 0 {
+			matches = []gatewayv1.HTTPRouteMatch{{}}
+		}
+		var rr ruleRoutes
+		for mi, m := range matches {
+			r, err := matchRoute(m)
+			if err != nil {
+				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: %w", ri, mi, err)
+			}
+			r.Backends = backends[ri]
+			r.Source = router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: mi}
+			rr.routes = append(rr.routes, r)
+		}
+		out = append(out, rr)
+	}
+	return out, nil
+}
+
+// matchRoute converts one HTTPRouteMatch; no path means PathPrefix "/".
+func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
+	r := router.Route{Path: "/", PathMatch: router.PathPrefix}
+	if m.Path != nil {
+		if m.Path.Value != nil {
+			r.Path = *m.Path.Value
+		}
+		if m.Path.Type != nil {
+			switch *m.Path.Type {
+			case gatewayv1.PathMatchExact:
+				r.PathMatch = router.PathExact
+			case gatewayv1.PathMatchRegularExpression:
+				r.PathMatch = router.PathRegularExpression
+				if _, err := gatewayRegexCheck(r.Path); err != nil {
+					return r, fmt.Errorf("path regular expression %q: %w", r.Path, err)
+				}
+			}
+		}
+		if r.PathMatch != router.PathRegularExpression {
+			if c, ok := router.CanonicalPath(r.Path); !ok || c != r.Path {
+				return r, fmt.Errorf("path %q is not in canonical form", r.Path)
+			}
+		}
+	}
+	if m.Method != nil {
+		r.Method = string(*m.Method)
+	}
+	seen := map[string]bool{}
+	for _, h := range m.Headers {
+		name := strings.ToLower(string(h.Name))
+		if seen[name] { // only the first of equivalent names counts
+			continue
+		}
+		seen[name] = true
+		regex := h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression
+		if regex {
+			if _, err := gatewayRegexCheck(h.Value); err != nil {
+				return r, fmt.Errorf("header %s regular expression: %w", h.Name, err)
+			}
+		}
+		r.Headers = append(r.Headers, router.ValueMatch{Name: string(h.Name), Value: h.Value, Regex: regex})
+	}
+	seenQ := map[string]bool{}
+	for _, q := range m.QueryParams {
+		if seenQ[string(q.Name)] {
+			continue
+		}
+		seenQ[string(q.Name)] = true
+		regex := q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression
+		if regex {
+			if _, err := gatewayRegexCheck(q.Value); err != nil {
+				return r, fmt.Errorf("query parameter %s regular expression: %w", q.Name, err)
+			}
+		}
+		r.QueryParams = append(r.QueryParams, router.ValueMatch{Name: string(q.Name), Value: q.Value, Regex: regex})
+	}
+	return r, nil
+}
+
+// emitRoutes adds a rule's routes for each hostname of an attachment.
+func (t *translator) emitRoutes(a attachment, rules []ruleRoutes) {
+	hosts := a.hostnames
+	if len(hosts) == 0 {
+		hosts = []string{""}
+	}
+	for _, rr := range rules {
+		for _, base := range rr.routes {
+			for _, h := range hosts {
+				r := base
+				r.Listener = a.ls.key
+				r.Host, r.HostMatch = h, router.HostExact
+				switch {
+				case h == "":
+					r.HostMatch = router.HostAny
+				case strings.HasPrefix(h, "*."):
+					r.HostMatch = router.HostWildcardAnyLabels
+				}
+				t.res.Config.Routes = append(t.res.Config.Routes, r)
+			}
+		}
+	}
+}

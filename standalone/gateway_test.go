@@ -1,0 +1,161 @@
+package standalone
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-dev/portico/controllers/translate"
+)
+
+func gatewayManifests(port int, blue, green string) string {
+	svc := func(name, addr string) string {
+		host, p, _ := net.SplitHostPort(addr)
+		return fmt.Sprintf(`---
+apiVersion: v1
+kind: Service
+metadata: {name: %[1]s, namespace: demo}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: %[1]s-1, namespace: demo, labels: {kubernetes.io/service-name: %[1]s}}
+addressType: IPv4
+ports: [{port: %[3]s}]
+endpoints: [{addresses: ["%[2]s"]}]
+`, name, host, p)
+	}
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: demo}
+spec:
+  gatewayClassName: portico
+  listeners: [{name: http, port: %d, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: demo}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}, headers: [{name: env, value: canary}]}]
+    backendRefs: [{name: green, port: 80}]
+  - matches: [{path: {type: Exact, value: /orders}, method: POST}]
+    backendRefs: [{name: green, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /missing}}]
+    backendRefs: [{name: nope, port: 80}]
+  - backendRefs: [{name: blue, port: 80}]
+`, port) + svc("blue", blue) + svc("green", green)
+}
+
+// TestRunServesGateways serves a Gateway from files on its own pool
+// address and checks HTTPRoute matching with real requests.
+func TestRunServesGateways(t *testing.T) {
+	mk := func(name string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, name) }))
+		t.Cleanup(s.Close)
+		return strings.TrimPrefix(s.URL, "http://")
+	}
+	blue, green := mk("blue"), mk("green")
+	l, err := net.Listen("tcp", "127.0.9.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(gatewayManifests(port, blue, green)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bound := make(chan string, 4)
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
+			Interval: 20 * time.Millisecond, GatewayPool: netip.MustParsePrefix("127.0.9.0/24"),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: &out,
+			OnListening: func(name string, a net.Addr) { bound <- name + "=" + a.String() },
+		})
+	}()
+	var addr string
+	select {
+	case b := <-bound:
+		key, a, _ := strings.Cut(b, "=")
+		if key != fmt.Sprintf("Gateway/demo/gw:%d", port) {
+			t.Fatalf("bound %q", b)
+		}
+		addr = a
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway listener not bound")
+	}
+	if addr != fmt.Sprintf("127.0.9.1:%d", port) {
+		t.Fatalf("gateway bound on %s, want the pool's first address", addr)
+	}
+	do := func(method, path string, hdr ...string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+		req.Host = "shop.example.com"
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	cases := []struct {
+		method, path string
+		hdr          []string
+		code         int
+		body         string
+	}{
+		{"GET", "/api/x", nil, 200, "blue"},
+		{"GET", "/api/x", []string{"env", "canary"}, 200, "green"},
+		{"POST", "/orders", nil, 200, "green"},
+		{"GET", "/orders", nil, 200, "blue"},
+		{"GET", "/missing", nil, 500, ""},
+	}
+	for _, c := range cases {
+		if code, body := do(c.method, c.path, c.hdr...); code != c.code || (c.body != "" && body != c.body) {
+			t.Errorf("%s %s %v: %d %q, want %d %q", c.method, c.path, c.hdr, code, body, c.code, c.body)
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Host = "other.example.com"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("unknown host: %v %v", resp, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "Gateway/demo/gw: address 127.0.9.1"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("address not printed:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "FAIL HTTPRoute/demo/r parent gw: Accepted=True (Accepted); ResolvedRefs=False (BackendNotFound)") {
+		t.Errorf("status output:\n%s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -48,6 +48,10 @@ lint: golangci-lint ## Run golangci-lint.
 manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml) from kubebuilder markers.
 	$(CONTROLLER_GEN) rbac:roleName=portico paths=./controllers/... output:rbac:artifacts:config=manifests/base/rbac
 
+.PHONY: crds
+crds: ## Copy the pinned Gateway API CRDs into manifests/gateway-api/.
+	hack/gateway-crds.sh
+
 .PHONY: golden
 golden: ## Regenerate translate golden files (review the diff!).
 	go test ./controllers/translate/ -run TestGolden -update

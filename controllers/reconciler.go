@@ -20,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
 )
@@ -51,6 +53,12 @@ type Reconciler struct {
 	IsLeader func() bool
 	Metrics  *controllerMetrics
 
+	// Gateway configures the Gateway API; gatewayKinds says which of its
+	// kinds the cluster serves, gateways runs their listeners.
+	Gateway      GatewayOptions
+	gatewayKinds gatewayKinds
+	gateways     *gatewayListeners
+
 	mu       sync.Mutex
 	reported map[string]bool // problems already sent as Events
 }
@@ -74,6 +82,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			},
 		}))
 	}
+	if r.gatewayKinds.enabled() {
+		b = b.Watches(&gatewayv1.GatewayClass{}, all).
+			Watches(&gatewayv1.Gateway{}, all).
+			Watches(&corev1.Namespace{}, all)
+		if r.gatewayKinds.httpRoutes {
+			b = b.Watches(&gatewayv1.HTTPRoute{}, all)
+		}
+		if r.gatewayKinds.grants {
+			b = b.Watches(&gatewayv1.ReferenceGrant{}, all)
+		}
+	}
 	return b.
 		Named("portico").
 		// Several controllers may share a process (tests); names need not
@@ -94,6 +113,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
 	snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
+	if err == nil {
+		err = listGatewayAPI(ctx, r.Client, r.Namespace, r.gatewayKinds, snap)
+	}
 	if err != nil {
 		r.Metrics.observe(start, err)
 		return reconcile.Result{}, err
@@ -108,6 +130,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	}
 	log.V(1).Info("routing table swapped", "generation", table.Generation, "routes", len(table.Routes()),
 		"problems", len(res.Problems), "took", time.Since(start))
+	if err := r.reconcileGateways(ctx, &res); err != nil {
+		r.Metrics.observe(start, err)
+		return reconcile.Result{}, err
+	}
 	if r.IsLeader() {
 		r.reportProblems(snap, res.Problems)
 		if err := r.writeStatus(ctx, snap, &res); err != nil {

@@ -27,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
@@ -56,6 +58,9 @@ type Options struct {
 	// ACME, when its CA is set, obtains certificates for TLS entries
 	// without a secretName.
 	ACME ACMEOptions
+	// Gateway configures the Gateway API (Translate.GatewayControllerName
+	// turns it on when the CRDs are installed).
+	Gateway GatewayOptions
 
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.
@@ -73,6 +78,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := gatewayv1.Install(scheme); err != nil {
+		return err
+	}
+	opts.Gateway.defaults()
+	if opts.Gateway.Namespace == "" {
+		opts.Gateway.Namespace = leaderNamespace(opts.LeaderElectionNamespace)
+	}
 	// Only kubernetes.io/tls Secrets are cached, so clusters with many other
 	// Secrets (Helm releases) do not inflate memory. Other referenced
 	// Secrets (client CAs) are read directly.
@@ -84,6 +96,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		if ns, _, ok := strings.Cut(opts.Publish.Service, "/"); ok {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
+		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -126,17 +139,37 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if acme != nil {
 		dp.Certs.SetACME(acme.GetCertificate)
 	}
+	var kinds gatewayKinds
+	if opts.Translate.GatewayControllerName != "" {
+		var missing []string
+		kinds, missing = detectGatewayAPI(mgr.GetRESTMapper())
+		switch {
+		case !kinds.enabled():
+			log.Info("Gateway API CRDs are not installed: the Gateway API is off", "missing", missing)
+			opts.Translate.GatewayControllerName = ""
+		case len(missing) > 0:
+			log.Info("some Gateway API CRDs are not installed: their kinds are off", "missing", missing)
+		}
+	}
+	gwListeners := &gatewayListeners{set: dataplane.NewListenerSet(dp.Router, opts.Drain,
+		slog.New(logr.ToSlogHandler(log.WithName("gateway"))), opts.OnListening)}
+	if err := mgr.Add(gwListeners); err != nil {
+		return err
+	}
 	rec := &Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Dataplane: dp,
-		ACME:      acme,
-		Translate: opts.Translate,
-		Namespace: opts.WatchNamespace,
-		Publish:   opts.Publish,
-		Recorder:  mgr.GetEventRecorder("portico"),
-		IsLeader:  func() bool { return isClosed(mgr.Elected()) },
-		Metrics:   newControllerMetrics(metrics.Registry),
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Dataplane:    dp,
+		ACME:         acme,
+		Gateway:      opts.Gateway,
+		gatewayKinds: kinds,
+		gateways:     gwListeners,
+		Translate:    opts.Translate,
+		Namespace:    opts.WatchNamespace,
+		Publish:      opts.Publish,
+		Recorder:     mgr.GetEventRecorder("portico"),
+		IsLeader:     func() bool { return isClosed(mgr.Elected()) },
+		Metrics:      newControllerMetrics(metrics.Registry),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up reconciler: %w", err)

@@ -31,9 +31,10 @@ type ControlPlane struct {
 	Kubeconfig string
 }
 
-// StartControlPlane starts etcd and kube-apiserver from AssetsDir. It fails
-// with instructions when the binaries are missing; it never skips.
-func StartControlPlane() (*ControlPlane, error) {
+// StartControlPlane starts etcd and kube-apiserver from AssetsDir and
+// installs the CRDs found in crdDirs. It fails with instructions when the
+// binaries are missing; it never skips.
+func StartControlPlane(crdDirs ...string) (*ControlPlane, error) {
 	dir := AssetsDir()
 	for _, b := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
@@ -41,7 +42,7 @@ func StartControlPlane() (*ControlPlane, error) {
 				"(or set KUBEBUILDER_ASSETS): %w", b, dir, err)
 		}
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir}
+	env := &envtest.Environment{BinaryAssetsDirectory: dir, CRDDirectoryPaths: crdDirs, ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)

@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portico-dev/portico/controllers"
 	"github.com/portico-dev/portico/controllers/translate"
@@ -28,6 +31,8 @@ var (
 	k8s       client.Client
 	proxyAddr string // the controller's HTTP listener
 	httpsAddr string // the controller's HTTPS listener
+	// gatewayBound maps Gateway listener keys to the addresses bound.
+	gatewayBound sync.Map
 )
 
 const publishedIP = "203.0.113.10" // written into status only, never dialled
@@ -44,13 +49,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer CleanupNetwork()
-	cp, err = StartControlPlane()
+	cp, err = StartControlPlane("../manifests/gateway-api/experimental")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest:", err)
 		return 1
 	}
 	defer cp.Stop()
-	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme.Scheme})
+	if err = gatewayv1.Install(scheme.Scheme); err == nil {
+		k8s, err = client.New(cp.Config, client.Options{Scheme: scheme.Scheme})
+	}
+	if err == nil {
+		err = k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "portico-system"}})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest:", err)
 		return 1
@@ -63,13 +73,22 @@ func run(m *testing.M) int {
 	go func() {
 		defer wg.Done()
 		err := controllers.Run(ctx, cp.Config, controllers.Options{
-			Translate:   translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico"},
+			Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
+				GatewayControllerName: "portico.dev/gateway-controller"},
+			Gateway: controllers.GatewayOptions{Namespace: "portico-system", ServiceType: "ClusterIP",
+				BindAddress: "127.0.0.1", PortMin: 31000, PortMax: 31999},
 			Publish:     controllers.Publish{Addresses: []string{publishedIP}},
 			HTTPAddr:    "127.0.0.1:0",
 			HTTPSAddr:   "127.0.0.1:0",
 			MetricsAddr: "0",
 			HealthAddr:  "0",
-			OnListening: func(name string, a net.Addr) { addrs <- name + "=" + a.String() },
+			OnListening: func(name string, a net.Addr) {
+				if name == "http" || name == "https" {
+					addrs <- name + "=" + a.String()
+					return
+				}
+				gatewayBound.Store(name, a.String())
+			},
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "controller stopped:", err)

@@ -90,7 +90,8 @@ func Run(ctx context.Context, opts Options) error {
 	if !opts.GatewayPool.IsValid() {
 		opts.GatewayPool = netip.MustParsePrefix("127.0.1.0/24")
 	}
-	gws := newGatewayServers(opts.GatewayPool, dp.Router, opts.Drain, opts.Log, opts.OnListening)
+	gwListeners := dataplane.NewListenerSet(dp.Router, opts.Drain, opts.Log, opts.OnListening)
+	gws := newGatewayAddresses(opts.GatewayPool, gwListeners, opts.Log)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -123,7 +124,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	wg.Wait()
 	<-watchDone
-	gws.wait()
+	gwListeners.Wait()
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +32,11 @@ func runController(args []string) error {
 	fs.StringVar(&acme.CARootsFile, "acme-ca-roots", "", "PEM file of CAs trusted for the ACME server's HTTPS endpoint (private ACME CAs)")
 	fs.StringVar(&acme.Namespace, "acme-namespace", "", "namespace of the Secrets and Leases holding ACME state (default: the leader-election namespace)")
 	fs.StringVar(&acme.Profile, "acme-profile", "", "ACME certificate profile to request, when the CA offers profiles")
+	var gw controllers.GatewayOptions
+	gwType := fs.String("gateway-service-type", "LoadBalancer", "type of the Service made for each Gateway: LoadBalancer, NodePort or ClusterIP")
+	gwPorts := fs.String("gateway-port-range", "20000-29999", "internal proxy ports Gateway listeners are mapped to")
+	fs.StringVar(&gw.BindAddress, "gateway-bind-address", "", "host the internal Gateway ports listen on (default: all interfaces)")
+	fs.StringVar(&gw.Namespace, "gateway-namespace", "", "namespace of the per-Gateway Services, where Portico's Pods run (default: $POD_NAMESPACE)")
 	zopts := zap.Options{}
 	zopts.BindFlags(fs)
 	_ = fs.Parse(args)
@@ -39,6 +45,15 @@ func runController(args []string) error {
 	trusted, err := c.trustedProxies()
 	if err != nil {
 		return err
+	}
+	switch t := corev1.ServiceType(*gwType); t {
+	case corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP:
+		gw.ServiceType = t
+	default:
+		return fmt.Errorf("--gateway-service-type %q: want LoadBalancer, NodePort or ClusterIP", *gwType)
+	}
+	if _, err := fmt.Sscanf(*gwPorts, "%d-%d", &gw.PortMin, &gw.PortMax); err != nil || gw.PortMin < 1 || gw.PortMax > 65535 || gw.PortMin > gw.PortMax {
+		return fmt.Errorf("--gateway-port-range %q: want MIN-MAX", *gwPorts)
 	}
 	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
@@ -59,6 +74,7 @@ func runController(args []string) error {
 		AccessLog:               c.accessLog,
 		Drain:                   c.drain(),
 		ACME:                    acme,
+		Gateway:                 gw,
 	})
 }
 

@@ -1,0 +1,136 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
+)
+
+// gatewayKinds says which Gateway API kinds the cluster serves.
+type gatewayKinds struct {
+	classes, gateways, httpRoutes, grants bool
+}
+
+func (k gatewayKinds) enabled() bool { return k.classes && k.gateways }
+
+// detectGatewayAPI asks the API server which Gateway API kinds exist, so
+// Portico runs without the CRDs and says what is off.
+func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
+	has := func(kind string) bool {
+		_, err := mapper.RESTMapping(schema.GroupKind{Group: gatewayv1.GroupName, Kind: kind}, gatewayv1.GroupVersion.Version)
+		return err == nil
+	}
+	k := gatewayKinds{classes: has("GatewayClass"), gateways: has("Gateway"), httpRoutes: has("HTTPRoute"), grants: has("ReferenceGrant")}
+	var missing []string
+	for name, ok := range map[string]bool{"GatewayClass": k.classes, "Gateway": k.gateways, "HTTPRoute": k.httpRoutes, "ReferenceGrant": k.grants} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	return k, missing
+}
+
+// listGatewayAPI adds the Gateway API objects (and Namespaces, for
+// listener namespace selectors) to the snapshot.
+func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k gatewayKinds, snap *translate.Snapshot) error {
+	if !k.enabled() {
+		return nil
+	}
+	ns := client.InNamespace(namespace)
+	var (
+		classes gatewayv1.GatewayClassList
+		gws     gatewayv1.GatewayList
+		routes  gatewayv1.HTTPRouteList
+		grants  gatewayv1.ReferenceGrantList
+		nss     corev1.NamespaceList
+	)
+	if err := c.List(ctx, &classes); err != nil {
+		return fmt.Errorf("listing GatewayClasses: %w", err)
+	}
+	if err := c.List(ctx, &gws, ns); err != nil {
+		return fmt.Errorf("listing Gateways: %w", err)
+	}
+	if k.httpRoutes {
+		if err := c.List(ctx, &routes, ns); err != nil {
+			return fmt.Errorf("listing HTTPRoutes: %w", err)
+		}
+	}
+	if k.grants {
+		if err := c.List(ctx, &grants, ns); err != nil {
+			return fmt.Errorf("listing ReferenceGrants: %w", err)
+		}
+	}
+	if err := c.List(ctx, &nss); err != nil {
+		return fmt.Errorf("listing Namespaces: %w", err)
+	}
+	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes = classes.Items, gws.Items, routes.Items
+	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
+	return nil
+}
+
+// gatewayListeners runs the Gateways' listeners on every replica for the
+// lifetime of the manager.
+type gatewayListeners struct {
+	set *dataplane.ListenerSet
+	mu  sync.Mutex
+	ctx context.Context
+}
+
+var errNotStarted = errors.New("gateway listeners not started yet")
+
+// Start keeps the manager's context for the listeners and waits for them
+// to drain when it ends.
+func (g *gatewayListeners) Start(ctx context.Context) error {
+	g.mu.Lock()
+	g.ctx = ctx
+	g.mu.Unlock()
+	<-ctx.Done()
+	g.set.Wait()
+	return nil
+}
+
+// NeedLeaderElection is false: every replica serves traffic.
+func (g *gatewayListeners) NeedLeaderElection() bool { return false }
+
+func (g *gatewayListeners) sync(want map[string]string) error {
+	g.mu.Lock()
+	ctx := g.ctx
+	g.mu.Unlock()
+	if ctx == nil {
+		return errNotStarted
+	}
+	g.set.Sync(ctx, want)
+	return nil
+}
+
+// reconcileGateways binds the Gateways' listeners on every replica and, as
+// leader, keeps their Services and writes Gateway API status.
+func (r *Reconciler) reconcileGateways(ctx context.Context, res *translate.Result) error {
+	if !r.gatewayKinds.enabled() {
+		return nil
+	}
+	services, err := r.gatewayServices(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.gateways.sync(r.gatewayBindings(res.GatewayListeners, services)); err != nil {
+		return err
+	}
+	if !r.IsLeader() {
+		return nil
+	}
+	if err := r.syncGatewayServices(ctx, res.GatewayListeners, services); err != nil {
+		return err
+	}
+	return r.writeGatewayStatus(ctx, res, gatewayAddresses(services))
+}

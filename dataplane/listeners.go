@@ -1,0 +1,91 @@
+package dataplane
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// ListenerSet runs the client-facing listeners of Gateways: one server per
+// listener key, each serving that key's routes. Sync starts and stops
+// servers to match what is wanted; other servers are never touched, so a
+// change to one Gateway does not disturb another's connections.
+type ListenerSet struct {
+	rt      *router.Router
+	drain   router.Drain
+	log     *slog.Logger
+	notify  func(key string, addr net.Addr)
+	mu      sync.Mutex
+	running map[string]*listenerServer
+}
+
+type listenerServer struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewListenerSet returns an empty set serving from rt. notify, when set,
+// is told each bound address.
+func NewListenerSet(rt *router.Router, d router.Drain, log *slog.Logger, notify func(string, net.Addr)) *ListenerSet {
+	return &ListenerSet{rt: rt, drain: d, log: log, notify: notify, running: map[string]*listenerServer{}}
+}
+
+// Sync makes the running servers those of want: listener key -> host:port.
+func (s *ListenerSet) Sync(ctx context.Context, want map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, addr := range want {
+		if cur, ok := s.running[key]; ok && cur.addr == addr {
+			continue
+		}
+		s.stop(key)
+		s.start(ctx, key, addr)
+	}
+	for key := range s.running {
+		if _, ok := want[key]; !ok {
+			s.stop(key)
+		}
+	}
+}
+
+func (s *ListenerSet) start(ctx context.Context, key, addr string) {
+	sctx, cancel := context.WithCancel(ctx)
+	ls := &listenerServer{addr: addr, cancel: cancel, done: make(chan struct{})}
+	s.running[key] = ls
+	go func() {
+		defer close(ls.done)
+		err := router.Serve(sctx, router.Listener{Addr: addr}, s.rt.Listener(key), s.drain, func(a net.Addr) {
+			s.log.Info("gateway listening", "listener", key, "address", a.String())
+			if s.notify != nil {
+				s.notify(key, a)
+			}
+		})
+		if err != nil {
+			s.log.Error("gateway listener failed", "listener", key, "address", addr, "error", err)
+		}
+	}()
+}
+
+func (s *ListenerSet) stop(key string) {
+	if ls, ok := s.running[key]; ok {
+		ls.cancel()
+		delete(s.running, key)
+	}
+}
+
+// Wait blocks until every server has stopped (after ctx of Sync ended).
+func (s *ListenerSet) Wait() {
+	s.mu.Lock()
+	servers := make([]*listenerServer, 0, len(s.running))
+	for _, ls := range s.running {
+		servers = append(servers, ls)
+	}
+	s.mu.Unlock()
+	for _, ls := range servers {
+		<-ls.done
+	}
+}

@@ -85,11 +85,61 @@ type Route struct {
 	// matches are tried first (the Gateway API's precedence).
 	Headers     []ValueMatch `json:"headers,omitempty"`
 	QueryParams []ValueMatch `json:"queryParams,omitempty"`
+	// ListenerPort is the client-facing port of a Gateway listener, used
+	// when a redirect keeps the scheme (0 for Ingress routes).
+	ListenerPort int32 `json:"listenerPort,omitempty"`
+	// RequestHeaders and ResponseHeaders modify headers on the way in and
+	// out; Redirect answers instead of proxying; Rewrite changes the
+	// forwarded host and path.
+	RequestHeaders  *HeaderOps `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
+	Redirect        *Redirect  `json:"redirect,omitempty"`
+	Rewrite         *Rewrite   `json:"rewrite,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added
 	// to responses served over TLS.
 	HSTS string `json:"hsts,omitempty"`
+}
+
+// HeaderOps modify headers: Set replaces, Add appends, Remove deletes
+// (names case-insensitive), applied in that order.
+type HeaderOps struct {
+	Set    []Header `json:"set,omitempty"`
+	Add    []Header `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PathModifier replaces the whole path, or the part a PathPrefix route
+// matched.
+type PathModifier struct {
+	// ReplacePrefix is true for ReplacePrefixMatch, false for
+	// ReplaceFullPath.
+	ReplacePrefix bool   `json:"replacePrefix,omitempty"`
+	Value         string `json:"value"`
+}
+
+// Redirect answers with a redirect built from the request. Empty fields
+// keep the request's value.
+type Redirect struct {
+	Scheme   string        `json:"scheme,omitempty"`
+	Hostname string        `json:"hostname,omitempty"`
+	Port     int32         `json:"port,omitempty"`
+	Path     *PathModifier `json:"path,omitempty"`
+	// StatusCode defaults to 302.
+	StatusCode int `json:"statusCode,omitempty"`
+}
+
+// Rewrite changes what is forwarded: the Host header and the path.
+type Rewrite struct {
+	Hostname string        `json:"hostname,omitempty"`
+	Path     *PathModifier `json:"path,omitempty"`
 }
 
 // ValueMatch matches a header or query parameter by name: its first value

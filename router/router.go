@@ -66,10 +66,11 @@ func New(opts Options) *Router {
 	}
 	rt := &Router{opts: opts}
 	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:      rt.rewrite,
-		Transport:    &endpointTransport{t: opts.Transport},
-		ErrorHandler: rt.proxyError,
-		BufferPool:   newBufferPool(),
+		Rewrite:        rt.rewrite,
+		ModifyResponse: modifyResponse,
+		Transport:      &endpointTransport{t: opts.Transport},
+		ErrorHandler:   rt.proxyError,
+		BufferPool:     newBufferPool(),
 	}
 	return rt
 }
@@ -166,6 +167,14 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if r.TLS != nil && route.HSTS != "" {
 		w.Header().Set("Strict-Transport-Security", route.HSTS)
 	}
+	if route.Redirect != nil {
+		rt.redirect(w, r, route)
+		return &proxyState{route: route}
+	}
+	route.RequestHeaders.apply(r.Header)
+	if route.Rewrite != nil {
+		route.rewriteRequest(r)
+	}
 	st := &proxyState{route: route, backend: route.pick()}
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
@@ -240,4 +249,12 @@ func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
 	}
 	u := url.URL{Scheme: "https", Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	http.Redirect(w, r, u.String(), http.StatusPermanentRedirect)
+}
+
+// modifyResponse applies the route's response header modifier.
+func modifyResponse(resp *http.Response) error {
+	if st, ok := resp.Request.Context().Value(ctxKey{}).(*proxyState); ok && st.route != nil {
+		st.route.ResponseHeaders.apply(resp.Header)
+	}
+	return nil
 }

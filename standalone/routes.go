@@ -26,6 +26,8 @@ type RouteView struct {
 	// HTTPSRedirect and HSTS describe TLS behaviour of HTTP routes.
 	HTTPSRedirect bool   `json:"httpsRedirect,omitempty"`
 	HSTS          string `json:"hsts,omitempty"`
+	// Filters name what the route does besides forwarding.
+	Filters []string `json:"filters,omitempty"`
 }
 
 // CertView is a certificate being served.
@@ -105,7 +107,7 @@ func Describe(t *router.Table, res *translate.Result) Report {
 			listener = r.Listener
 		}
 		v := add(listener, host, r.Path, matchText(&r.Route), r.Backends, r.Source)
-		v.HTTPSRedirect, v.HSTS = r.HTTPSRedirect, r.HSTS
+		v.HTTPSRedirect, v.HSTS, v.Filters = r.HTTPSRedirect, r.HSTS, filterNames(&r.Route)
 	}
 	for _, r := range t.L4Routes() {
 		if r.Host != "" {
@@ -133,7 +135,7 @@ func (rep Report) WriteJSON(w io.Writer) error {
 // WriteText prints the report as a table followed by the problems.
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tTLS\tBACKENDS\tSOURCE")
+	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tFILTERS\tBACKENDS\tSOURCE")
 	for _, r := range rep.Routes {
 		var bs []string
 		for _, b := range r.Backends {
@@ -156,6 +158,7 @@ func (rep Report) WriteText(w io.Writer) error {
 		if r.HSTS != "" {
 			tlsNotes = append(tlsNotes, "hsts")
 		}
+		tlsNotes = append(tlsNotes, r.Filters...)
 		if len(tlsNotes) == 0 {
 			tlsNotes = []string{"-"}
 		}
@@ -271,4 +274,22 @@ func valueMatchText(kind string, m router.ValueMatch) string {
 		return kind + ":" + m.Name + "~" + m.Value
 	}
 	return kind + ":" + m.Name + "=" + m.Value
+}
+
+// filterNames lists a route's filters for `portico routes`.
+func filterNames(r *router.Route) []string {
+	var out []string
+	if r.RequestHeaders != nil {
+		out = append(out, "request-headers")
+	}
+	if r.ResponseHeaders != nil {
+		out = append(out, "response-headers")
+	}
+	if rd := r.Redirect; rd != nil {
+		out = append(out, fmt.Sprintf("redirect-%d", rd.StatusCode))
+	}
+	if r.Rewrite != nil {
+		out = append(out, "rewrite")
+	}
+	return out
 }

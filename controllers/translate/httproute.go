@@ -2,6 +2,7 @@ package translate
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -47,7 +48,11 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 	accepted := condition(string(gatewayv1.RouteConditionAccepted), true, string(gatewayv1.RouteReasonAccepted), "route accepted", gen)
 	rules, err := httpRouteRules(hr, backends)
 	if err != nil {
-		accepted = condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonUnsupportedValue), err.Error(), gen)
+		reason := gatewayv1.RouteReasonUnsupportedValue
+		if errors.Is(err, errIncompatible) {
+			reason = gatewayv1.RouteReasonIncompatibleFilters
+		}
+		accepted = condition(string(gatewayv1.RouteConditionAccepted), false, string(reason), err.Error(), gen)
 	}
 	for _, pr := range hr.Spec.ParentRefs {
 		if (pr.Group != nil && *pr.Group != gatewayGroup) || (pr.Kind != nil && *pr.Kind != kindGateway) {
@@ -184,8 +189,9 @@ var gatewayRegexCheck = regexp.Compile
 func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend) ([]ruleRoutes, error) {
 	var out []ruleRoutes
 	for ri, rule := range hr.Spec.Rules {
-		if len(rule.Filters) > 0 {
-			return nil, fmt.Errorf("spec.rules[%d].filters: filters are not supported yet", ri)
+		filters, err := convertFilters(rule.Filters, fmt.Sprintf("spec.rules[%d]", ri))
+		if err != nil {
+			return nil, err
 		}
 		for bi, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
@@ -202,6 +208,10 @@ func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend
 			if err != nil {
 				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: %w", ri, mi, err)
 			}
+			if r.PathMatch != router.PathPrefix && usesPrefixReplace(filters) {
+				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: ReplacePrefixMatch needs a PathPrefix match", ri, mi)
+			}
+			filters.apply(&r)
 			r.Backends = backends[ri]
 			r.Source = router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: mi}
 			rr.routes = append(rr.routes, r)
@@ -280,7 +290,7 @@ func (t *translator) emitRoutes(a attachment, rules []ruleRoutes) {
 		for _, base := range rr.routes {
 			for _, h := range hosts {
 				r := base
-				r.Listener = a.ls.key
+				r.Listener, r.ListenerPort = a.ls.key, a.ls.spec.Port
 				r.Host, r.HostMatch = h, router.HostExact
 				switch {
 				case h == "":
@@ -292,4 +302,9 @@ func (t *translator) emitRoutes(a attachment, rules []ruleRoutes) {
 			}
 		}
 	}
+}
+
+func usesPrefixReplace(f ruleFilters) bool {
+	return f.redirect != nil && f.redirect.Path != nil && f.redirect.Path.ReplacePrefix ||
+		f.rewrite != nil && f.rewrite.Path != nil && f.rewrite.Path.ReplacePrefix
 }

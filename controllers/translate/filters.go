@@ -1,0 +1,108 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// ruleFilters holds a rule's filters as router route fields.
+type ruleFilters struct {
+	request, response *router.HeaderOps
+	redirect          *router.Redirect
+	rewrite           *router.Rewrite
+}
+
+// errIncompatible marks filter combinations the spec forbids.
+var errIncompatible = errors.New("incompatible filters")
+
+// convertFilters translates a rule's filters. Unsupported filter types are
+// errors (the route is not accepted); so is a redirect combined with a
+// rewrite.
+func convertFilters(fs []gatewayv1.HTTPRouteFilter, field string) (ruleFilters, error) {
+	var out ruleFilters
+	for i, f := range fs {
+		at := fmt.Sprintf("%s.filters[%d]", field, i)
+		switch f.Type {
+		case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
+			out.request = mergeHeaderOps(out.request, f.RequestHeaderModifier)
+		case gatewayv1.HTTPRouteFilterResponseHeaderModifier:
+			out.response = mergeHeaderOps(out.response, f.ResponseHeaderModifier)
+		case gatewayv1.HTTPRouteFilterRequestRedirect:
+			if f.RequestRedirect == nil {
+				return out, fmt.Errorf("%s: requestRedirect is missing", at)
+			}
+			rd := f.RequestRedirect
+			out.redirect = &router.Redirect{StatusCode: 302}
+			if rd.Scheme != nil {
+				out.redirect.Scheme = *rd.Scheme
+			}
+			if rd.Hostname != nil {
+				out.redirect.Hostname = string(*rd.Hostname)
+			}
+			if rd.Port != nil {
+				out.redirect.Port = *rd.Port
+			}
+			if rd.StatusCode != nil {
+				out.redirect.StatusCode = *rd.StatusCode
+			}
+			out.redirect.Path = pathModifier(rd.Path)
+		case gatewayv1.HTTPRouteFilterURLRewrite:
+			if f.URLRewrite == nil {
+				return out, fmt.Errorf("%s: urlRewrite is missing", at)
+			}
+			out.rewrite = &router.Rewrite{Path: pathModifier(f.URLRewrite.Path)}
+			if f.URLRewrite.Hostname != nil {
+				out.rewrite.Hostname = string(*f.URLRewrite.Hostname)
+			}
+		default:
+			return out, fmt.Errorf("%s: filter type %s is not supported yet", at, f.Type)
+		}
+	}
+	if out.redirect != nil && out.rewrite != nil {
+		return out, fmt.Errorf("%s: RequestRedirect and URLRewrite cannot be used together: %w", field, errIncompatible)
+	}
+	return out, nil
+}
+
+func mergeHeaderOps(ops *router.HeaderOps, f *gatewayv1.HTTPHeaderFilter) *router.HeaderOps {
+	if f == nil {
+		return ops
+	}
+	if ops == nil {
+		ops = &router.HeaderOps{}
+	}
+	for _, h := range f.Set {
+		ops.Set = append(ops.Set, router.Header{Name: string(h.Name), Value: h.Value})
+	}
+	for _, h := range f.Add {
+		ops.Add = append(ops.Add, router.Header{Name: string(h.Name), Value: h.Value})
+	}
+	ops.Remove = append(ops.Remove, f.Remove...)
+	return ops
+}
+
+func pathModifier(m *gatewayv1.HTTPPathModifier) *router.PathModifier {
+	if m == nil {
+		return nil
+	}
+	switch m.Type {
+	case gatewayv1.FullPathHTTPPathModifier:
+		if m.ReplaceFullPath != nil {
+			return &router.PathModifier{Value: *m.ReplaceFullPath}
+		}
+	case gatewayv1.PrefixMatchHTTPPathModifier:
+		if m.ReplacePrefixMatch != nil {
+			return &router.PathModifier{ReplacePrefix: true, Value: *m.ReplacePrefixMatch}
+		}
+	}
+	return nil
+}
+
+// apply sets the filters on a route.
+func (f ruleFilters) apply(r *router.Route) {
+	r.RequestHeaders, r.ResponseHeaders, r.Redirect, r.Rewrite = f.request, f.response, f.redirect, f.rewrite
+}

@@ -1,0 +1,103 @@
+package router
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// apply modifies h as ops say.
+func (ops *HeaderOps) apply(h http.Header) {
+	if ops == nil {
+		return
+	}
+	for _, s := range ops.Set {
+		h.Set(s.Name, s.Value)
+	}
+	for _, a := range ops.Add {
+		h.Add(a.Name, a.Value)
+	}
+	for _, r := range ops.Remove {
+		h.Del(r)
+	}
+}
+
+// modifyPath applies a path modifier to the canonical request path. For
+// ReplacePrefix, prefix is the route's (element-wise) matched prefix.
+func (m *PathModifier) modifyPath(path, prefix string) string {
+	if !m.ReplacePrefix {
+		return m.Value
+	}
+	rest := strings.TrimPrefix(path, strings.TrimSuffix(prefix, "/"))
+	value := strings.TrimSuffix(m.Value, "/")
+	switch {
+	case rest == "" && value == "":
+		return "/"
+	case rest == "":
+		return value
+	case value == "" || strings.HasPrefix(rest, "/"):
+		return value + rest
+	default:
+		return value + "/" + rest
+	}
+}
+
+// redirect answers r with the route's redirect.
+func (rt *Router) redirect(w http.ResponseWriter, r *http.Request, route *CompiledRoute) {
+	rd := route.Redirect
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := stripPort(r.Host)
+	port := 0
+	switch {
+	case rd.Port != 0:
+		port = int(rd.Port)
+	case rd.Scheme != "":
+		// A new scheme gets its well-known port.
+	case route.ListenerPort != 0:
+		port = int(route.ListenerPort)
+	default:
+		if _, p, err := net.SplitHostPort(r.Host); err == nil {
+			port, _ = strconv.Atoi(p)
+		}
+	}
+	if rd.Scheme != "" {
+		scheme = rd.Scheme
+	}
+	if rd.Hostname != "" {
+		host = rd.Hostname
+	}
+	if port == 80 && scheme == "http" || port == 443 && scheme == "https" {
+		port = 0
+	}
+	if port != 0 {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
+	}
+	path := r.URL.Path
+	if rd.Path != nil {
+		path = rd.Path.modifyPath(path, route.Path)
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: path, RawQuery: r.URL.RawQuery}
+	code := rd.StatusCode
+	if code == 0 {
+		code = http.StatusFound
+	}
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(code)
+}
+
+// rewrite changes the request before it is forwarded.
+func (route *CompiledRoute) rewriteRequest(r *http.Request) {
+	rw := route.Rewrite
+	if rw.Hostname != "" {
+		r.Host = rw.Hostname
+	}
+	if rw.Path != nil {
+		p := rw.Path.modifyPath(r.URL.Path, route.Path)
+		r.URL.Path, r.URL.RawPath = p, ""
+	}
+}

@@ -1,0 +1,108 @@
+package router
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestPathModifier(t *testing.T) {
+	cases := []struct {
+		prefix, value, path, want string
+		replacePrefix             bool
+	}{
+		{"/prefix/one", "/one", "/prefix/one/two", "/one/two", true},
+		{"/prefix/one", "/one", "/prefix/one", "/one", true},
+		{"/prefix/one", "/one", "/prefix/one/", "/one/", true},
+		{"/strip-prefix", "/", "/strip-prefix/three", "/three", true},
+		{"/strip-prefix", "/", "/strip-prefix", "/", true},
+		{"/strip-prefix/", "/", "/strip-prefix/", "/", true},
+		{"/old", "/new/", "/old/a/b", "/new/a/b", true},
+		{"/", "/api", "/x", "/api/x", true},
+		{"/full", "/replaced", "/full/path", "/replaced", false},
+	}
+	for _, c := range cases {
+		m := &PathModifier{ReplacePrefix: c.replacePrefix, Value: c.value}
+		if got := m.modifyPath(c.path, c.prefix); got != c.want {
+			t.Errorf("prefix %s -> %s on %s: %s, want %s", c.prefix, c.value, c.path, got, c.want)
+		}
+	}
+}
+
+func TestRedirectFilter(t *testing.T) {
+	route := func(path string, pm PathMatch, port int32, rd Redirect) Route {
+		return Route{Path: path, PathMatch: pm, Listener: "gw", ListenerPort: port, Redirect: &rd}
+	}
+	tab := Compile(Config{Routes: []Route{
+		route("/scheme", PathPrefix, 80, Redirect{Scheme: "https", StatusCode: 301}),
+		route("/port", PathPrefix, 80, Redirect{Port: 8443, StatusCode: 302}),
+		route("/listener", PathPrefix, 8080, Redirect{Hostname: "new.example.com", StatusCode: 307}),
+		route("/prefix", PathPrefix, 80, Redirect{Path: &PathModifier{ReplacePrefix: true, Value: "/replacement"}, StatusCode: 308}),
+		route("/full", PathPrefix, 80, Redirect{Path: &PathModifier{Value: "/else"}, StatusCode: 303}),
+	}})
+	rt := New(Options{})
+	rt.Swap(tab)
+	h := rt.Listener("gw")
+	cases := []struct {
+		target   string
+		tls      bool
+		code     int
+		location string
+	}{
+		{"http://example.com:31000/scheme/x?q=1", false, 301, "https://example.com/scheme/x?q=1"},
+		{"http://example.com/port", false, 302, "http://example.com:8443/port"},
+		{"http://example.com/listener/a", false, 307, "http://new.example.com:8080/listener/a"},
+		{"http://example.com/prefix/lemon", false, 308, "http://example.com/replacement/lemon"},
+		{"http://example.com/full/x", false, 303, "http://example.com/else"},
+		{"https://example.com/port", true, 302, "https://example.com:8443/port"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", c.target, nil)
+		if c.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != c.code || w.Header().Get("Location") != c.location {
+			t.Errorf("%s: %d %q, want %d %q", c.target, w.Code, w.Header().Get("Location"), c.code, c.location)
+		}
+	}
+}
+
+func TestHeaderAndRewriteFilters(t *testing.T) {
+	var seen *http.Request
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Clone(r.Context())
+		w.Header().Set("X-Backend-Secret", "1")
+		w.Header().Set("Cache-Control", "public")
+	}))
+	defer be.Close()
+	bk := &Backend{Name: "b", Endpoints: []Endpoint{{addr(be)}}}
+	_, front := serveTable(t, Config{Routes: []Route{{
+		Path: "/api/v1", Backends: []WeightedBackend{{bk, 1}},
+		RequestHeaders:  &HeaderOps{Set: []Header{{"X-Env", "prod"}}, Add: []Header{{"X-Added", "1"}}, Remove: []string{"x-internal"}},
+		ResponseHeaders: &HeaderOps{Set: []Header{{"Cache-Control", "no-store"}}, Remove: []string{"X-Backend-Secret"}},
+		Rewrite:         &Rewrite{Hostname: "internal.example.com", Path: &PathModifier{ReplacePrefix: true, Value: "/v1"}},
+	}}}, Options{})
+	req, _ := http.NewRequest("GET", front.URL+"/api/v1/users?x=1", nil)
+	req.Host = "public.example.com"
+	req.Header.Set("X-Env", "dev")
+	req.Header.Add("X-Added", "0")
+	req.Header.Set("X-Internal", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen.Host != "internal.example.com" || seen.URL.RequestURI() != "/v1/users?x=1" {
+		t.Errorf("forwarded %s %s", seen.Host, seen.URL.RequestURI())
+	}
+	if seen.Header.Get("X-Env") != "prod" || strings.Join(seen.Header.Values("X-Added"), ",") != "0,1" || seen.Header.Get("X-Internal") != "" {
+		t.Errorf("request headers %v", seen.Header)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Backend-Secret") != "" {
+		t.Errorf("response headers %v", resp.Header)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
+	"github.com/portico-dev/portico/router"
 )
 
 // gatewayKinds says which Gateway API kinds the cluster serves.
@@ -102,7 +103,7 @@ func (g *gatewayListeners) Start(ctx context.Context) error {
 // NeedLeaderElection is false: every replica serves traffic.
 func (g *gatewayListeners) NeedLeaderElection() bool { return false }
 
-func (g *gatewayListeners) sync(want map[string]string) error {
+func (g *gatewayListeners) sync(want map[string]router.Listener) error {
 	g.mu.Lock()
 	ctx := g.ctx
 	g.mu.Unlock()
@@ -123,7 +124,7 @@ func (r *Reconciler) reconcileGateways(ctx context.Context, res *translate.Resul
 	if err != nil {
 		return err
 	}
-	if err := r.gateways.sync(r.gatewayBindings(res.GatewayListeners, services)); err != nil {
+	if err := r.gateways.sync(r.gatewayBindings(res.GatewayListeners, services, r.Dataplane)); err != nil {
 		return err
 	}
 	if !r.IsLeader() {

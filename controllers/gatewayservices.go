@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
+	"github.com/portico-dev/portico/router"
 )
 
 // Labels and annotations of the Services Portico manages for Gateways.
@@ -198,18 +200,18 @@ func samePorts(a, b []corev1.ServicePort) bool {
 
 // gatewayBindings maps the listener keys of valid Gateway listeners to the
 // internal address each replica serves them on, from the Services.
-func (r *Reconciler) gatewayBindings(wanted []translate.GatewayListener, services []corev1.Service) map[string]string {
+func (r *Reconciler) gatewayBindings(wanted []translate.GatewayListener, services []corev1.Service, dp *dataplane.Dataplane) map[string]router.Listener {
 	valid := map[string]bool{}
 	for _, l := range wanted {
 		valid[l.Key] = true
 	}
-	out := map[string]string{}
+	out := map[string]router.Listener{}
 	for i := range services {
 		gw := gatewayOfService(&services[i])
 		for _, p := range services[i].Spec.Ports {
 			key := listenerKey(gw, p.Port)
 			if valid[key] && p.TargetPort.IntVal != 0 {
-				out[key] = net.JoinHostPort(r.Gateway.BindAddress, strconv.Itoa(int(p.TargetPort.IntVal)))
+				out[key] = dp.GatewayListener(key, net.JoinHostPort(r.Gateway.BindAddress, strconv.Itoa(int(p.TargetPort.IntVal))))
 			}
 		}
 	}

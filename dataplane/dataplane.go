@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,9 @@ type Dataplane struct {
 	CertCache *certs.ParseCache
 	opts      Options
 	fallback  *tls.Certificate
+	// listenerCerts holds one certificate store per TLS Gateway port.
+	mu            sync.Mutex
+	listenerCerts map[string]*certs.Store
 }
 
 // New builds a data plane whose default certificate is a fresh self-signed
@@ -66,7 +70,8 @@ func New(opts Options) (*Dataplane, error) {
 		ro.AccessLog = slog.New(slog.NewJSONHandler(opts.AccessLog, nil))
 	}
 	opts.L4.Log = opts.Log
-	return &Dataplane{Router: router.New(ro), Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback}, nil
+	return &Dataplane{Router: router.New(ro), Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
+		listenerCerts: map[string]*certs.Store{}}, nil
 }
 
 // Apply puts a translation live: certificates first, then the routing
@@ -83,6 +88,7 @@ func (d *Dataplane) Apply(res *translate.Result) (*router.Table, time.Duration) 
 		certificates = append(certificates[:len(certificates):len(certificates)], acmeCertificates(res.ACMEHosts)...)
 	}
 	d.Certs.Swap(certificates, def)
+	d.swapListenerCerts(res.GatewayListeners)
 	table := router.Compile(res.Config)
 	d.Router.Swap(table)
 	d.CertCache.Sweep()
@@ -112,4 +118,51 @@ func acmeCertificates(hosts []translate.ACMEHost) []certs.Certificate {
 		out = append(out, certs.Certificate{Hosts: h.Hosts, Managed: true, Source: "ACME for " + h.Source.String()})
 	}
 	return out
+}
+
+// swapListenerCerts gives each TLS Gateway port its certificates: by
+// listener hostname, and a certificate of a listener without hostname as
+// the port's default.
+func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	seen := map[string]bool{}
+	for _, l := range ls {
+		if !l.TLS {
+			continue
+		}
+		seen[l.Key] = true
+		store, ok := d.listenerCerts[l.Key]
+		if !ok {
+			store = certs.NewStore(d.fallback)
+			d.listenerCerts[l.Key] = store
+		}
+		def := d.fallback
+		var byHost []certs.Certificate
+		for _, c := range l.Certificates {
+			if len(c.Hosts) == 0 {
+				def = c.Cert
+				continue
+			}
+			byHost = append(byHost, c)
+		}
+		store.Swap(byHost, def)
+	}
+	for key := range d.listenerCerts {
+		if !seen[key] {
+			delete(d.listenerCerts, key)
+		}
+	}
+}
+
+// GatewayListener returns how to serve one Gateway port at addr: with TLS
+// from its certificate store when the port terminates TLS.
+func (d *Dataplane) GatewayListener(key, addr string) router.Listener {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := router.Listener{Addr: addr}
+	if store, ok := d.listenerCerts[key]; ok {
+		l.TLS = store.TLSConfig()
+	}
+	return l
 }

@@ -23,7 +23,7 @@ type ListenerSet struct {
 }
 
 type listenerServer struct {
-	addr   string
+	l      router.Listener
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -34,16 +34,17 @@ func NewListenerSet(rt *router.Router, d router.Drain, log *slog.Logger, notify 
 	return &ListenerSet{rt: rt, drain: d, log: log, notify: notify, running: map[string]*listenerServer{}}
 }
 
-// Sync makes the running servers those of want: listener key -> host:port.
-func (s *ListenerSet) Sync(ctx context.Context, want map[string]string) {
+// Sync makes the running servers those of want, by listener key. A server
+// whose address or TLS configuration changed is restarted.
+func (s *ListenerSet) Sync(ctx context.Context, want map[string]router.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for key, addr := range want {
-		if cur, ok := s.running[key]; ok && cur.addr == addr {
+	for key, l := range want {
+		if cur, ok := s.running[key]; ok && cur.l.Addr == l.Addr && cur.l.TLS == l.TLS {
 			continue
 		}
 		s.stop(key)
-		s.start(ctx, key, addr)
+		s.start(ctx, key, l)
 	}
 	for key := range s.running {
 		if _, ok := want[key]; !ok {
@@ -52,20 +53,20 @@ func (s *ListenerSet) Sync(ctx context.Context, want map[string]string) {
 	}
 }
 
-func (s *ListenerSet) start(ctx context.Context, key, addr string) {
+func (s *ListenerSet) start(ctx context.Context, key string, l router.Listener) {
 	sctx, cancel := context.WithCancel(ctx)
-	ls := &listenerServer{addr: addr, cancel: cancel, done: make(chan struct{})}
+	ls := &listenerServer{l: l, cancel: cancel, done: make(chan struct{})}
 	s.running[key] = ls
 	go func() {
 		defer close(ls.done)
-		err := router.Serve(sctx, router.Listener{Addr: addr}, s.rt.Listener(key), s.drain, func(a net.Addr) {
+		err := router.Serve(sctx, l, s.rt.Listener(key), s.drain, func(a net.Addr) {
 			s.log.Info("gateway listening", "listener", key, "address", a.String())
 			if s.notify != nil {
 				s.notify(key, a)
 			}
 		})
 		if err != nil {
-			s.log.Error("gateway listener failed", "listener", key, "address", addr, "error", err)
+			s.log.Error("gateway listener failed", "listener", key, "address", l.Addr, "error", err)
 		}
 	}()
 }

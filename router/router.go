@@ -32,8 +32,8 @@ type Options struct {
 	// 0) leaves the port out of the Location.
 	HTTPSPort int
 	// Certs, when set, tells whether a TLS connection made for one server
-	// name may carry requests for another; requests it may not carry get
-	// 421 Misdirected Request.
+	// name may carry requests for another; on the shared (Ingress)
+	// listeners, requests it may not carry get 421 Misdirected Request.
 	Certs CertChecker
 	// Intercept, when set, may answer a request before routing (the ACME
 	// HTTP-01 responder); it returns true when it did.
@@ -143,7 +143,7 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if path != raw {
 		setPath(r.URL, path)
 	}
-	if r.TLS != nil && r.TLS.ServerName != "" && rt.opts.Certs != nil &&
+	if listener == "" && r.TLS != nil && r.TLS.ServerName != "" && rt.opts.Certs != nil &&
 		!rt.opts.Certs.Covers(r.TLS.ServerName, stripPort(r.Host)) {
 		http.Error(w, "this connection's certificate does not cover the requested host", http.StatusMisdirectedRequest)
 		return nil

@@ -2,6 +2,10 @@ package standalone
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	certs "github.com/portico-dev/portico/tls"
 )
 
 func gatewayManifests(port int, blue, green string) string {
@@ -153,6 +158,101 @@ func TestRunServesGateways(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "FAIL HTTPRoute/demo/r parent gw: Accepted=True (Accepted); ResolvedRefs=False (BackendNotFound)") {
 		t.Errorf("status output:\n%s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunServesGatewayHTTPS terminates TLS on a Gateway's HTTPS listener
+// with the certificate its certificateRefs name.
+func TestRunServesGatewayHTTPS(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure backend") }))
+	defer be.Close()
+	host, bport, _ := net.SplitHostPort(strings.TrimPrefix(be.URL, "http://"))
+	cert, err := certs.SelfSigned("secure.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	crtPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})
+	l, err := net.Listen("tcp", "127.0.9.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	manifest := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tls, namespace: demo}
+spec:
+  gatewayClassName: portico
+  addresses: [{type: IPAddress, value: 127.0.9.1}]
+  listeners:
+  - {name: https, port: %d, protocol: HTTPS, hostname: secure.example.com, tls: {certificateRefs: [{name: secure-tls}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: demo}
+spec:
+  parentRefs: [{name: tls}]
+  rules: [{backendRefs: [{name: app, port: 80}]}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: secure-tls, namespace: demo}
+type: kubernetes.io/tls
+data: {tls.crt: %s, tls.key: %s}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: demo}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: app-1, namespace: demo, labels: {kubernetes.io/service-name: app}}
+addressType: IPv4
+ports: [{port: %s}]
+endpoints: [{addresses: ["%s"]}]
+`, port, base64.StdEncoding.EncodeToString(crtPEM), base64.StdEncoding.EncodeToString(keyPEM), bport, host)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bound := make(chan string, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
+			Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
+			OnListening: func(_ string, a net.Addr) { bound <- a.String() }})
+	}()
+	var addr string
+	select {
+	case addr = <-bound:
+	case <-time.After(10 * time.Second):
+		t.Fatal("HTTPS gateway listener not bound")
+	}
+	c := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
+		TLSClientConfig: &tls.Config{ServerName: "secure.example.com", InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+	req.Host = "secure.example.com"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "secure backend" || !resp.TLS.PeerCertificates[0].Equal(cert.Leaf) || resp.ProtoMajor != 2 {
+		t.Fatalf("HTTPS gateway: %q proto %s, certificate from the Secret: %v", body, resp.Proto, resp.TLS.PeerCertificates[0].Equal(cert.Leaf))
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
+	"github.com/portico-dev/portico/router"
 )
 
 // gatewayAddresses gives each Gateway its own address: its spec.addresses
@@ -17,13 +18,14 @@ import (
 // the Gateway exists; and binds the Gateway's listeners there.
 type gatewayAddresses struct {
 	pool      netip.Prefix
+	dp        *dataplane.Dataplane
 	listeners *dataplane.ListenerSet
 	log       *slog.Logger
 	assigned  map[string]netip.Addr // Gateway ref -> address
 }
 
-func newGatewayAddresses(pool netip.Prefix, ls *dataplane.ListenerSet, log *slog.Logger) *gatewayAddresses {
-	return &gatewayAddresses{pool: pool, listeners: ls, log: log, assigned: map[string]netip.Addr{}}
+func newGatewayAddresses(pool netip.Prefix, dp *dataplane.Dataplane, ls *dataplane.ListenerSet, log *slog.Logger) *gatewayAddresses {
+	return &gatewayAddresses{pool: pool, dp: dp, listeners: ls, log: log, assigned: map[string]netip.Addr{}}
 }
 
 // addressFor returns the Gateway's address, assigning one from the pool.
@@ -55,7 +57,7 @@ func (g *gatewayAddresses) addressFor(l translate.GatewayListener) (netip.Addr, 
 // sync binds the wanted listeners and returns each Gateway's address.
 func (g *gatewayAddresses) sync(ctx context.Context, wanted []translate.GatewayListener) map[string]string {
 	addrs := map[string]string{}
-	want := map[string]string{}
+	want := map[string]router.Listener{}
 	for _, l := range wanted {
 		a, err := g.addressFor(l)
 		if err != nil {
@@ -63,7 +65,7 @@ func (g *gatewayAddresses) sync(ctx context.Context, wanted []translate.GatewayL
 			continue
 		}
 		addrs[l.Gateway.String()] = a.String()
-		want[l.Key] = net.JoinHostPort(a.String(), strconv.Itoa(int(l.Port)))
+		want[l.Key] = g.dp.GatewayListener(l.Key, net.JoinHostPort(a.String(), strconv.Itoa(int(l.Port))))
 	}
 	for ref := range g.assigned {
 		if _, ok := addrs[ref]; !ok {

@@ -91,7 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 		opts.GatewayPool = netip.MustParsePrefix("127.0.1.0/24")
 	}
 	gwListeners := dataplane.NewListenerSet(dp.Router, opts.Drain, opts.Log, opts.OnListening)
-	gws := newGatewayAddresses(opts.GatewayPool, gwListeners, opts.Log)
+	gws := newGatewayAddresses(opts.GatewayPool, dp, gwListeners, opts.Log)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
+
+	certs "github.com/portico-dev/portico/tls"
 )
 
 // SupportedFeatures are the Gateway API features Portico implements; the
@@ -55,6 +57,7 @@ type listenerState struct {
 	kinds    []gatewayv1.RouteGroupKind
 	status   gatewayv1.ListenerStatus
 	attached int32
+	certs    []certs.Certificate // for HTTPS listeners
 }
 
 func condition(t string, ok bool, reason, msg string, gen int64) metav1.Condition {
@@ -119,10 +122,16 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 		ls.status.Name = l.Name
 		accepted := condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener accepted", gen)
 		resolved := condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "references resolved", gen)
-		if l.Protocol != gatewayv1.HTTPProtocolType {
+		switch l.Protocol {
+		case gatewayv1.HTTPProtocolType:
+		case gatewayv1.HTTPSProtocolType:
+			if ok, cond := t.listenerCertificates(gw, l, ls, gen); !ok {
+				resolved = cond
+			}
+		default:
 			ls.valid = false
 			accepted = condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonUnsupportedProtocol),
-				fmt.Sprintf("protocol %s is not supported yet; HTTP is", l.Protocol), gen)
+				fmt.Sprintf("protocol %s is not supported yet; HTTP and HTTPS are", l.Protocol), gen)
 		}
 		ls.kinds, resolved = listenerKinds(l, resolved, gen)
 		ls.status.SupportedKinds = ls.kinds
@@ -133,13 +142,20 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 		gs.listeners = append(gs.listeners, ls)
 	}
 	listenerConflicts(gs, gen)
-	bound := map[string]bool{}
+	bound := map[string]int{}
 	for _, ls := range gs.listeners {
-		if ls.valid && !bound[ls.key] {
-			bound[ls.key] = true
-			t.res.GatewayListeners = append(t.res.GatewayListeners, GatewayListener{
-				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw)})
+		if !ls.valid {
+			continue
 		}
+		i, ok := bound[ls.key]
+		if !ok {
+			i = len(t.res.GatewayListeners)
+			bound[ls.key] = i
+			t.res.GatewayListeners = append(t.res.GatewayListeners, GatewayListener{
+				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw),
+				TLS: ls.spec.Protocol == gatewayv1.HTTPSProtocolType})
+		}
+		t.res.GatewayListeners[i].Certificates = append(t.res.GatewayListeners[i].Certificates, ls.certs...)
 	}
 	return gs
 }
@@ -158,7 +174,7 @@ func requestedAddress(gw *gatewayv1.Gateway) string {
 func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) ([]gatewayv1.RouteGroupKind, metav1.Condition) {
 	httpKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindHTTP}
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		if l.Protocol == gatewayv1.HTTPProtocolType {
+		if l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType {
 			return []gatewayv1.RouteGroupKind{httpKind}, resolved
 		}
 		return nil, resolved
@@ -170,7 +186,7 @@ func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) 
 		if k.Group != nil {
 			group = string(*k.Group)
 		}
-		if group == gatewayGroup && k.Kind == kindHTTP && l.Protocol == gatewayv1.HTTPProtocolType {
+		if group == gatewayGroup && k.Kind == kindHTTP && (l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType) {
 			out = append(out, httpKind)
 			continue
 		}
@@ -280,4 +296,42 @@ func (t *translator) allowsNamespace(gw *gatewayv1.Gateway, l *gatewayv1.Listene
 		}
 	}
 	return false
+}
+
+// listenerCertificates resolves an HTTPS listener's certificateRefs. A
+// listener with no usable certificate is invalid.
+func (t *translator) listenerCertificates(gw *gatewayv1.Gateway, l *gatewayv1.Listener, ls *listenerState, gen int64) (bool, metav1.Condition) {
+	bad := func(reason gatewayv1.ListenerConditionReason, msg string) (bool, metav1.Condition) {
+		ls.valid = false
+		return false, condition(string(gatewayv1.ListenerConditionResolvedRefs), false, string(reason), msg, gen)
+	}
+	if l.TLS == nil || (l.TLS.Mode != nil && *l.TLS.Mode != gatewayv1.TLSModeTerminate) {
+		return bad(gatewayv1.ListenerReasonInvalidCertificateRef, "HTTPS listeners terminate TLS and need tls.certificateRefs")
+	}
+	if len(l.TLS.CertificateRefs) == 0 {
+		return bad(gatewayv1.ListenerReasonInvalidCertificateRef, "tls.certificateRefs is empty")
+	}
+	var hosts []string
+	if l.Hostname != nil {
+		hosts = []string{string(*l.Hostname)}
+	}
+	for i, ref := range l.TLS.CertificateRefs {
+		if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+			return bad(gatewayv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("tls.certificateRefs[%d]: only core Secrets are supported", i))
+		}
+		ns := gw.Namespace
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if ns != gw.Namespace && !t.grantAllows(gw.Namespace, kindGateway, ns, "", "Secret", string(ref.Name)) {
+			return bad(gatewayv1.ListenerReasonRefNotPermitted, fmt.Sprintf(
+				"tls.certificateRefs[%d]: Secret %s/%s is in another namespace and no ReferenceGrant there allows it", i, ns, ref.Name))
+		}
+		cert, msg, _ := t.secretCertificate(ns, string(ref.Name))
+		if cert == nil {
+			return bad(gatewayv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("tls.certificateRefs[%d]: %s", i, msg))
+		}
+		ls.certs = append(ls.certs, certs.Certificate{Hosts: hosts, Cert: cert, Source: "Secret/" + ns + "/" + string(ref.Name)})
+	}
+	return true, metav1.Condition{}
 }

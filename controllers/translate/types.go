@@ -148,6 +148,10 @@ type GatewayListener struct {
 	Protocol gatewayv1.ProtocolType `json:"protocol"`
 	// Address is the Gateway's requested spec.addresses IP, if any.
 	Address string `json:"address,omitempty"`
+	// TLS says the port terminates TLS with Certificates: by listener
+	// hostname, and one without hosts as the port's default.
+	TLS          bool                `json:"tls,omitempty"`
+	Certificates []certs.Certificate `json:"certificates,omitempty"`
 }
 
 // ACMEHost is a set of hosts to obtain one certificate for.

@@ -19,7 +19,7 @@ import (
 
 // gatewayKinds says which Gateway API kinds the cluster serves.
 type gatewayKinds struct {
-	classes, gateways, httpRoutes, grants bool
+	classes, gateways, httpRoutes, grpcRoutes, grants bool
 }
 
 func (k gatewayKinds) enabled() bool { return k.classes && k.gateways }
@@ -31,9 +31,11 @@ func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
 		_, err := mapper.RESTMapping(schema.GroupKind{Group: gatewayv1.GroupName, Kind: kind}, gatewayv1.GroupVersion.Version)
 		return err == nil
 	}
-	k := gatewayKinds{classes: has("GatewayClass"), gateways: has("Gateway"), httpRoutes: has("HTTPRoute"), grants: has("ReferenceGrant")}
+	k := gatewayKinds{classes: has("GatewayClass"), gateways: has("Gateway"), httpRoutes: has("HTTPRoute"),
+		grpcRoutes: has("GRPCRoute"), grants: has("ReferenceGrant")}
 	var missing []string
-	for name, ok := range map[string]bool{"GatewayClass": k.classes, "Gateway": k.gateways, "HTTPRoute": k.httpRoutes, "ReferenceGrant": k.grants} {
+	for name, ok := range map[string]bool{"GatewayClass": k.classes, "Gateway": k.gateways, "HTTPRoute": k.httpRoutes,
+		"GRPCRoute": k.grpcRoutes, "ReferenceGrant": k.grants} {
 		if !ok {
 			missing = append(missing, name)
 		}
@@ -52,6 +54,7 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 		classes gatewayv1.GatewayClassList
 		gws     gatewayv1.GatewayList
 		routes  gatewayv1.HTTPRouteList
+		grpc    gatewayv1.GRPCRouteList
 		grants  gatewayv1.ReferenceGrantList
 		nss     corev1.NamespaceList
 	)
@@ -66,6 +69,11 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 			return fmt.Errorf("listing HTTPRoutes: %w", err)
 		}
 	}
+	if k.grpcRoutes {
+		if err := c.List(ctx, &grpc, ns); err != nil {
+			return fmt.Errorf("listing GRPCRoutes: %w", err)
+		}
+	}
 	if k.grants {
 		if err := c.List(ctx, &grants, ns); err != nil {
 			return fmt.Errorf("listing ReferenceGrants: %w", err)
@@ -74,7 +82,7 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 	if err := c.List(ctx, &nss); err != nil {
 		return fmt.Errorf("listing Namespaces: %w", err)
 	}
-	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes = classes.Items, gws.Items, routes.Items
+	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes, snap.GRPCRoutes = classes.Items, gws.Items, routes.Items, grpc.Items
 	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
 	return nil
 }

@@ -106,31 +106,15 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, res *translate.Resu
 	for _, rs := range res.HTTPRoutes {
 		obj := &gatewayv1.HTTPRoute{}
 		obj.Namespace, obj.Name = rs.Ref.Namespace, rs.Ref.Name
-		err := updateStatus(ctx, r.Client, obj, func() bool {
-			var parents []gatewayv1.RouteParentStatus
-			for _, p := range obj.Status.Parents {
-				if string(p.ControllerName) != r.Translate.GatewayControllerName {
-					parents = append(parents, p) // another controller's
-				}
-			}
-			for _, p := range rs.Parents {
-				var old []metav1.Condition
-				for _, o := range obj.Status.Parents {
-					if string(o.ControllerName) == r.Translate.GatewayControllerName && equality.Semantic.DeepEqual(o.ParentRef, p.ParentRef) {
-						old = o.Conditions
-					}
-				}
-				p.Conditions = mergeConditions(old, p.Conditions)
-				parents = append(parents, p)
-			}
-			if equality.Semantic.DeepEqual(obj.Status.Parents, parents) {
-				return false
-			}
-			obj.Status.Parents = parents
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("writing status of HTTPRoute %s: %w", rs.Ref, err)
+		if err := r.writeRouteStatus(ctx, obj, &obj.Status.RouteStatus, rs); err != nil {
+			return err
+		}
+	}
+	for _, rs := range res.GRPCRoutes {
+		obj := &gatewayv1.GRPCRoute{}
+		obj.Namespace, obj.Name = rs.Ref.Namespace, rs.Ref.Name
+		if err := r.writeRouteStatus(ctx, obj, &obj.Status.RouteStatus, rs); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -142,4 +126,37 @@ func statusAddress(a string) gatewayv1.GatewayStatusAddress {
 		t = gatewayv1.IPAddressType
 	}
 	return gatewayv1.GatewayStatusAddress{Type: &t, Value: a}
+}
+
+// writeRouteStatus replaces Portico's parent entries in a route's status,
+// keeping other controllers' entries and unchanged transition times.
+func (r *Reconciler) writeRouteStatus(ctx context.Context, obj client.Object, status *gatewayv1.RouteStatus, rs translate.RouteStatus) error {
+	ours := r.Translate.GatewayControllerName
+	err := updateStatus(ctx, r.Client, obj, func() bool {
+		var parents []gatewayv1.RouteParentStatus
+		for _, p := range status.Parents {
+			if string(p.ControllerName) != ours {
+				parents = append(parents, p) // another controller's
+			}
+		}
+		for _, p := range rs.Parents {
+			var old []metav1.Condition
+			for _, o := range status.Parents {
+				if string(o.ControllerName) == ours && equality.Semantic.DeepEqual(o.ParentRef, p.ParentRef) {
+					old = o.Conditions
+				}
+			}
+			p.Conditions = mergeConditions(old, p.Conditions)
+			parents = append(parents, p)
+		}
+		if equality.Semantic.DeepEqual(status.Parents, parents) {
+			return false
+		}
+		status.Parents = parents
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("writing status of %s: %w", rs.Ref, err)
+	}
+	return nil
 }

@@ -89,6 +89,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if r.gatewayKinds.httpRoutes {
 			b = b.Watches(&gatewayv1.HTTPRoute{}, all)
 		}
+		if r.gatewayKinds.grpcRoutes {
+			b = b.Watches(&gatewayv1.GRPCRoute{}, all)
+		}
 		if r.gatewayKinds.grants {
 			b = b.Watches(&gatewayv1.ReferenceGrant{}, all)
 		}

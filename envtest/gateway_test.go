@@ -152,6 +152,58 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		return conditionIs(r.Status.Parents[0].Conditions, "ResolvedRefs", metav1.ConditionTrue)
 	})
 
+	// A GRPCRoute on the same listener: calls reach an h2c backend.
+	h2, ln := hostListener(t, 8)
+	grpcSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s %s", r.Proto, r.URL.Path, r.Header.Get("x-routed-by"))
+	}), Protocols: new(http.Protocols)}
+	grpcSrv.Protocols.SetUnencryptedHTTP2(true)
+	go grpcSrv.Serve(ln)
+	t.Cleanup(func() { grpcSrv.Close() })
+	svcE, esE := service(ns, "echo", h2)
+	grpcRoute := &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"},
+		Spec: gatewayv1.GRPCRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "web"}}},
+			Hostnames:       []gatewayv1.Hostname{"grpc.example.com"},
+			Rules: []gatewayv1.GRPCRouteRule{{
+				Matches: []gatewayv1.GRPCRouteMatch{{Method: &gatewayv1.GRPCMethodMatch{Service: ptr.To("grpc.testing.EchoService")}}},
+				Filters: []gatewayv1.GRPCRouteFilter{{Type: gatewayv1.GRPCRouteFilterRequestHeaderModifier,
+					RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "x-routed-by", Value: "portico"}}}}},
+				BackendRefs: []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "echo", Port: ptr.To(gatewayv1.PortNumber(80))}}}},
+			}},
+		}}
+	create(t, svcE, esE, grpcRoute)
+	h2c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Protocols: func() *http.Protocols {
+		p := new(http.Protocols)
+		p.SetUnencryptedHTTP2(true)
+		return p
+	}()}}
+	eventually(t, 20*time.Second, func() error {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/grpc.testing.EchoService/Echo", nil)
+		req.Host = "grpc.example.com"
+		req.Header.Set("Content-Type", "application/grpc")
+		resp, err := h2c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "HTTP/2.0 /grpc.testing.EchoService/Echo portico" {
+			return fmt.Errorf("gRPC call: %d %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, func() error {
+		var r gatewayv1.GRPCRoute
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(grpcRoute), &r); err != nil {
+			return err
+		}
+		if len(r.Status.Parents) != 1 {
+			return fmt.Errorf("GRPCRoute parents %+v", r.Status.Parents)
+		}
+		return conditionIs(r.Status.Parents[0].Conditions, "Accepted", metav1.ConditionTrue)
+	})
+
 	// Deleting the Gateway closes its listener and removes its Service.
 	if err := k8s.Delete(ctx, gw); err != nil {
 		t.Fatal(err)

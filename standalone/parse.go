@@ -154,6 +154,9 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *gatewayv1.HTTPRoute:
 			defaultNS(&v.Namespace)
 			s.HTTPRoutes = append(s.HTTPRoutes, *v)
+		case *gatewayv1.GRPCRoute:
+			defaultNS(&v.Namespace)
+			s.GRPCRoutes = append(s.GRPCRoutes, *v)
 		case *gatewayv1.ReferenceGrant:
 			defaultNS(&v.Namespace)
 			s.ReferenceGrants = append(s.ReferenceGrants, *v)

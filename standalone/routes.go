@@ -227,7 +227,7 @@ func gatewayStatuses(res *translate.Result) []StatusView {
 			add(g.Ref.String()+" listener "+string(l.Name), l.Conditions, fmt.Sprintf("attachedRoutes=%d", l.AttachedRoutes))
 		}
 	}
-	for _, r := range res.HTTPRoutes {
+	for _, r := range slices.Concat(res.HTTPRoutes, res.GRPCRoutes) {
 		for _, p := range r.Parents {
 			parent := string(p.ParentRef.Name)
 			if p.ParentRef.SectionName != nil {

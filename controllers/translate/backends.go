@@ -53,6 +53,7 @@ type backendResolver struct {
 	services map[nsName]*corev1.Service
 	slices   map[nsName][]*discoveryv1.EndpointSlice
 	made     map[backendKey]*router.Backend
+	variants map[string]*router.Backend
 }
 
 type backendKey struct {
@@ -65,6 +66,7 @@ func newBackendResolver(s *Snapshot) *backendResolver {
 		services: map[nsName]*corev1.Service{},
 		slices:   map[nsName][]*discoveryv1.EndpointSlice{},
 		made:     map[backendKey]*router.Backend{},
+		variants: map[string]*router.Backend{},
 	}
 	for i := range s.Services {
 		svc := &s.Services[i]
@@ -234,4 +236,17 @@ func parseServicePort(s string) (ns, name string, port servicePortRef, err error
 		port.name = p
 	}
 	return ns, name, port, nil
+}
+
+// withProtocol returns a copy of b spoken to with p, shared by every
+// route that needs the same variant.
+func (r *backendResolver) withProtocol(b *router.Backend, p router.Protocol) *router.Backend {
+	key := b.Name + "#" + p.String()
+	if v, ok := r.variants[key]; ok {
+		return v
+	}
+	v := *b
+	v.Protocol = p
+	r.variants[key] = &v
+	return &v
 }

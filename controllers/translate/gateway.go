@@ -34,6 +34,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolH2C,
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportReferenceGrant,
+	features.SupportGRPCRoute,
 }
 
 const (
@@ -102,6 +103,7 @@ func (t *translator) gatewayAPI() {
 		order = append(order, gs)
 	}
 	t.httpRoutes(gateways)
+	t.grpcRoutes(gateways)
 	slices.SortFunc(order, func(a, b *gatewayState) int {
 		return cmp.Or(cmp.Compare(a.ref.Namespace, b.ref.Namespace), cmp.Compare(a.ref.Name, b.ref.Name))
 	})
@@ -173,9 +175,11 @@ func requestedAddress(gw *gatewayv1.Gateway) string {
 // protocol; kinds Portico does not serve make ResolvedRefs false.
 func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) ([]gatewayv1.RouteGroupKind, metav1.Condition) {
 	httpKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindHTTP}
+	grpcKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindGRPC}
+	httpish := l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		if l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType {
-			return []gatewayv1.RouteGroupKind{httpKind}, resolved
+		if httpish {
+			return []gatewayv1.RouteGroupKind{httpKind, grpcKind}, resolved
 		}
 		return nil, resolved
 	}
@@ -186,8 +190,8 @@ func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) 
 		if k.Group != nil {
 			group = string(*k.Group)
 		}
-		if group == gatewayGroup && k.Kind == kindHTTP && (l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType) {
-			out = append(out, httpKind)
+		if group == gatewayGroup && httpish && (k.Kind == kindHTTP || k.Kind == kindGRPC) {
+			out = append(out, gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: k.Kind})
 			continue
 		}
 		bad = append(bad, group+"/"+string(k.Kind))

@@ -93,6 +93,7 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.Secrets)
 		reverse(rev.Gateways)
 		reverse(rev.HTTPRoutes)
+		reverse(rev.GRPCRoutes)
 		reverse(rev.GatewayClasses)
 		reverse(rev.ReferenceGrants)
 		b := translate.Translate(rev, testOptions)
@@ -132,6 +133,9 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.HTTPRoutes {
 		c.HTTPRoutes = append(c.HTTPRoutes, *o.DeepCopy())
+	}
+	for _, o := range s.GRPCRoutes {
+		c.GRPCRoutes = append(c.GRPCRoutes, *o.DeepCopy())
 	}
 	for _, o := range s.ReferenceGrants {
 		c.ReferenceGrants = append(c.ReferenceGrants, *o.DeepCopy())

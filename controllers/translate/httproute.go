@@ -41,24 +41,53 @@ type attachment struct {
 }
 
 func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gatewayState) {
-	ref := ObjectRef{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name}
-	gen := hr.Generation
-	st := RouteStatus{Ref: ref}
-	backends, resolved := t.httpRouteBackends(hr)
-	accepted := condition(string(gatewayv1.RouteConditionAccepted), true, string(gatewayv1.RouteReasonAccepted), "route accepted", gen)
-	rules, err := httpRouteRules(hr, backends)
-	if err != nil {
-		reason := gatewayv1.RouteReasonUnsupportedValue
-		if errors.Is(err, errIncompatible) {
-			reason = gatewayv1.RouteReasonIncompatibleFilters
+	in := routeInput{ref: ObjectRef{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name}, gen: hr.Generation,
+		parentRefs: hr.Spec.ParentRefs, hostnames: hr.Spec.Hostnames}
+	refs := make([][]gatewayv1.BackendRef, len(hr.Spec.Rules))
+	for i, rule := range hr.Spec.Rules {
+		for _, b := range rule.BackendRefs {
+			refs[i] = append(refs[i], b.BackendRef)
 		}
-		accepted = condition(string(gatewayv1.RouteConditionAccepted), false, string(reason), err.Error(), gen)
 	}
-	for _, pr := range hr.Spec.ParentRefs {
+	backends, resolved := t.ruleBackends(in, refs, router.HTTP1)
+	rules, err := httpRouteRules(hr, backends)
+	if st := t.attachRoute(in, rules, acceptedFor(err, in.gen), resolved, gateways); st != nil {
+		t.res.HTTPRoutes = append(t.res.HTTPRoutes, *st)
+	}
+}
+
+// routeInput is what attachment needs of any route kind.
+type routeInput struct {
+	ref        ObjectRef
+	gen        int64
+	parentRefs []gatewayv1.ParentReference
+	hostnames  []gatewayv1.Hostname
+}
+
+// acceptedFor is the route's own Accepted condition given the error of
+// converting its rules.
+func acceptedFor(err error, gen int64) metav1.Condition {
+	if err == nil {
+		return condition(string(gatewayv1.RouteConditionAccepted), true, string(gatewayv1.RouteReasonAccepted), "route accepted", gen)
+	}
+	reason := gatewayv1.RouteReasonUnsupportedValue
+	if errors.Is(err, errIncompatible) {
+		reason = gatewayv1.RouteReasonIncompatibleFilters
+	}
+	return condition(string(gatewayv1.RouteConditionAccepted), false, string(reason), err.Error(), gen)
+}
+
+// attachRoute attaches a route to the parents that are our Gateways,
+// emits its routes on the listeners that accept it, and returns its status
+// (nil when no parent is ours).
+func (t *translator) attachRoute(in routeInput, rules []ruleRoutes, accepted, resolved metav1.Condition,
+	gateways map[nsName]*gatewayState) *RouteStatus {
+	st := RouteStatus{Ref: in.ref}
+	for _, pr := range in.parentRefs {
 		if (pr.Group != nil && *pr.Group != gatewayGroup) || (pr.Kind != nil && *pr.Kind != kindGateway) {
 			continue
 		}
-		ns := hr.Namespace
+		ns := in.ref.Namespace
 		if pr.Namespace != nil {
 			ns = string(*pr.Namespace)
 		}
@@ -66,7 +95,7 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 		if !ok {
 			continue // not a Gateway of ours: its controller reports
 		}
-		cond, atts := t.attach(hr, pr, gs, gen)
+		cond, atts := t.attach(in, pr, gs)
 		if cond.Status == metav1.ConditionTrue && accepted.Status == metav1.ConditionFalse {
 			cond = accepted
 		}
@@ -81,14 +110,16 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 			Conditions:     []metav1.Condition{cond, resolved},
 		})
 	}
-	if len(st.Parents) > 0 {
-		t.res.HTTPRoutes = append(t.res.HTTPRoutes, st)
+	if len(st.Parents) == 0 {
+		return nil
 	}
+	return &st
 }
 
 // attach finds the listeners of gs a parentRef selects and that accept the
 // route, counting the attachment on each.
-func (t *translator) attach(hr *gatewayv1.HTTPRoute, pr gatewayv1.ParentReference, gs *gatewayState, gen int64) (metav1.Condition, []attachment) {
+func (t *translator) attach(in routeInput, pr gatewayv1.ParentReference, gs *gatewayState) (metav1.Condition, []attachment) {
+	gen := in.gen
 	var candidates []*listenerState
 	for _, ls := range gs.listeners {
 		if pr.SectionName != nil && *pr.SectionName != ls.spec.Name {
@@ -106,12 +137,12 @@ func (t *translator) attach(hr *gatewayv1.HTTPRoute, pr gatewayv1.ParentReferenc
 	var atts []attachment
 	allowed := false
 	for _, ls := range candidates {
-		if !ls.valid || !t.allowsNamespace(gs.gw, ls.spec, hr.Namespace) || !allowsKind(ls.kinds, kindHTTP) {
+		if !ls.valid || !t.allowsNamespace(gs.gw, ls.spec, in.ref.Namespace) || !allowsKind(ls.kinds, in.ref.Kind) {
 			continue
 		}
 		allowed = true
 		ls.attached++
-		if hosts, ok := intersectHostnames(hostnameOf(ls.spec.Hostname), hr.Spec.Hostnames); ok {
+		if hosts, ok := intersectHostnames(hostnameOf(ls.spec.Hostname), in.hostnames); ok {
 			atts = append(atts, attachment{ls: ls, hostnames: hosts})
 		}
 	}

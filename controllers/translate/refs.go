@@ -9,12 +9,13 @@ import (
 	"github.com/portico-dev/portico/router"
 )
 
-// httpRouteBackends resolves every rule's backendRefs. An invalid ref
-// becomes a backend answering 500 for its share of the traffic; a rule
-// without backendRefs answers 500. The condition is ResolvedRefs, naming
-// the first unresolved ref.
-func (t *translator) httpRouteBackends(hr *gatewayv1.HTTPRoute) ([][]router.WeightedBackend, metav1.Condition) {
-	gen := hr.Generation
+// ruleBackends resolves every rule's backendRefs. An invalid ref becomes
+// a backend answering 500 for its share of the traffic; a rule without
+// backendRefs answers 500. The condition is ResolvedRefs, naming the first
+// unresolved ref. Backends are spoken to with proto (h2c for gRPC unless the
+// Service port says otherwise).
+func (t *translator) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef, proto router.Protocol) ([][]router.WeightedBackend, metav1.Condition) {
+	gen := in.gen
 	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references resolved", gen)
 	fail := func(reason gatewayv1.RouteConditionReason, msg string) *router.Backend {
 		if resolved.Status == metav1.ConditionTrue {
@@ -22,20 +23,23 @@ func (t *translator) httpRouteBackends(hr *gatewayv1.HTTPRoute) ([][]router.Weig
 		}
 		return &router.Backend{Name: "invalid", Status: 500, Reason: msg}
 	}
-	out := make([][]router.WeightedBackend, len(hr.Spec.Rules))
-	for ri, rule := range hr.Spec.Rules {
-		if len(rule.BackendRefs) == 0 {
+	out := make([][]router.WeightedBackend, len(rules))
+	for ri, refs := range rules {
+		if len(refs) == 0 {
 			out[ri] = []router.WeightedBackend{{Backend: &router.Backend{Name: "none", Status: 500,
 				Reason: "route rule has no backendRefs"}, Weight: 1}}
 			continue
 		}
-		for bi, br := range rule.BackendRefs {
+		for bi, br := range refs {
 			weight := uint32(1)
 			if br.Weight != nil {
 				weight = uint32(max(*br.Weight, 0))
 			}
 			field := fmt.Sprintf("spec.rules[%d].backendRefs[%d]", ri, bi)
-			be := t.backendRef(hr.Namespace, kindHTTP, br.BackendObjectReference, field, fail)
+			be := t.backendRef(in.ref.Namespace, in.ref.Kind, br.BackendObjectReference, field, fail)
+			if proto == router.H2C && be.Status == 0 && be.Protocol != router.H2C {
+				be = t.backends.withProtocol(be, router.H2C)
+			}
 			out[ri] = append(out[ri], router.WeightedBackend{Backend: be, Weight: weight})
 		}
 	}

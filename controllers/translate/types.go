@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,7 @@ type Snapshot struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
+	GRPCRoutes      []gatewayv1.GRPCRoute
 	ReferenceGrants []gatewayv1.ReferenceGrant
 }
 
@@ -116,6 +118,7 @@ type Result struct {
 	GatewayClasses []GatewayClassStatus `json:"gatewayClasses,omitempty"`
 	Gateways       []GatewayStatus      `json:"gateways,omitempty"`
 	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
+	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
 	// GatewayListeners are the client-facing listeners Gateways need.
 	GatewayListeners []GatewayListener `json:"gatewayListeners,omitempty"`
 }
@@ -178,7 +181,7 @@ func (r *Result) HasErrors() bool {
 			}
 		}
 	}
-	for _, rt := range r.HTTPRoutes {
+	for _, rt := range slices.Concat(r.HTTPRoutes, r.GRPCRoutes) {
 		for _, p := range rt.Parents {
 			if anyUnhealthy(p.Conditions) {
 				return true

@@ -19,7 +19,7 @@ import (
 
 // gatewayKinds says which Gateway API kinds the cluster serves.
 type gatewayKinds struct {
-	classes, gateways, httpRoutes, grpcRoutes, grants bool
+	classes, gateways, httpRoutes, grpcRoutes, tlsRoutes, tcpRoutes, grants bool
 }
 
 func (k gatewayKinds) enabled() bool { return k.classes && k.gateways }
@@ -32,10 +32,10 @@ func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
 		return err == nil
 	}
 	k := gatewayKinds{classes: has("GatewayClass"), gateways: has("Gateway"), httpRoutes: has("HTTPRoute"),
-		grpcRoutes: has("GRPCRoute"), grants: has("ReferenceGrant")}
+		grpcRoutes: has("GRPCRoute"), tlsRoutes: has("TLSRoute"), tcpRoutes: has("TCPRoute"), grants: has("ReferenceGrant")}
 	var missing []string
 	for name, ok := range map[string]bool{"GatewayClass": k.classes, "Gateway": k.gateways, "HTTPRoute": k.httpRoutes,
-		"GRPCRoute": k.grpcRoutes, "ReferenceGrant": k.grants} {
+		"GRPCRoute": k.grpcRoutes, "TLSRoute": k.tlsRoutes, "TCPRoute": k.tcpRoutes, "ReferenceGrant": k.grants} {
 		if !ok {
 			missing = append(missing, name)
 		}
@@ -55,6 +55,8 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 		gws     gatewayv1.GatewayList
 		routes  gatewayv1.HTTPRouteList
 		grpc    gatewayv1.GRPCRouteList
+		tlsr    gatewayv1.TLSRouteList
+		tcpr    gatewayv1.TCPRouteList
 		grants  gatewayv1.ReferenceGrantList
 		nss     corev1.NamespaceList
 	)
@@ -74,6 +76,16 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 			return fmt.Errorf("listing GRPCRoutes: %w", err)
 		}
 	}
+	if k.tlsRoutes {
+		if err := c.List(ctx, &tlsr, ns); err != nil {
+			return fmt.Errorf("listing TLSRoutes: %w", err)
+		}
+	}
+	if k.tcpRoutes {
+		if err := c.List(ctx, &tcpr, ns); err != nil {
+			return fmt.Errorf("listing TCPRoutes: %w", err)
+		}
+	}
 	if k.grants {
 		if err := c.List(ctx, &grants, ns); err != nil {
 			return fmt.Errorf("listing ReferenceGrants: %w", err)
@@ -83,6 +95,7 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 		return fmt.Errorf("listing Namespaces: %w", err)
 	}
 	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes, snap.GRPCRoutes = classes.Items, gws.Items, routes.Items, grpc.Items
+	snap.TLSRoutes, snap.TCPRoutes = tlsr.Items, tcpr.Items
 	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
 	return nil
 }

@@ -117,6 +117,20 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, res *translate.Resu
 			return err
 		}
 	}
+	for _, rs := range res.TLSRoutes {
+		obj := &gatewayv1.TLSRoute{}
+		obj.Namespace, obj.Name = rs.Ref.Namespace, rs.Ref.Name
+		if err := r.writeRouteStatus(ctx, obj, &obj.Status.RouteStatus, rs); err != nil {
+			return err
+		}
+	}
+	for _, rs := range res.TCPRoutes {
+		obj := &gatewayv1.TCPRoute{}
+		obj.Namespace, obj.Name = rs.Ref.Namespace, rs.Ref.Name
+		if err := r.writeRouteStatus(ctx, obj, &obj.Status.RouteStatus, rs); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -92,6 +92,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if r.gatewayKinds.grpcRoutes {
 			b = b.Watches(&gatewayv1.GRPCRoute{}, all)
 		}
+		if r.gatewayKinds.tlsRoutes {
+			b = b.Watches(&gatewayv1.TLSRoute{}, all)
+		}
+		if r.gatewayKinds.tcpRoutes {
+			b = b.Watches(&gatewayv1.TCPRoute{}, all)
+		}
 		if r.gatewayKinds.grants {
 			b = b.Watches(&gatewayv1.ReferenceGrant{}, all)
 		}

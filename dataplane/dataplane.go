@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/router"
@@ -43,9 +44,11 @@ type Dataplane struct {
 	CertCache *certs.ParseCache
 	opts      Options
 	fallback  *tls.Certificate
-	// listenerCerts holds one certificate store per TLS Gateway port.
+	// listenerCerts holds one certificate store per TLS Gateway port;
+	// listenerKinds what each Gateway port does.
 	mu            sync.Mutex
 	listenerCerts map[string]*certs.Store
+	listenerKinds map[string]router.ListenerKind
 }
 
 // New builds a data plane whose default certificate is a fresh self-signed
@@ -71,7 +74,7 @@ func New(opts Options) (*Dataplane, error) {
 	}
 	opts.L4.Log = opts.Log
 	return &Dataplane{Router: router.New(ro), Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
-		listenerCerts: map[string]*certs.Store{}}, nil
+		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{}}, nil
 }
 
 // Apply puts a translation live: certificates first, then the routing
@@ -127,7 +130,14 @@ func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seen := map[string]bool{}
+	d.listenerKinds = map[string]router.ListenerKind{}
 	for _, l := range ls {
+		switch l.Protocol {
+		case gatewayv1.TLSProtocolType:
+			d.listenerKinds[l.Key] = router.ListenerTLSPassthrough
+		case gatewayv1.TCPProtocolType:
+			d.listenerKinds[l.Key] = router.ListenerTCP
+		}
 		if !l.TLS {
 			continue
 		}
@@ -155,12 +165,18 @@ func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
 	}
 }
 
-// GatewayListener returns how to serve one Gateway port at addr: with TLS
-// from its certificate store when the port terminates TLS.
+// GatewayListener returns how to serve one Gateway port at addr: HTTP, with
+// TLS from its certificate store when the port terminates TLS, or
+// connection-level for TLS passthrough and TCP ports.
 func (d *Dataplane) GatewayListener(key, addr string) router.Listener {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l := router.Listener{Addr: addr}
+	l := router.Listener{Addr: addr, Key: key, Kind: d.listenerKinds[key], L4: d.opts.L4}
+	if l.Kind != router.ListenerHTTP {
+		// Only connection-level listeners read the Table themselves: an
+		// HTTPS Gateway port must not pass through the Ingress SNI routes.
+		l.Table = d.Router.Table
+	}
 	if store, ok := d.listenerCerts[key]; ok {
 		l.TLS = store.TLSConfig()
 	}

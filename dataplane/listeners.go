@@ -40,7 +40,7 @@ func (s *ListenerSet) Sync(ctx context.Context, want map[string]router.Listener)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key, l := range want {
-		if cur, ok := s.running[key]; ok && cur.l.Addr == l.Addr && cur.l.TLS == l.TLS {
+		if cur, ok := s.running[key]; ok && cur.l.Addr == l.Addr && cur.l.TLS == l.TLS && cur.l.Kind == l.Kind {
 			continue
 		}
 		s.stop(key)

@@ -16,16 +16,18 @@ type Config struct {
 	// Passthrough routes TLS connections by SNI, unterminated, to backends.
 	// They are matched before the HTTPS server sees a connection.
 	Passthrough []L4Route `json:"passthrough,omitempty"`
-	// TCP routes forward every connection of a port to backends.
+	// TCP routes forward every connection of a listener to backends.
 	TCP []L4Route `json:"tcp,omitempty"`
 }
 
-// L4Route forwards whole connections: by SNI host for TLS passthrough, or by
-// listener port for TCP.
+// L4Route forwards whole connections: by SNI host for TLS passthrough, or
+// every connection of a TCP listener.
 type L4Route struct {
+	// Listener names the listener: "" is the shared HTTPS listener (Ingress
+	// passthrough); Gateway TLS and TCP listeners have their own keys.
+	Listener  string            `json:"listener,omitempty"`
 	Host      string            `json:"host,omitempty"`
 	HostMatch HostMatch         `json:"hostMatch"`
-	Port      int32             `json:"port,omitempty"`
 	Backends  []WeightedBackend `json:"backends"`
 	Source    Source            `json:"source"`
 }

@@ -226,9 +226,32 @@ func (m *TLSMux) Close() error {
 func (m *TLSMux) Addr() net.Addr { return m.ln.Addr() }
 
 // ServeTCP forwards every connection accepted on ln to the TCP route of
-// port in the current Table, until ctx is done; then it stops accepting and
-// waits for spliced connections to end, at most grace.
-func ServeTCP(ctx context.Context, ln net.Listener, port int32, table func() *Table, opts L4Options, grace time.Duration) error {
+// listener in the current Table, until ctx is done; then it stops accepting
+// and waits for spliced connections to end, at most grace.
+func ServeTCP(ctx context.Context, ln net.Listener, listener string, table func() *Table, opts L4Options, grace time.Duration) error {
+	return serveL4(ctx, ln, table, opts, grace, func(_ net.Conn, t *Table) (net.Conn, *CompiledL4) {
+		return nil, t.TCP(listener)
+	})
+}
+
+// ServePassthrough forwards each connection accepted on ln, unterminated,
+// to the passthrough route of listener that its ClientHello's SNI selects;
+// connections no route takes are closed. It drains like ServeTCP.
+func ServePassthrough(ctx context.Context, ln net.Listener, listener string, table func() *Table, opts L4Options, grace time.Duration) error {
+	opts.defaults()
+	return serveL4(ctx, ln, table, opts, grace, func(c net.Conn, t *Table) (net.Conn, *CompiledL4) {
+		sni, replay, err := PeekClientHello(c, opts.HelloTimeout)
+		if err != nil {
+			return replay, nil
+		}
+		return replay, t.PassthroughOn(listener, sni)
+	})
+}
+
+// serveL4 accepts connections and splices each to the route choose picks
+// (choose may wrap the connection, e.g. to replay peeked bytes).
+func serveL4(ctx context.Context, ln net.Listener, table func() *Table, opts L4Options, grace time.Duration,
+	choose func(net.Conn, *Table) (net.Conn, *CompiledL4)) error {
 	sp := newSplicer(opts)
 	go func() {
 		<-ctx.Done()
@@ -241,15 +264,22 @@ func ServeTCP(ctx context.Context, ln net.Listener, port int32, table func() *Ta
 		if err != nil {
 			break
 		}
-		var r *CompiledL4
-		if t := table(); t != nil {
-			r = t.TCP(port)
-		}
-		if r == nil {
-			c.Close()
-			continue
-		}
-		sp.splice(c, r)
+		go func(c net.Conn) {
+			t := table()
+			if t == nil {
+				c.Close()
+				return
+			}
+			conn, r := choose(c, t)
+			if conn == nil {
+				conn = c
+			}
+			if r == nil {
+				conn.Close()
+				return
+			}
+			sp.splice(conn, r)
+		}(c)
 	}
 	done := make(chan struct{})
 	go func() { sp.wg.Wait(); close(done) }()

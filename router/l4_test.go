@@ -209,13 +209,13 @@ func startTCP(t *testing.T, cfg Config, opts L4Options) (string, func()) {
 	}
 	ctx, cancel := contextWithCancel()
 	done := make(chan struct{})
-	go func() { ServeTCP(ctx, ln, 21000, rt.Table, opts, 5*time.Second); close(done) }()
+	go func() { ServeTCP(ctx, ln, "tcp", rt.Table, opts, 5*time.Second); close(done) }()
 	return ln.Addr().String(), func() { cancel(); <-done }
 }
 
 func TestTCPHalfCloseAndIdle(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Port: 21000, Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{deadAddr(t)}, {echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{deadAddr(t)}, {echo}}}, 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{IdleTimeout: 300 * time.Millisecond})
 	defer stop()
 
@@ -247,7 +247,7 @@ func TestTCPHalfCloseAndIdle(t *testing.T) {
 
 func TestTCPConnectionLimit(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Port: 21000, Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{MaxConns: 2})
 	defer stop()
 	var held []net.Conn
@@ -293,7 +293,7 @@ func openSockets() int {
 // where they were.
 func TestNoLeakAfter10kConnections(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Port: 21000, Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{})
 	baseG, baseFD := runtime.NumGoroutine(), openSockets()
 	const total, parallel = 10000, 50

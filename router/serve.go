@@ -13,12 +13,29 @@ import (
 // TLS configuration.
 type Listener struct {
 	Addr string
-	TLS  *tls.Config // nil for cleartext
+	// Kind is what the listener does; HTTP (the zero value) serves the
+	// handler, with TLS when TLS is set.
+	Kind ListenerKind
+	// Key names the listener's routes in the Table, for L4 kinds.
+	Key string
+	TLS *tls.Config // nil for cleartext
 	// Table, for a TLS listener, enables TLS passthrough: connections whose
 	// SNI has a passthrough route in the current Table are spliced to it.
 	Table func() *Table
 	L4    L4Options
 }
+
+// ListenerKind is what a Listener does with its connections.
+type ListenerKind uint8
+
+// Listener kinds.
+const (
+	ListenerHTTP ListenerKind = iota
+	// ListenerTLSPassthrough splices connections by SNI, unterminated.
+	ListenerTLSPassthrough
+	// ListenerTCP splices every connection to the listener's TCP route.
+	ListenerTCP
+)
 
 // Drain says how a server stops: after ctx is done it waits Delay (so load
 // balancers see /readyz fail and stop sending), then stops accepting and
@@ -38,6 +55,12 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 	}
 	if ready != nil {
 		ready(ln.Addr())
+	}
+	switch l.Kind {
+	case ListenerTCP:
+		return ServeTCP(ctx, ln, l.Key, l.Table, l.L4, d.Grace)
+	case ListenerTLSPassthrough:
+		return ServePassthrough(ctx, ln, l.Key, l.Table, l.L4, d.Grace)
 	}
 	if l.TLS != nil && l.Table != nil {
 		ln = NewTLSMux(ln, l.Table, l.L4)

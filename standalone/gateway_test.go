@@ -259,3 +259,139 @@ endpoints: [{addresses: ["%s"]}]
 		t.Fatal(err)
 	}
 }
+
+// TestRunServesGatewayL4 serves a TLS passthrough listener (TLSRoute by
+// SNI) and a TCP listener (TCPRoute) on a Gateway's pool address.
+func TestRunServesGatewayL4(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "terminated by backend for %s", r.TLS.ServerName)
+	}))
+	defer up.Close()
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	free := func() int {
+		l, err := net.Listen("tcp", "127.0.9.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	tlsPort, tcpPort := free(), free()
+	upHost, upPort, _ := net.SplitHostPort(strings.TrimPrefix(up.URL, "https://"))
+	_, echoPort, _ := net.SplitHostPort(echo.Addr().String())
+	manifest := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: demo}
+spec:
+  gatewayClassName: portico
+  addresses: [{type: IPAddress, value: 127.0.9.1}]
+  listeners:
+  - {name: tls, port: %d, protocol: TLS, tls: {mode: Passthrough}}
+  - {name: tcp, port: %d, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: pass, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  hostnames: [pass.example.com]
+  rules: [{backendRefs: [{name: up, port: 443}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: echo, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: tcp}]
+  rules: [{backendRefs: [{name: echo, port: 7}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: up, namespace: demo}
+spec: {ports: [{port: 443}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: up-1, namespace: demo, labels: {kubernetes.io/service-name: up}}
+addressType: IPv4
+ports: [{port: %s}]
+endpoints: [{addresses: ["%s"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: demo}
+spec: {ports: [{port: 7}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: echo-1, namespace: demo, labels: {kubernetes.io/service-name: echo}}
+addressType: IPv4
+ports: [{port: %s}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+`, tlsPort, tcpPort, upPort, upHost, echoPort)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bound := make(chan string, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
+			Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
+			OnListening: func(_ string, a net.Addr) { bound <- a.String() }})
+	}()
+	for range 2 {
+		select {
+		case <-bound:
+		case <-time.After(10 * time.Second):
+			t.Fatal("L4 gateway listeners not bound")
+		}
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: "pass.example.com", InsecureSkipVerify: true}}}
+	resp, err := c.Get(fmt.Sprintf("https://127.0.9.1:%d/", tlsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "terminated by backend for pass.example.com" {
+		t.Fatalf("TLS passthrough: %q", body)
+	}
+	// An SNI no TLSRoute names is closed.
+	if _, err := tls.Dial("tcp", fmt.Sprintf("127.0.9.1:%d", tlsPort), &tls.Config{ServerName: "nope.example.com", InsecureSkipVerify: true}); err == nil {
+		t.Fatal("unknown SNI was served")
+	}
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.9.1:%d", tcpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "ping")
+	conn.(*net.TCPConn).CloseWrite()
+	got, _ := io.ReadAll(conn)
+	conn.Close()
+	if string(got) != "ping" {
+		t.Fatalf("TCP: %q", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

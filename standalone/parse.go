@@ -157,6 +157,12 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *gatewayv1.GRPCRoute:
 			defaultNS(&v.Namespace)
 			s.GRPCRoutes = append(s.GRPCRoutes, *v)
+		case *gatewayv1.TLSRoute:
+			defaultNS(&v.Namespace)
+			s.TLSRoutes = append(s.TLSRoutes, *v)
+		case *gatewayv1.TCPRoute:
+			defaultNS(&v.Namespace)
+			s.TCPRoutes = append(s.TCPRoutes, *v)
 		case *gatewayv1.ReferenceGrant:
 			defaultNS(&v.Namespace)
 			s.ReferenceGrants = append(s.ReferenceGrants, *v)

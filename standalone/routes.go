@@ -110,10 +110,18 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		v.HTTPSRedirect, v.HSTS, v.Filters = r.HTTPSRedirect, r.HSTS, filterNames(&r.Route)
 	}
 	for _, r := range t.L4Routes() {
-		if r.Host != "" {
-			add("https", r.Host, "", "SNI passthrough", r.Backends, r.Source)
+		listener := r.Listener
+		if listener == "" {
+			listener = "https"
+		}
+		host := r.Host
+		if host == "" {
+			host = "*"
+		}
+		if r.IsTCP() {
+			add(listener, "*", "", "TCP", r.Backends, r.Source)
 		} else {
-			add(fmt.Sprintf("tcp:%d", r.Port), "*", "", "TCP", r.Backends, r.Source)
+			add(listener, host, "", "SNI passthrough", r.Backends, r.Source)
 		}
 	}
 	slices.SortStableFunc(rep.Routes, func(a, b RouteView) int {
@@ -227,7 +235,7 @@ func gatewayStatuses(res *translate.Result) []StatusView {
 			add(g.Ref.String()+" listener "+string(l.Name), l.Conditions, fmt.Sprintf("attachedRoutes=%d", l.AttachedRoutes))
 		}
 	}
-	for _, r := range slices.Concat(res.HTTPRoutes, res.GRPCRoutes) {
+	for _, r := range res.RouteStatuses() {
 		for _, p := range r.Parents {
 			parent := string(p.ParentRef.Name)
 			if p.ParentRef.SectionName != nil {

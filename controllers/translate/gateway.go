@@ -35,6 +35,8 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportReferenceGrant,
 	features.SupportGRPCRoute,
+	features.SupportTLSRoute,
+	features.SupportTCPRoute,
 }
 
 const (
@@ -104,6 +106,7 @@ func (t *translator) gatewayAPI() {
 	}
 	t.httpRoutes(gateways)
 	t.grpcRoutes(gateways)
+	t.l4Routes(gateways)
 	slices.SortFunc(order, func(a, b *gatewayState) int {
 		return cmp.Or(cmp.Compare(a.ref.Namespace, b.ref.Namespace), cmp.Compare(a.ref.Name, b.ref.Name))
 	})
@@ -125,15 +128,21 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 		accepted := condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener accepted", gen)
 		resolved := condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "references resolved", gen)
 		switch l.Protocol {
-		case gatewayv1.HTTPProtocolType:
+		case gatewayv1.HTTPProtocolType, gatewayv1.TCPProtocolType:
 		case gatewayv1.HTTPSProtocolType:
 			if ok, cond := t.listenerCertificates(gw, l, ls, gen); !ok {
 				resolved = cond
 			}
+		case gatewayv1.TLSProtocolType:
+			if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gatewayv1.TLSModePassthrough {
+				ls.valid = false
+				accepted = condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonUnsupportedValue),
+					"TLS listeners support tls.mode Passthrough; Terminate is not supported yet", gen)
+			}
 		default:
 			ls.valid = false
 			accepted = condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonUnsupportedProtocol),
-				fmt.Sprintf("protocol %s is not supported yet; HTTP and HTTPS are", l.Protocol), gen)
+				fmt.Sprintf("protocol %s is not supported; HTTP, HTTPS, TLS (Passthrough) and TCP are", l.Protocol), gen)
 		}
 		ls.kinds, resolved = listenerKinds(l, resolved, gen)
 		ls.status.SupportedKinds = ls.kinds
@@ -177,9 +186,13 @@ func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) 
 	httpKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindHTTP}
 	grpcKind := gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: kindGRPC}
 	httpish := l.Protocol == gatewayv1.HTTPProtocolType || l.Protocol == gatewayv1.HTTPSProtocolType
+	l4Kind := map[gatewayv1.ProtocolType]string{gatewayv1.TLSProtocolType: kindTLS, gatewayv1.TCPProtocolType: kindTCP}[l.Protocol]
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		if httpish {
+		switch {
+		case httpish:
 			return []gatewayv1.RouteGroupKind{httpKind, grpcKind}, resolved
+		case l4Kind != "":
+			return []gatewayv1.RouteGroupKind{{Group: ptrGroup(gatewayGroup), Kind: gatewayv1.Kind(l4Kind)}}, resolved
 		}
 		return nil, resolved
 	}
@@ -190,7 +203,7 @@ func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) 
 		if k.Group != nil {
 			group = string(*k.Group)
 		}
-		if group == gatewayGroup && httpish && (k.Kind == kindHTTP || k.Kind == kindGRPC) {
+		if group == gatewayGroup && (httpish && (k.Kind == kindHTTP || k.Kind == kindGRPC) || l4Kind != "" && string(k.Kind) == l4Kind) {
 			out = append(out, gatewayv1.RouteGroupKind{Group: ptrGroup(gatewayGroup), Kind: k.Kind})
 			continue
 		}

@@ -94,6 +94,8 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.Gateways)
 		reverse(rev.HTTPRoutes)
 		reverse(rev.GRPCRoutes)
+		reverse(rev.TLSRoutes)
+		reverse(rev.TCPRoutes)
 		reverse(rev.GatewayClasses)
 		reverse(rev.ReferenceGrants)
 		b := translate.Translate(rev, testOptions)
@@ -136,6 +138,12 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.GRPCRoutes {
 		c.GRPCRoutes = append(c.GRPCRoutes, *o.DeepCopy())
+	}
+	for _, o := range s.TLSRoutes {
+		c.TLSRoutes = append(c.TLSRoutes, *o.DeepCopy())
+	}
+	for _, o := range s.TCPRoutes {
+		c.TCPRoutes = append(c.TCPRoutes, *o.DeepCopy())
 	}
 	for _, o := range s.ReferenceGrants {
 		c.ReferenceGrants = append(c.ReferenceGrants, *o.DeepCopy())

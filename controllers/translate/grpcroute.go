@@ -36,7 +36,8 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 		}
 		backends, resolved := t.ruleBackends(in, refs, router.H2C)
 		rules, err := grpcRouteRules(gr, backends)
-		if st := t.attachRoute(in, rules, acceptedFor(err, in.gen), resolved, gateways); st != nil {
+		emit := func(a attachment) { t.emitRoutes(a, rules) }
+		if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved, gateways); st != nil {
 			t.res.GRPCRoutes = append(t.res.GRPCRoutes, *st)
 		}
 	}

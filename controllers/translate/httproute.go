@@ -51,7 +51,8 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 	}
 	backends, resolved := t.ruleBackends(in, refs, router.HTTP1)
 	rules, err := httpRouteRules(hr, backends)
-	if st := t.attachRoute(in, rules, acceptedFor(err, in.gen), resolved, gateways); st != nil {
+	emit := func(a attachment) { t.emitRoutes(a, rules) }
+	if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved, gateways); st != nil {
 		t.res.HTTPRoutes = append(t.res.HTTPRoutes, *st)
 	}
 }
@@ -80,7 +81,7 @@ func acceptedFor(err error, gen int64) metav1.Condition {
 // attachRoute attaches a route to the parents that are our Gateways,
 // emits its routes on the listeners that accept it, and returns its status
 // (nil when no parent is ours).
-func (t *translator) attachRoute(in routeInput, rules []ruleRoutes, accepted, resolved metav1.Condition,
+func (t *translator) attachRoute(in routeInput, emit func(attachment), accepted, resolved metav1.Condition,
 	gateways map[nsName]*gatewayState) *RouteStatus {
 	st := RouteStatus{Ref: in.ref}
 	for _, pr := range in.parentRefs {
@@ -101,7 +102,7 @@ func (t *translator) attachRoute(in routeInput, rules []ruleRoutes, accepted, re
 		}
 		if cond.Status == metav1.ConditionTrue {
 			for _, a := range atts {
-				t.emitRoutes(a, rules)
+				emit(a)
 			}
 		}
 		st.Parents = append(st.Parents, gatewayv1.RouteParentStatus{

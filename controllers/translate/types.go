@@ -30,6 +30,8 @@ type Snapshot struct {
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
 	GRPCRoutes      []gatewayv1.GRPCRoute
+	TLSRoutes       []gatewayv1.TLSRoute
+	TCPRoutes       []gatewayv1.TCPRoute
 	ReferenceGrants []gatewayv1.ReferenceGrant
 }
 
@@ -119,6 +121,8 @@ type Result struct {
 	Gateways       []GatewayStatus      `json:"gateways,omitempty"`
 	HTTPRoutes     []RouteStatus        `json:"httpRoutes,omitempty"`
 	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
+	TLSRoutes      []RouteStatus        `json:"tlsRoutes,omitempty"`
+	TCPRoutes      []RouteStatus        `json:"tcpRoutes,omitempty"`
 	// GatewayListeners are the client-facing listeners Gateways need.
 	GatewayListeners []GatewayListener `json:"gatewayListeners,omitempty"`
 }
@@ -181,7 +185,7 @@ func (r *Result) HasErrors() bool {
 			}
 		}
 	}
-	for _, rt := range slices.Concat(r.HTTPRoutes, r.GRPCRoutes) {
+	for _, rt := range r.RouteStatuses() {
 		for _, p := range rt.Parents {
 			if anyUnhealthy(p.Conditions) {
 				return true
@@ -207,4 +211,9 @@ func anyUnhealthy(cs []metav1.Condition) bool {
 		}
 	}
 	return false
+}
+
+// RouteStatuses returns the statuses of every route kind.
+func (r *Result) RouteStatuses() []RouteStatus {
+	return slices.Concat(r.HTTPRoutes, r.GRPCRoutes, r.TLSRoutes, r.TCPRoutes)
 }

@@ -1,6 +1,9 @@
 package router
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Config is the complete, plain-data description of what the proxy serves.
 // Translation produces it; Compile turns it into a Table. A Config holds no
@@ -97,6 +100,9 @@ type Route struct {
 	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 	Redirect        *Redirect  `json:"redirect,omitempty"`
 	Rewrite         *Rewrite   `json:"rewrite,omitempty"`
+	// Timeout, when set, bounds the whole request: a response not complete
+	// in time is answered 504 (if nothing was sent yet) or cut off.
+	Timeout time.Duration `json:"timeout,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPathModifier(t *testing.T) {
@@ -104,5 +105,22 @@ func TestHeaderAndRewriteFilters(t *testing.T) {
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Backend-Secret") != "" {
 		t.Errorf("response headers %v", resp.Header)
+	}
+}
+
+func TestRouteTimeout(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	bk := &Backend{Name: "slow", Endpoints: []Endpoint{{addr(slow)}}}
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}, Timeout: 100 * time.Millisecond}}}, Options{})
+	if code, _ := get(t, front.URL, "x"); code != http.StatusGatewayTimeout {
+		t.Fatalf("code %d, want 504", code)
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -188,7 +189,13 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 		http.Error(w, "no ready endpoint for backend "+st.backend.Name, http.StatusServiceUnavailable)
 		return st
 	}
-	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	ctx := context.WithValue(r.Context(), ctxKey{}, st)
+	if route.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
+		defer cancel()
+	}
+	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 	return st
 }
 
@@ -225,11 +232,11 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
 	code := http.StatusBadGateway
 	switch {
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded) || isTimeout(err):
+		code = http.StatusGatewayTimeout // the route's timeout, or the dialer's
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads what we write.
 		code = 499
-	case isTimeout(err):
-		code = http.StatusGatewayTimeout
 	}
 	if l := rt.opts.ErrorLog; l != nil && code != 499 {
 		l.Warn("upstream request failed", "backend", st.backend.Name, "endpoint", st.endpoint, "error", err)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -225,6 +226,10 @@ func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend
 		if err != nil {
 			return nil, err
 		}
+		timeout, err := ruleTimeout(rule.Timeouts)
+		if err != nil {
+			return nil, fmt.Errorf("spec.rules[%d].timeouts: %w", ri, err)
+		}
 		for bi, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				return nil, fmt.Errorf("spec.rules[%d].backendRefs[%d].filters: filters are not supported yet", ri, bi)
@@ -244,6 +249,7 @@ func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend
 				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: ReplacePrefixMatch needs a PathPrefix match", ri, mi)
 			}
 			filters.apply(&r)
+			r.Timeout = timeout
 			r.Backends = backends[ri]
 			r.Source = router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: mi}
 			rr.routes = append(rr.routes, r)
@@ -339,4 +345,27 @@ func (t *translator) emitRoutes(a attachment, rules []ruleRoutes) {
 func usesPrefixReplace(f ruleFilters) bool {
 	return f.redirect != nil && f.redirect.Path != nil && f.redirect.Path.ReplacePrefix ||
 		f.rewrite != nil && f.rewrite.Path != nil && f.rewrite.Path.ReplacePrefix
+}
+
+// ruleTimeout is the time a request may take: the smaller of the request
+// and backendRequest timeouts ("0s" means none). With no retries, one
+// backend request is the whole request.
+func ruleTimeout(t *gatewayv1.HTTPRouteTimeouts) (time.Duration, error) {
+	if t == nil {
+		return 0, nil
+	}
+	var out time.Duration
+	for _, d := range []*gatewayv1.Duration{t.Request, t.BackendRequest} {
+		if d == nil {
+			continue
+		}
+		v, err := time.ParseDuration(string(*d))
+		if err != nil {
+			return 0, err
+		}
+		if v > 0 && (out == 0 || v < out) {
+			out = v
+		}
+	}
+	return out, nil
 }

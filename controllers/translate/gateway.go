@@ -41,6 +41,9 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportTCPRoute,
 }
 
+// GatewayAPIVersion is the Gateway API release Portico is built against.
+const GatewayAPIVersion = "v1.6.3"
+
 const (
 	gatewayGroup = gatewayv1.GroupName
 	kindGateway  = "Gateway"
@@ -85,9 +88,14 @@ func (t *translator) gatewayAPI() {
 			continue
 		}
 		ours[gc.Name] = true
-		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{condition(
-			string(gatewayv1.GatewayClassConditionStatusAccepted), true, string(gatewayv1.GatewayClassReasonAccepted),
-			"Portico implements this class", gc.Generation)}}
+		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{
+			condition(string(gatewayv1.GatewayClassConditionStatusAccepted), true, string(gatewayv1.GatewayClassReasonAccepted),
+				"Portico implements this class", gc.Generation),
+			// Portico installs and is built against the CRDs of one
+			// version (manifests/gateway-api).
+			condition(string(gatewayv1.GatewayClassConditionStatusSupportedVersion), true, string(gatewayv1.GatewayClassReasonSupportedVersion),
+				"Gateway API "+GatewayAPIVersion+" is supported", gc.Generation),
+		}}
 		for _, f := range SupportedFeatures {
 			st.SupportedFeatures = append(st.SupportedFeatures, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
 		}

@@ -100,6 +100,9 @@ type Route struct {
 	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 	Redirect        *Redirect  `json:"redirect,omitempty"`
 	Rewrite         *Rewrite   `json:"rewrite,omitempty"`
+	// Mirrors receive a copy of a share of the requests; their responses
+	// are discarded.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
 	// Timeout, when set, bounds the whole request: a response not complete
 	// in time is answered 504 (if nothing was sent yet) or cut off.
 	Timeout time.Duration `json:"timeout,omitempty"`
@@ -142,6 +145,12 @@ type Redirect struct {
 	Path     *PathModifier `json:"path,omitempty"`
 	// StatusCode defaults to 302.
 	StatusCode int `json:"statusCode,omitempty"`
+}
+
+// Mirror sends copies of requests to Backend: Fraction of them (0 to 1).
+type Mirror struct {
+	Backend  *Backend `json:"backend"`
+	Fraction float64  `json:"fraction"`
 }
 
 // Rewrite changes what is forwarded: the Host header and the path.

@@ -1,11 +1,16 @@
 package router
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // apply modifies h as ops say.
@@ -101,3 +106,49 @@ func (route *CompiledRoute) rewriteRequest(r *http.Request) {
 		r.URL.Path, r.URL.RawPath = p, ""
 	}
 }
+
+// maxMirrorBody bounds the request body buffered to be mirrored; larger
+// bodies are mirrored without body.
+const maxMirrorBody = 64 << 10
+
+// mirror sends copies of r to the route's mirror backends, in the
+// background, and never affects the client's request.
+func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 && r.ContentLength <= maxMirrorBody {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxMirrorBody+1))
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))
+		if err == nil && len(b) <= maxMirrorBody {
+			body = b
+		}
+	}
+	for i := range route.Mirrors {
+		m := &route.Mirrors[i]
+		if m.Backend == nil || len(m.Backend.Endpoints) == 0 || (m.Fraction < 1 && rand.Float64() >= m.Fraction) {
+			continue
+		}
+		out := r.Clone(context.WithoutCancel(r.Context()))
+		out.RequestURI = ""
+		out.URL.Scheme, out.URL.Host = "http", m.Backend.Endpoints[rand.IntN(len(m.Backend.Endpoints))].Address
+		out.Body, out.ContentLength = http.NoBody, 0
+		if body != nil {
+			out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		}
+		transport := http.RoundTripper(rt.opts.Transport.HTTP1)
+		if m.Backend.Protocol == H2C {
+			transport = rt.opts.Transport.H2C
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(out.Context(), mirrorTimeout)
+			defer cancel()
+			resp, err := transport.RoundTrip(out.WithContext(ctx))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+}
+
+// mirrorTimeout bounds a mirrored request.
+const mirrorTimeout = 30 * time.Second

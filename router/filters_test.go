@@ -2,6 +2,7 @@ package router
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,5 +123,54 @@ func TestRouteTimeout(t *testing.T) {
 	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}, Timeout: 100 * time.Millisecond}}}, Options{})
 	if code, _ := get(t, front.URL, "x"); code != http.StatusGatewayTimeout {
 		t.Fatalf("code %d, want 504", code)
+	}
+}
+
+func TestMirror(t *testing.T) {
+	main := backendServer(t, "main")
+	got := make(chan string, 500)
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.Method + " " + r.URL.Path + " " + string(b)
+	}))
+	defer mirror.Close()
+	mb := &Backend{Name: "mirror", Endpoints: []Endpoint{{addr(mirror)}}}
+	bk := &Backend{Name: "main", Endpoints: []Endpoint{{addr(main)}}}
+	_, front := serveTable(t, Config{Routes: []Route{
+		{Path: "/all", Backends: []WeightedBackend{{bk, 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 1}}},
+		{Path: "/half", Backends: []WeightedBackend{{bk, 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 0.5}}},
+	}}, Options{})
+	resp, err := http.Post(front.URL+"/all", "text/plain", strings.NewReader("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "main ") {
+		t.Fatalf("client got %q", body)
+	}
+	select {
+	case m := <-got:
+		if m != "POST /all payload" {
+			t.Fatalf("mirror got %q", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("request not mirrored")
+	}
+	for i := 0; i < 200; i++ {
+		get(t, front.URL+"/half", "x")
+	}
+	// Mirrors are asynchronous: count until none has come for a while.
+	n := 0
+	for quiet := false; !quiet; {
+		select {
+		case <-got:
+			n++
+		case <-time.After(500 * time.Millisecond):
+			quiet = true
+		}
+	}
+	if n < 60 || n > 140 {
+		t.Fatalf("fraction 0.5 mirrored %d of 200", n)
 	}
 }

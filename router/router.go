@@ -176,6 +176,9 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if route.Rewrite != nil {
 		route.rewriteRequest(r)
 	}
+	if len(route.Mirrors) > 0 && rt.proxy != nil {
+		rt.mirror(r, route)
+	}
 	st := &proxyState{route: route, backend: route.pick()}
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)

@@ -299,5 +299,15 @@ func filterNames(r *router.Route) []string {
 	if r.Rewrite != nil {
 		out = append(out, "rewrite")
 	}
+	for _, m := range r.Mirrors {
+		name := "(invalid)"
+		if m.Backend != nil {
+			name = m.Backend.Name
+		}
+		out = append(out, fmt.Sprintf("mirror %g%% to %s", m.Fraction*100, name))
+	}
+	if r.Timeout > 0 {
+		out = append(out, "timeout "+r.Timeout.String())
+	}
 	return out
 }

@@ -14,6 +14,15 @@ type ruleFilters struct {
 	request, response *router.HeaderOps
 	redirect          *router.Redirect
 	rewrite           *router.Rewrite
+	// mirrorRefs are resolved into mirrors by the caller, which knows the
+	// route's namespace and reference state.
+	mirrorRefs []mirrorRef
+	mirrors    []router.Mirror
+}
+
+type mirrorRef struct {
+	ref      gatewayv1.BackendObjectReference
+	fraction float64
 }
 
 // errIncompatible marks filter combinations the spec forbids.
@@ -58,6 +67,11 @@ func convertFilters(fs []gatewayv1.HTTPRouteFilter, field string) (ruleFilters, 
 			if f.URLRewrite.Hostname != nil {
 				out.rewrite.Hostname = string(*f.URLRewrite.Hostname)
 			}
+		case gatewayv1.HTTPRouteFilterRequestMirror:
+			if f.RequestMirror == nil {
+				return out, fmt.Errorf("%s: requestMirror is missing", at)
+			}
+			out.mirrorRefs = append(out.mirrorRefs, mirrorRef{ref: f.RequestMirror.BackendRef, fraction: mirrorFraction(f.RequestMirror)})
 		default:
 			return out, fmt.Errorf("%s: filter type %s is not supported yet", at, f.Type)
 		}
@@ -105,4 +119,21 @@ func pathModifier(m *gatewayv1.HTTPPathModifier) *router.PathModifier {
 // apply sets the filters on a route.
 func (f ruleFilters) apply(r *router.Route) {
 	r.RequestHeaders, r.ResponseHeaders, r.Redirect, r.Rewrite = f.request, f.response, f.redirect, f.rewrite
+	r.Mirrors = f.mirrors
+}
+
+// mirrorFraction is the share of requests a mirror gets: percent, or
+// numerator/denominator (denominator 100 by default), else all.
+func mirrorFraction(m *gatewayv1.HTTPRequestMirrorFilter) float64 {
+	switch {
+	case m.Percent != nil:
+		return float64(*m.Percent) / 100
+	case m.Fraction != nil:
+		den := int32(100)
+		if m.Fraction.Denominator != nil && *m.Fraction.Denominator > 0 {
+			den = *m.Fraction.Denominator
+		}
+		return float64(m.Fraction.Numerator) / float64(den)
+	}
+	return 1
 }

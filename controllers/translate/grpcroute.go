@@ -37,7 +37,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 		backends, resolved := t.ruleBackends(in, refs, router.H2C)
 		rules, err := grpcRouteRules(gr, backends)
 		emit := func(a attachment) { t.emitRoutes(a, rules) }
-		if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved, gateways); st != nil {
+		if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved.resolved, gateways); st != nil {
 			t.res.GRPCRoutes = append(t.res.GRPCRoutes, *st)
 		}
 	}

@@ -51,9 +51,9 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 		}
 	}
 	backends, resolved := t.ruleBackends(in, refs, router.HTTP1)
-	rules, err := httpRouteRules(hr, backends)
+	rules, err := t.httpRouteRules(hr, backends, resolved)
 	emit := func(a attachment) { t.emitRoutes(a, rules) }
-	if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved, gateways); st != nil {
+	if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved.resolved, gateways); st != nil {
 		t.res.HTTPRoutes = append(t.res.HTTPRoutes, *st)
 	}
 }
@@ -219,12 +219,16 @@ var gatewayRegexCheck = regexp.Compile
 
 // httpRouteRules turns every rule's matches into router routes sharing the
 // rule's backends. Unsupported features reject the whole route.
-func httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend) ([]ruleRoutes, error) {
+func (t *translator) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend, refs *refState) ([]ruleRoutes, error) {
 	var out []ruleRoutes
 	for ri, rule := range hr.Spec.Rules {
 		filters, err := convertFilters(rule.Filters, fmt.Sprintf("spec.rules[%d]", ri))
 		if err != nil {
 			return nil, err
+		}
+		for mi, m := range filters.mirrorRefs {
+			be := t.backendRef(hr.Namespace, kindHTTP, m.ref, fmt.Sprintf("spec.rules[%d].filters[%d].requestMirror.backendRef", ri, mi), refs.fail)
+			filters.mirrors = append(filters.mirrors, router.Mirror{Backend: be, Fraction: m.fraction})
 		}
 		timeout, err := ruleTimeout(rule.Timeouts)
 		if err != nil {

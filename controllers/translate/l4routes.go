@@ -79,7 +79,7 @@ func (t *translator) l4Routes(gateways map[nsName]*gatewayState) {
 				t.res.Config.Passthrough = append(t.res.Config.Passthrough, r)
 			}
 		}
-		st := t.attachRoute(in.routeInput, emit, acceptedFor(nil, in.gen), resolved, gateways)
+		st := t.attachRoute(in.routeInput, emit, acceptedFor(nil, in.gen), resolved.resolved, gateways)
 		if st == nil {
 			continue
 		}

@@ -14,15 +14,9 @@ import (
 // backendRefs answers 500. The condition is ResolvedRefs, naming the first
 // unresolved ref. Backends are spoken to with proto (h2c for gRPC unless the
 // Service port says otherwise).
-func (t *translator) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef, proto router.Protocol) ([][]router.WeightedBackend, metav1.Condition) {
-	gen := in.gen
-	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references resolved", gen)
-	fail := func(reason gatewayv1.RouteConditionReason, msg string) *router.Backend {
-		if resolved.Status == metav1.ConditionTrue {
-			resolved = condition(string(gatewayv1.RouteConditionResolvedRefs), false, string(reason), msg, gen)
-		}
-		return &router.Backend{Name: "invalid", Status: 500, Reason: msg}
-	}
+func (t *translator) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef, proto router.Protocol) ([][]router.WeightedBackend, *refState) {
+	refs := newRefState(in.gen)
+	fail := refs.fail
 	out := make([][]router.WeightedBackend, len(rules))
 	for ri, refs := range rules {
 		if len(refs) == 0 {
@@ -43,7 +37,27 @@ func (t *translator) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef,
 			out[ri] = append(out[ri], router.WeightedBackend{Backend: be, Weight: weight})
 		}
 	}
-	return out, resolved
+	return out, refs
+}
+
+// refState tracks a route's ResolvedRefs condition: the first reference
+// that did not resolve names the reason.
+type refState struct {
+	resolved metav1.Condition
+}
+
+func newRefState(gen int64) *refState {
+	return &refState{resolved: condition(string(gatewayv1.RouteConditionResolvedRefs), true,
+		string(gatewayv1.RouteReasonResolvedRefs), "all references resolved", gen)}
+}
+
+// fail records an unresolved reference and returns the backend standing in
+// for it, which answers 500.
+func (s *refState) fail(reason gatewayv1.RouteConditionReason, msg string) *router.Backend {
+	if s.resolved.Status == metav1.ConditionTrue {
+		s.resolved = condition(string(gatewayv1.RouteConditionResolvedRefs), false, string(reason), msg, s.resolved.ObservedGeneration)
+	}
+	return &router.Backend{Name: "invalid", Status: 500, Reason: msg}
 }
 
 // backendRef resolves one reference to a Service port.

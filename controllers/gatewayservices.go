@@ -94,8 +94,10 @@ func (r *Reconciler) gatewayServices(ctx context.Context) ([]corev1.Service, err
 // that are gone.
 func (r *Reconciler) syncGatewayServices(ctx context.Context, wanted []translate.GatewayListener, existing []corev1.Service) error {
 	ports := map[translate.ObjectRef][]int32{}
+	meta := map[translate.ObjectRef]translate.GatewayListener{}
 	for _, l := range wanted {
 		ports[l.Gateway] = append(ports[l.Gateway], l.Port)
+		meta[l.Gateway] = l
 	}
 	used := map[int32]bool{}
 	current := map[translate.ObjectRef]*corev1.Service{}
@@ -121,14 +123,15 @@ func (r *Reconciler) syncGatewayServices(ctx context.Context, wanted []translate
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	for _, gw := range refs {
-		if err := r.ensureGatewayService(ctx, gw, ports[gw], current[gw], used); err != nil {
+		if err := r.ensureGatewayService(ctx, gw, ports[gw], meta[gw], current[gw], used); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.ObjectRef, listenerPorts []int32, cur *corev1.Service, used map[int32]bool) error {
+func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.ObjectRef, listenerPorts []int32,
+	infra translate.GatewayListener, cur *corev1.Service, used map[int32]bool) error {
 	slices.Sort(listenerPorts)
 	keep := map[int32]int32{} // listener port -> target port
 	if cur != nil {
@@ -154,11 +157,20 @@ func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.Obje
 		spec = append(spec, corev1.ServicePort{Name: "listener-" + strconv.Itoa(int(port)), Protocol: corev1.ProtocolTCP,
 			Port: port, TargetPort: intstr.FromInt32(target)})
 	}
+	labels := map[string]string{}
+	for k, v := range infra.Labels {
+		labels[k] = v
+	}
+	labels[gatewayServiceLabel] = "true"
+	annotations := map[string]string{}
+	for k, v := range infra.Annotations {
+		annotations[k] = v
+	}
+	annotations[gatewayNamespaceAnnot], annotations[gatewayNameAnnot] = gw.Namespace, gw.Name
 	if cur == nil {
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: r.Gateway.Namespace, Name: gatewayServiceName(gw),
-				Labels:      map[string]string{gatewayServiceLabel: "true"},
-				Annotations: map[string]string{gatewayNamespaceAnnot: gw.Namespace, gatewayNameAnnot: gw.Name}},
+				Labels: labels, Annotations: annotations},
 			Spec: corev1.ServiceSpec{Type: r.Gateway.ServiceType, Selector: r.Gateway.PodSelector, Ports: spec},
 		}
 		if err := r.Client.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -167,10 +179,11 @@ func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.Obje
 		return nil
 	}
 	if cur.Spec.Type == r.Gateway.ServiceType && equality.Semantic.DeepEqual(cur.Spec.Selector, r.Gateway.PodSelector) &&
-		samePorts(cur.Spec.Ports, spec) {
+		samePorts(cur.Spec.Ports, spec) && hasAll(cur.Labels, labels) && hasAll(cur.Annotations, annotations) {
 		return nil
 	}
 	upd := cur.DeepCopy()
+	upd.Labels, upd.Annotations = mergeMaps(upd.Labels, labels), mergeMaps(upd.Annotations, annotations)
 	upd.Spec.Type, upd.Spec.Selector = r.Gateway.ServiceType, r.Gateway.PodSelector
 	for i := range spec {
 		for _, old := range cur.Spec.Ports {
@@ -239,4 +252,23 @@ func gatewayAddresses(services []corev1.Service) map[translate.ObjectRef][]strin
 		out[gw] = addrs
 	}
 	return out
+}
+
+func hasAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func mergeMaps(dst, src map[string]string) map[string]string {
+	if dst == nil {
+		dst = map[string]string{}
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
 }

@@ -38,9 +38,12 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "portico"},
 		Spec: gatewayv1.GatewayClassSpec{ControllerName: "portico.dev/gateway-controller"}}
 	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: gatewayv1.GatewaySpec{GatewayClassName: "portico", Listeners: []gatewayv1.Listener{{
-			Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType, Hostname: ptr.To(gatewayv1.Hostname("*.example.com")),
-		}}}}
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: "portico",
+			Infrastructure: &gatewayv1.GatewayInfrastructure{Labels: map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "shop"},
+				Annotations: map[gatewayv1.AnnotationKey]gatewayv1.AnnotationValue{"example.com/cost-center": "42"}},
+			Listeners: []gatewayv1.Listener{{
+				Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType, Hostname: ptr.To(gatewayv1.Hostname("*.example.com")),
+			}}}}
 	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
 		Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "web"}}},
@@ -60,6 +63,9 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 	})
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntVal < 31000 {
 		t.Fatalf("Gateway Service ports %+v", svc.Spec.Ports)
+	}
+	if svc.Labels["team"] != "shop" || svc.Annotations["example.com/cost-center"] != "42" {
+		t.Fatalf("spec.infrastructure not on the Service: labels %v annotations %v", svc.Labels, svc.Annotations)
 	}
 	key := fmt.Sprintf("Gateway/%s/web:80", ns)
 	var addr string

@@ -40,6 +40,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportReferenceGrant,
 	features.SupportGRPCRoute,
+	features.SupportGatewayInfrastructure,
 	features.SupportTLSRoute,
 	features.SupportTCPRoute,
 }
@@ -175,9 +176,18 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 		if !ok {
 			i = len(t.res.GatewayListeners)
 			bound[ls.key] = i
-			t.res.GatewayListeners = append(t.res.GatewayListeners, GatewayListener{
+			gl := GatewayListener{
 				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw),
-				TLS: ls.spec.Protocol == gatewayv1.HTTPSProtocolType})
+				TLS: ls.spec.Protocol == gatewayv1.HTTPSProtocolType}
+			if inf := gw.Spec.Infrastructure; inf != nil {
+				for k, v := range inf.Labels {
+					gl.Labels = setKey(gl.Labels, string(k), string(v))
+				}
+				for k, v := range inf.Annotations {
+					gl.Annotations = setKey(gl.Annotations, string(k), string(v))
+				}
+			}
+			t.res.GatewayListeners = append(t.res.GatewayListeners, gl)
 		}
 		t.res.GatewayListeners[i].Certificates = append(t.res.GatewayListeners[i].Certificates, ls.certs...)
 	}
@@ -364,4 +374,12 @@ func (t *translator) listenerCertificates(gw *gatewayv1.Gateway, l *gatewayv1.Li
 		ls.certs = append(ls.certs, certs.Certificate{Hosts: hosts, Cert: cert, Source: "Secret/" + ns + "/" + string(ref.Name)})
 	}
 	return true, metav1.Condition{}
+}
+
+func setKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
 }

@@ -155,6 +155,10 @@ type GatewayListener struct {
 	Protocol gatewayv1.ProtocolType `json:"protocol"`
 	// Address is the Gateway's requested spec.addresses IP, if any.
 	Address string `json:"address,omitempty"`
+	// Labels and Annotations come from the Gateway's spec.infrastructure,
+	// for the resources made for it (its Service).
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// TLS says the port terminates TLS with Certificates: by listener
 	// hostname, and one without hosts as the port's default.
 	TLS          bool                `json:"tls,omitempty"`

@@ -324,26 +324,36 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 
 // emitRoutes adds a rule's routes for each hostname of an attachment.
 func (t *translator) emitRoutes(a attachment, rules []ruleRoutes) {
-	hosts := a.hostnames
-	if len(hosts) == 0 {
-		hosts = []string{""}
-	}
 	for _, rr := range rules {
 		for _, base := range rr.routes {
-			for _, h := range hosts {
+			for _, h := range a.hostsOrAny() {
 				r := base
 				r.Listener, r.ListenerPort = a.ls.key, a.ls.spec.Port
-				r.Host, r.HostMatch = h, router.HostExact
-				switch {
-				case h == "":
-					r.HostMatch = router.HostAny
-				case strings.HasPrefix(h, "*."):
-					r.HostMatch = router.HostWildcardAnyLabels
-				}
+				r.Host, r.HostMatch = h, gatewayHostMatch(h)
 				t.res.Config.Routes = append(t.res.Config.Routes, r)
 			}
 		}
 	}
+}
+
+// gatewayHostMatch is how a Gateway API hostname matches: "" any host,
+// "*.x" one or more labels, else exactly.
+func gatewayHostMatch(h string) router.HostMatch {
+	switch {
+	case h == "":
+		return router.HostAny
+	case strings.HasPrefix(h, "*."):
+		return router.HostWildcardAnyLabels
+	}
+	return router.HostExact
+}
+
+// hostsOrAny is the attachment's hostnames, or the one "" (any host).
+func (a attachment) hostsOrAny() []string {
+	if len(a.hostnames) == 0 {
+		return []string{""}
+	}
+	return a.hostnames
 }
 
 func usesPrefixReplace(f ruleFilters) bool {

@@ -3,7 +3,6 @@ package translate
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -64,19 +63,9 @@ func (t *translator) l4Routes(gateways map[nsName]*gatewayState) {
 				t.res.Config.TCP = append(t.res.Config.TCP, router.L4Route{Listener: a.ls.key, Backends: all, Source: src})
 				return
 			}
-			hosts := a.hostnames
-			if len(hosts) == 0 {
-				hosts = []string{""}
-			}
-			for _, h := range hosts {
-				r := router.L4Route{Listener: a.ls.key, Host: h, HostMatch: router.HostExact, Backends: all, Source: src}
-				switch {
-				case h == "":
-					r.HostMatch = router.HostAny
-				case strings.HasPrefix(h, "*."):
-					r.HostMatch = router.HostWildcardAnyLabels
-				}
-				t.res.Config.Passthrough = append(t.res.Config.Passthrough, r)
+			for _, h := range a.hostsOrAny() {
+				t.res.Config.Passthrough = append(t.res.Config.Passthrough, router.L4Route{
+					Listener: a.ls.key, Host: h, HostMatch: gatewayHostMatch(h), Backends: all, Source: src})
 			}
 		}
 		st := t.attachRoute(in.routeInput, emit, acceptedFor(nil, in.gen), resolved.resolved, gateways)

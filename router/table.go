@@ -43,9 +43,10 @@ type hostTable struct {
 	regex  []*CompiledRoute
 }
 
-// CompiledRoute is a Route ready to serve: its backends resolved into pickers.
+// CompiledRoute is a Route ready to serve: its backends resolved into
+// pickers. It points at the Config's Route, which Compile never modifies.
 type CompiledRoute struct {
-	Route
+	*Route
 	weighted
 	pathRe  *regexp.Regexp
 	headers []compiledMatch
@@ -130,11 +131,10 @@ func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRo
 }
 
 func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRoute {
-	cr := &CompiledRoute{Route: *r}
+	cr := &CompiledRoute{Route: r}
 	if err := cr.compileMatches(); err != nil {
 		return nil
 	}
-	cr.Host = strings.ToLower(strings.TrimSuffix(r.Host, "."))
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
 	return cr

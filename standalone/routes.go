@@ -106,8 +106,8 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		if r.Listener != "" {
 			listener = r.Listener
 		}
-		v := add(listener, host, r.Path, matchText(&r.Route), r.Backends, r.Source)
-		v.HTTPSRedirect, v.HSTS, v.Filters = r.HTTPSRedirect, r.HSTS, filterNames(&r.Route)
+		v := add(listener, host, r.Path, matchText(r.Route), r.Backends, r.Source)
+		v.HTTPSRedirect, v.HSTS, v.Filters = r.HTTPSRedirect, r.HSTS, filterNames(r.Route)
 	}
 	for _, r := range t.L4Routes() {
 		listener := r.Listener

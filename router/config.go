@@ -100,6 +100,9 @@ type Route struct {
 	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 	Redirect        *Redirect  `json:"redirect,omitempty"`
 	Rewrite         *Rewrite   `json:"rewrite,omitempty"`
+	// CORS, when set, answers CORS preflight requests and adds CORS
+	// headers to responses for allowed origins.
+	CORS *CORS `json:"cors,omitempty"`
 	// Mirrors receive a copy of a share of the requests; their responses
 	// are discarded.
 	Mirrors []Mirror `json:"mirrors,omitempty"`
@@ -145,6 +148,20 @@ type Redirect struct {
 	Path     *PathModifier `json:"path,omitempty"`
 	// StatusCode defaults to 302.
 	StatusCode int `json:"statusCode,omitempty"`
+}
+
+// CORS is a cross-origin resource sharing policy. Origins are
+// scheme://host[:port] with "*" in the host matching any labels to its
+// left; "*" alone allows every origin. Methods, headers and exposed headers
+// may be "*".
+type CORS struct {
+	AllowOrigins     []string `json:"allowOrigins,omitempty"`
+	AllowCredentials bool     `json:"allowCredentials,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	// MaxAge in seconds for caching preflight results (0 means 5).
+	MaxAge int32 `json:"maxAge,omitempty"`
 }
 
 // Mirror sends copies of requests to Backend: Fraction of them (0 to 1).

@@ -172,6 +172,9 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 		rt.redirect(w, r, route)
 		return &proxyState{route: route}
 	}
+	if route.CORS != nil && route.CORS.preflight(w, r) {
+		return &proxyState{route: route}
+	}
 	route.RequestHeaders.apply(r.Header)
 	if route.Rewrite != nil {
 		route.rewriteRequest(r)
@@ -265,6 +268,9 @@ func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
 func modifyResponse(resp *http.Response) error {
 	if st, ok := resp.Request.Context().Value(ctxKey{}).(*proxyState); ok && st.route != nil {
 		st.route.ResponseHeaders.apply(resp.Header)
+		if st.route.CORS != nil {
+			st.route.CORS.respond(resp.Header, resp.Request.Header.Get(hOrigin))
+		}
 	}
 	return nil
 }

@@ -299,6 +299,9 @@ func filterNames(r *router.Route) []string {
 	if r.Rewrite != nil {
 		out = append(out, "rewrite")
 	}
+	if r.CORS != nil {
+		out = append(out, "cors")
+	}
 	for _, m := range r.Mirrors {
 		name := "(invalid)"
 		if m.Backend != nil {

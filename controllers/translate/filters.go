@@ -14,6 +14,7 @@ type ruleFilters struct {
 	request, response *router.HeaderOps
 	redirect          *router.Redirect
 	rewrite           *router.Rewrite
+	cors              *router.CORS
 	// mirrorRefs are resolved into mirrors by the caller, which knows the
 	// route's namespace and reference state.
 	mirrorRefs []mirrorRef
@@ -67,6 +68,11 @@ func convertFilters(fs []gatewayv1.HTTPRouteFilter, field string) (ruleFilters, 
 			if f.URLRewrite.Hostname != nil {
 				out.rewrite.Hostname = string(*f.URLRewrite.Hostname)
 			}
+		case gatewayv1.HTTPRouteFilterCORS:
+			if f.CORS == nil {
+				return out, fmt.Errorf("%s: cors is missing", at)
+			}
+			out.cors = convertCORS(f.CORS)
 		case gatewayv1.HTTPRouteFilterRequestMirror:
 			if f.RequestMirror == nil {
 				return out, fmt.Errorf("%s: requestMirror is missing", at)
@@ -120,6 +126,24 @@ func pathModifier(m *gatewayv1.HTTPPathModifier) *router.PathModifier {
 func (f ruleFilters) apply(r *router.Route) {
 	r.RequestHeaders, r.ResponseHeaders, r.Redirect, r.Rewrite = f.request, f.response, f.redirect, f.rewrite
 	r.Mirrors = f.mirrors
+	r.CORS = f.cors
+}
+
+func convertCORS(c *gatewayv1.HTTPCORSFilter) *router.CORS {
+	out := &router.CORS{MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials != nil && *c.AllowCredentials}
+	for _, o := range c.AllowOrigins {
+		out.AllowOrigins = append(out.AllowOrigins, string(o))
+	}
+	for _, m := range c.AllowMethods {
+		out.AllowMethods = append(out.AllowMethods, string(m))
+	}
+	for _, h := range c.AllowHeaders {
+		out.AllowHeaders = append(out.AllowHeaders, string(h))
+	}
+	for _, h := range c.ExposeHeaders {
+		out.ExposeHeaders = append(out.ExposeHeaders, string(h))
+	}
+	return out
 }
 
 // mirrorFraction is the share of requests a mirror gets: percent, or

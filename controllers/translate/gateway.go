@@ -33,6 +33,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRoute308RedirectStatusCode,
 	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteRequestMirror,
+	features.SupportHTTPRouteCORS,
 	features.SupportHTTPRouteRequestMultipleMirrors,
 	features.SupportHTTPRouteRequestPercentageMirror,
 	features.SupportHTTPRouteBackendTimeout,

@@ -106,9 +106,14 @@ type Route struct {
 	// Mirrors receive a copy of a share of the requests; their responses
 	// are discarded.
 	Mirrors []Mirror `json:"mirrors,omitempty"`
-	// Timeout, when set, bounds the whole request: a response not complete
-	// in time is answered 504 (if nothing was sent yet) or cut off.
-	Timeout time.Duration `json:"timeout,omitempty"`
+	// Timeout, when set, bounds the whole request, retries included: a
+	// response not complete in time is answered 504 (if nothing was sent
+	// yet) or cut off. BackendTimeout bounds each attempt.
+	Timeout        time.Duration `json:"timeout,omitempty"`
+	BackendTimeout time.Duration `json:"backendTimeout,omitempty"`
+	// Retry, when set, retries failed attempts and retriable status codes
+	// on other endpoints (requests whose body was not yet sent only).
+	Retry *Retry `json:"retry,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added
@@ -162,6 +167,14 @@ type CORS struct {
 	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
 	// MaxAge in seconds for caching preflight results (0 means 5).
 	MaxAge int32 `json:"maxAge,omitempty"`
+}
+
+// Retry says how often and on what an attempt is retried: connection
+// errors and timeouts always, responses with one of Codes.
+type Retry struct {
+	Attempts int           `json:"attempts"`
+	Codes    []int         `json:"codes,omitempty"`
+	Backoff  time.Duration `json:"backoff,omitempty"`
 }
 
 // Mirror sends copies of requests to Backend: Fraction of them (0 to 1).

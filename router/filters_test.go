@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -172,5 +173,51 @@ func TestMirror(t *testing.T) {
 	}
 	if n < 60 || n > 140 {
 		t.Fatalf("fraction 0.5 mirrored %d of 200", n)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	var calls atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%3 != 0 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer flaky.Close()
+	bk := &Backend{Name: "flaky", Endpoints: []Endpoint{{addr(flaky)}}}
+	_, front := serveTable(t, Config{Routes: []Route{
+		{Path: "/retried", Backends: []WeightedBackend{{bk, 1}}, Retry: &Retry{Attempts: 2, Codes: []int{503}, Backoff: time.Millisecond}},
+		{Path: "/once", Backends: []WeightedBackend{{bk, 1}}, Retry: &Retry{Attempts: 1, Codes: []int{503}}},
+	}}, Options{})
+	calls.Store(0)
+	if code, body := get(t, front.URL+"/retried", "x"); code != 200 || body != "ok" || calls.Load() != 3 {
+		t.Fatalf("with 2 retries: %d %q after %d calls", code, body, calls.Load())
+	}
+	calls.Store(0)
+	if code, _ := get(t, front.URL+"/once", "x"); code != 503 || calls.Load() != 2 {
+		t.Fatalf("with 1 retry: %d after %d calls", code, calls.Load())
+	}
+}
+
+func TestBackendTimeoutRetriesElsewhere(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	fast := backendServer(t, "fast")
+	bk := &Backend{Name: "b", Endpoints: []Endpoint{{addr(slow)}, {addr(fast)}}}
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}},
+		BackendTimeout: 100 * time.Millisecond, Retry: &Retry{Attempts: 1}}}}, Options{})
+	for i := 0; i < 4; i++ {
+		if code, body := get(t, front.URL, "x"); code != 200 || !strings.HasPrefix(body, "fast") {
+			t.Fatalf("attempt %d: %d %q", i, code, body)
+		}
 	}
 }

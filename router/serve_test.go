@@ -44,10 +44,19 @@ func TestServeDrains(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	time.Sleep(200 * time.Millisecond) // past the drain delay: no longer accepting
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	// After the drain delay the listener stops accepting.
+	closed := false
+	for deadline := time.Now().Add(10 * time.Second); !closed && time.Now().Before(deadline); {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			closed = true
+			break
+		}
 		c.Close()
-		t.Fatal("listener still accepting after drain delay")
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !closed {
+		t.Fatal("listener still accepting long after the drain delay")
 	}
 	close(release)
 	if got := <-result; got != "done" {

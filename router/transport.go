@@ -1,7 +1,9 @@
 package router
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -57,20 +59,104 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if b.Protocol == H2C {
 		rt = et.t.H2C
 	}
+	var retry *Retry
+	var attemptTimeout time.Duration
+	if st.route != nil {
+		retry, attemptTimeout = st.route.Retry, st.route.BackendTimeout
+	}
 	eps := b.Endpoints
 	first := b.next.Add(1)
+	// Without a retry policy a failed connect is tried once more on another
+	// endpoint; with one, failures and retriable codes are retried as it says.
 	attempts := min(2, len(eps))
+	if retry != nil {
+		attempts = 1 + retry.Attempts
+	}
 	var err error
 	for i := 0; i < attempts; i++ {
+		if i > 0 && retry != nil && !sleepCtx(req.Context(), retry.backoff(i)) {
+			return nil, req.Context().Err()
+		}
 		st.endpoint = eps[(first+uint32(i))%uint32(len(eps))].Address
-		req.URL.Host = st.endpoint
+		out, cancel := req, context.CancelFunc(func() {})
+		if attemptTimeout > 0 {
+			var ctx context.Context
+			ctx, cancel = context.WithTimeout(req.Context(), attemptTimeout)
+			out = req.WithContext(ctx)
+		}
+		out.URL.Host = st.endpoint
 		var resp *http.Response
-		resp, err = rt.RoundTrip(req)
-		if err == nil || !isDialError(err) || !replayable(req) {
-			return resp, err
+		resp, err = rt.RoundTrip(out)
+		last := i == attempts-1 || !replayable(req)
+		switch {
+		case err == nil && (retry == nil || last || !retry.retriable(resp.StatusCode)):
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				// An upgraded connection outlives the attempt, and its body
+				// must stay the writable connection.
+				cancel()
+			} else {
+				// The attempt's timeout covers reading the body too.
+				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			}
+			return resp, nil
+		case err == nil:
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			cancel()
+			err = fmt.Errorf("backend answered %d", resp.StatusCode)
+			continue
+		}
+		cancel()
+		if retry == nil && !isDialError(err) || last || req.Context().Err() != nil {
+			return nil, err
 		}
 	}
 	return nil, err
+}
+
+// cancelOnClose releases an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// backoff is the wait before retry attempt i (1-based): the configured
+// minimum, doubled per attempt, at most 32 times it.
+func (r *Retry) backoff(i int) time.Duration {
+	d := r.Backoff
+	for j := 1; j < i && j < 6; j++ {
+		d *= 2
+	}
+	return d
+}
+
+func (r *Retry) retriable(code int) bool {
+	for _, c := range r.Codes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // retryableBody lets a request body be offered to a second endpoint when the

@@ -312,5 +312,11 @@ func filterNames(r *router.Route) []string {
 	if r.Timeout > 0 {
 		out = append(out, "timeout "+r.Timeout.String())
 	}
+	if r.BackendTimeout > 0 {
+		out = append(out, "backend-timeout "+r.BackendTimeout.String())
+	}
+	if r.Retry != nil {
+		out = append(out, fmt.Sprintf("retry %dx", r.Retry.Attempts))
+	}
 	return out
 }

@@ -230,9 +230,13 @@ func (t *translator) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router
 			be := t.backendRef(hr.Namespace, kindHTTP, m.ref, fmt.Sprintf("spec.rules[%d].filters[%d].requestMirror.backendRef", ri, mi), refs.fail)
 			filters.mirrors = append(filters.mirrors, router.Mirror{Backend: be, Fraction: m.fraction})
 		}
-		timeout, err := ruleTimeout(rule.Timeouts)
+		timeout, backendTimeout, err := ruleTimeouts(rule.Timeouts)
 		if err != nil {
 			return nil, fmt.Errorf("spec.rules[%d].timeouts: %w", ri, err)
+		}
+		retry, err := ruleRetry(rule.Retry)
+		if err != nil {
+			return nil, fmt.Errorf("spec.rules[%d].retry: %w", ri, err)
 		}
 		for bi, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
@@ -253,7 +257,7 @@ func (t *translator) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router
 				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: ReplacePrefixMatch needs a PathPrefix match", ri, mi)
 			}
 			filters.apply(&r)
-			r.Timeout = timeout
+			r.Timeout, r.BackendTimeout, r.Retry = timeout, backendTimeout, retry
 			r.Backends = backends[ri]
 			r.Source = router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: mi}
 			rr.routes = append(rr.routes, r)
@@ -361,25 +365,44 @@ func usesPrefixReplace(f ruleFilters) bool {
 		f.rewrite != nil && f.rewrite.Path != nil && f.rewrite.Path.ReplacePrefix
 }
 
-// ruleTimeout is the time a request may take: the smaller of the request
-// and backendRequest timeouts ("0s" means none). With no retries, one
-// backend request is the whole request.
-func ruleTimeout(t *gatewayv1.HTTPRouteTimeouts) (time.Duration, error) {
+// ruleTimeouts parses a rule's request and backendRequest timeouts ("0s"
+// means none).
+func ruleTimeouts(t *gatewayv1.HTTPRouteTimeouts) (request, backend time.Duration, err error) {
 	if t == nil {
-		return 0, nil
+		return 0, 0, nil
 	}
-	var out time.Duration
-	for _, d := range []*gatewayv1.Duration{t.Request, t.BackendRequest} {
+	parse := func(d *gatewayv1.Duration) (time.Duration, error) {
 		if d == nil {
-			continue
+			return 0, nil
 		}
-		v, err := time.ParseDuration(string(*d))
+		return time.ParseDuration(string(*d))
+	}
+	if request, err = parse(t.Request); err != nil {
+		return 0, 0, err
+	}
+	backend, err = parse(t.BackendRequest)
+	return request, backend, err
+}
+
+// ruleRetry converts a rule's retry policy; with attempts unset Portico
+// retries once.
+func ruleRetry(r *gatewayv1.HTTPRouteRetry) (*router.Retry, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &router.Retry{Attempts: 1}
+	if r.Attempts != nil {
+		out.Attempts = *r.Attempts
+	}
+	for _, c := range r.Codes {
+		out.Codes = append(out.Codes, int(c))
+	}
+	if r.Backoff != nil {
+		d, err := time.ParseDuration(string(*r.Backoff))
 		if err != nil {
-			return 0, err
+			return nil, fmt.Errorf("backoff: %w", err)
 		}
-		if v > 0 && (out == 0 || v < out) {
-			out = v
-		}
+		out.Backoff = d
 	}
 	return out, nil
 }

@@ -258,13 +258,18 @@ func serveL4(ctx context.Context, ln net.Listener, table func() *Table, opts L4O
 		ln.Close()
 	}()
 	var err error
+	// routing tracks the goroutines choosing a route, so that splices are
+	// all registered before waiting for them.
+	var routing sync.WaitGroup
 	for {
 		var c net.Conn
 		c, err = ln.Accept()
 		if err != nil {
 			break
 		}
+		routing.Add(1)
 		go func(c net.Conn) {
+			defer routing.Done()
 			t := table()
 			if t == nil {
 				c.Close()
@@ -282,7 +287,7 @@ func serveL4(ctx context.Context, ln net.Listener, table func() *Table, opts L4O
 		}(c)
 	}
 	done := make(chan struct{})
-	go func() { sp.wg.Wait(); close(done) }()
+	go func() { routing.Wait(); sp.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):

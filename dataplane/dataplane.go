@@ -135,6 +135,9 @@ func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
 		switch l.Protocol {
 		case gatewayv1.TLSProtocolType:
 			d.listenerKinds[l.Key] = router.ListenerTLSPassthrough
+			if l.TLS {
+				d.listenerKinds[l.Key] = router.ListenerTLSTerminate
+			}
 		case gatewayv1.TCPProtocolType:
 			d.listenerKinds[l.Key] = router.ListenerTCP
 		}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -245,6 +246,24 @@ func ServePassthrough(ctx context.Context, ln net.Listener, listener string, tab
 			return replay, nil
 		}
 		return replay, t.PassthroughOn(listener, sni)
+	})
+}
+
+// ServeTLSTerminate completes each TLS handshake with conf and forwards the
+// decrypted stream to the passthrough route of listener that the SNI
+// selects; connections no route takes are closed. It drains like ServeTCP.
+func ServeTLSTerminate(ctx context.Context, ln net.Listener, conf *tls.Config, listener string, table func() *Table, opts L4Options, grace time.Duration) error {
+	opts.defaults()
+	l4conf := conf.Clone()
+	l4conf.NextProtos = nil // a byte stream, not HTTP
+	return serveL4(ctx, ln, table, opts, grace, func(c net.Conn, t *Table) (net.Conn, *CompiledL4) {
+		tc := tls.Server(c, l4conf)
+		hctx, cancel := context.WithTimeout(ctx, opts.HelloTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			return tc, nil
+		}
+		return tc, t.PassthroughOn(listener, tc.ConnectionState().ServerName)
 	})
 }
 

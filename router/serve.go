@@ -35,6 +35,9 @@ const (
 	ListenerTLSPassthrough
 	// ListenerTCP splices every connection to the listener's TCP route.
 	ListenerTCP
+	// ListenerTLSTerminate decrypts TLS with the Listener's TLS config and
+	// splices the plaintext stream by SNI.
+	ListenerTLSTerminate
 )
 
 // Drain says how a server stops: after ctx is done it waits Delay (so load
@@ -61,6 +64,8 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 		return ServeTCP(ctx, ln, l.Key, l.Table, l.L4, d.Grace)
 	case ListenerTLSPassthrough:
 		return ServePassthrough(ctx, ln, l.Key, l.Table, l.L4, d.Grace)
+	case ListenerTLSTerminate:
+		return ServeTLSTerminate(ctx, ln, l.TLS, l.Key, l.Table, l.L4, d.Grace)
 	}
 	if l.TLS != nil && l.Table != nil {
 		ln = NewTLSMux(ln, l.Table, l.L4)

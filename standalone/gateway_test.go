@@ -289,7 +289,14 @@ func TestRunServesGatewayL4(t *testing.T) {
 		defer l.Close()
 		return l.Addr().(*net.TCPAddr).Port
 	}
-	tlsPort, tcpPort := free(), free()
+	tlsPort, tcpPort, termPort := free(), free(), free()
+	cert, err := certs.SelfSigned("stream.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	crtPEM := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}))
+	keyPEM := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}))
 	upHost, upPort, _ := net.SplitHostPort(strings.TrimPrefix(up.URL, "https://"))
 	_, echoPort, _ := net.SplitHostPort(echo.Addr().String())
 	manifest := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
@@ -306,6 +313,21 @@ spec:
   listeners:
   - {name: tls, port: %d, protocol: TLS, tls: {mode: Passthrough}}
   - {name: tcp, port: %d, protocol: TCP}
+  - {name: term, port: %d, protocol: TLS, tls: {mode: Terminate, certificateRefs: [{name: stream-tls}]}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: stream-tls, namespace: demo}
+type: kubernetes.io/tls
+data: {tls.crt: %s, tls.key: %s}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: stream, namespace: demo}
+spec:
+  parentRefs: [{name: edge, sectionName: term}]
+  hostnames: [stream.example.com]
+  rules: [{backendRefs: [{name: echo, port: 7}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
@@ -345,7 +367,7 @@ metadata: {name: echo-1, namespace: demo, labels: {kubernetes.io/service-name: e
 addressType: IPv4
 ports: [{port: %s}]
 endpoints: [{addresses: ["127.0.0.1"]}]
-`, tlsPort, tcpPort, upPort, upHost, echoPort)
+`, tlsPort, tcpPort, termPort, crtPEM, keyPEM, upPort, upHost, echoPort)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "gw.yaml"), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
@@ -358,7 +380,7 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 			Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
 			OnListening: func(_ string, a net.Addr) { bound <- a.String() }})
 	}()
-	for range 2 {
+	for range 3 {
 		select {
 		case <-bound:
 		case <-time.After(10 * time.Second):
@@ -390,6 +412,20 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 	if string(got) != "ping" {
 		t.Fatalf("TCP: %q", got)
 	}
+	// TLS Terminate: the gateway's certificate, then the plaintext stream.
+	tc, err := tls.Dial("tcp", fmt.Sprintf("127.0.9.1:%d", termPort), &tls.Config{ServerName: "stream.example.com", InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tc.ConnectionState().PeerCertificates[0].Equal(cert.Leaf) {
+		t.Fatal("TLS Terminate listener did not present the Secret's certificate")
+	}
+	fmt.Fprint(tc, "hello")
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(tc, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("terminated stream: %q %v", buf, err)
+	}
+	tc.Close()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -46,6 +46,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportGRPCRoute,
 	features.SupportGatewayInfrastructure,
 	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
 	features.SupportTCPRoute,
 }
 
@@ -152,10 +153,12 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 				resolved = cond
 			}
 		case gatewayv1.TLSProtocolType:
-			if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gatewayv1.TLSModePassthrough {
-				ls.valid = false
-				accepted = condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonUnsupportedValue),
-					"TLS listeners support tls.mode Passthrough; Terminate is not supported yet", gen)
+			if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode == gatewayv1.TLSModeTerminate {
+				// Terminate (the default): decrypt, then forward the
+				// plaintext stream by SNI to TLSRoute backends.
+				if ok, cond := t.listenerCertificates(gw, l, ls, gen); !ok {
+					resolved = cond
+				}
 			}
 		default:
 			ls.valid = false
@@ -182,7 +185,7 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 			bound[ls.key] = i
 			gl := GatewayListener{
 				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw),
-				TLS: ls.spec.Protocol == gatewayv1.HTTPSProtocolType}
+				TLS: len(ls.certs) > 0}
 			if inf := gw.Spec.Infrastructure; inf != nil {
 				for k, v := range inf.Labels {
 					gl.Labels = setKey(gl.Labels, string(k), string(v))
@@ -350,7 +353,7 @@ func (t *translator) listenerCertificates(gw *gatewayv1.Gateway, l *gatewayv1.Li
 		return false, condition(string(gatewayv1.ListenerConditionResolvedRefs), false, string(reason), msg, gen)
 	}
 	if l.TLS == nil || (l.TLS.Mode != nil && *l.TLS.Mode != gatewayv1.TLSModeTerminate) {
-		return bad(gatewayv1.ListenerReasonInvalidCertificateRef, "HTTPS listeners terminate TLS and need tls.certificateRefs")
+		return bad(gatewayv1.ListenerReasonInvalidCertificateRef, string(l.Protocol)+" listeners that terminate TLS need tls.certificateRefs")
 	}
 	if len(l.TLS.CertificateRefs) == 0 {
 		return bad(gatewayv1.ListenerReasonInvalidCertificateRef, "tls.certificateRefs is empty")

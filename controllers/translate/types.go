@@ -160,7 +160,8 @@ type GatewayListener struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// TLS says the port terminates TLS with Certificates: by listener
-	// hostname, and one without hosts as the port's default.
+	// hostname, and one without hosts as the port's default. A TLS-protocol
+	// port without it passes TLS through.
 	TLS          bool                `json:"tls,omitempty"`
 	Certificates []certs.Certificate `json:"certificates,omitempty"`
 }

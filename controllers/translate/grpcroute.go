@@ -35,7 +35,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 			}
 		}
 		backends, resolved := t.ruleBackends(in, refs, router.H2C)
-		rules, err := grpcRouteRules(gr, backends)
+		rules, err := t.grpcRouteRules(gr, backends, resolved)
 		emit := func(a attachment) { t.emitRoutes(a, rules) }
 		if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved.resolved, gateways); st != nil {
 			t.res.GRPCRoutes = append(t.res.GRPCRoutes, *st)
@@ -46,7 +46,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 	})
 }
 
-func grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]router.WeightedBackend) ([]ruleRoutes, error) {
+func (t *translator) grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]router.WeightedBackend, refs *refState) ([]ruleRoutes, error) {
 	var out []ruleRoutes
 	for ri, rule := range gr.Spec.Rules {
 		field := fmt.Sprintf("spec.rules[%d]", ri)
@@ -57,6 +57,16 @@ func grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]router.WeightedBackend
 				filters.request = mergeHeaderOps(filters.request, f.RequestHeaderModifier)
 			case gatewayv1.GRPCRouteFilterResponseHeaderModifier:
 				filters.response = mergeHeaderOps(filters.response, f.ResponseHeaderModifier)
+			case gatewayv1.GRPCRouteFilterRequestMirror:
+				if f.RequestMirror == nil {
+					return nil, fmt.Errorf("%s.filters[%d]: requestMirror is missing", field, fi)
+				}
+				be := t.backendRef(gr.Namespace, kindGRPC, f.RequestMirror.BackendRef,
+					fmt.Sprintf("%s.filters[%d].requestMirror.backendRef", field, fi), refs.fail)
+				if be.Status == 0 && be.Protocol != router.H2C {
+					be = t.backends.withProtocol(be, router.H2C)
+				}
+				filters.mirrors = append(filters.mirrors, router.Mirror{Backend: be, Fraction: mirrorFraction(f.RequestMirror)})
 			default:
 				return nil, fmt.Errorf("%s.filters[%d]: filter type %s is not supported yet", field, fi, f.Type)
 			}

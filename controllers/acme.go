@@ -54,8 +54,9 @@ type acmeManager struct {
 	cache  *certmagic.Cache
 	log    logr.Logger
 
+	managerContext // stops certificate maintenance when the manager stops
+
 	mu      sync.Mutex
-	ctx     context.Context // the manager's, once started
 	managed map[string]bool
 	sources map[string][]translate.ObjectRef // host -> Ingresses asking for it
 	reader  client.Reader
@@ -101,6 +102,7 @@ func newACMEManager(opts ACMEOptions, storage certmagic.Storage, httpAddr, https
 		Logger:                  zap.NewNop(),
 	})
 	m.cfg.Issuers = []certmagic.Issuer{m.issuer}
+	m.onStop = m.cache.Stop
 	return m, nil
 }
 
@@ -130,12 +132,12 @@ func (m *acmeManager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certifica
 // Manage starts obtaining certificates for hosts not managed yet and
 // remembers which Ingresses asked, for Events.
 func (m *acmeManager) Manage(hosts []translate.ACMEHost) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ctx := m.ctx
+	ctx := m.context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.sources = map[string][]translate.ObjectRef{}
 	var fresh []string
 	for _, h := range hosts {
@@ -189,18 +191,3 @@ func (m *acmeManager) onEvent(ctx context.Context, event string, data map[string
 	}
 	return nil
 }
-
-// Start records the manager's context for certificate work and stops
-// maintenance when it ends. It runs on every replica: the storage locks
-// decide who orders.
-func (m *acmeManager) Start(ctx context.Context) error {
-	m.mu.Lock()
-	m.ctx = ctx
-	m.mu.Unlock()
-	<-ctx.Done()
-	m.cache.Stop()
-	return nil
-}
-
-// NeedLeaderElection is false: every replica serves ACME certificates.
-func (m *acmeManager) NeedLeaderElection() bool { return false }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -101,33 +100,16 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 }
 
 // gatewayListeners runs the Gateways' listeners on every replica for the
-// lifetime of the manager.
+// lifetime of the manager, and waits for them to drain when it stops.
 type gatewayListeners struct {
+	managerContext
 	set *dataplane.ListenerSet
-	mu  sync.Mutex
-	ctx context.Context
 }
 
 var errNotStarted = errors.New("gateway listeners not started yet")
 
-// Start keeps the manager's context for the listeners and waits for them
-// to drain when it ends.
-func (g *gatewayListeners) Start(ctx context.Context) error {
-	g.mu.Lock()
-	g.ctx = ctx
-	g.mu.Unlock()
-	<-ctx.Done()
-	g.set.Wait()
-	return nil
-}
-
-// NeedLeaderElection is false: every replica serves traffic.
-func (g *gatewayListeners) NeedLeaderElection() bool { return false }
-
 func (g *gatewayListeners) sync(want map[string]router.Listener) error {
-	g.mu.Lock()
-	ctx := g.ctx
-	g.mu.Unlock()
+	ctx := g.context()
 	if ctx == nil {
 		return errNotStarted
 	}

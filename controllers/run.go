@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	gwListeners := &gatewayListeners{set: dataplane.NewListenerSet(dp.Router, opts.Drain,
 		slog.New(logr.ToSlogHandler(log.WithName("gateway"))), opts.OnListening)}
+	gwListeners.onStop = gwListeners.set.Wait
 	if err := mgr.Add(gwListeners); err != nil {
 		return err
 	}

@@ -63,9 +63,9 @@ type backendKey struct {
 
 func newBackendResolver(s *Snapshot) *backendResolver {
 	r := &backendResolver{
-		services: map[nsName]*corev1.Service{},
-		slices:   map[nsName][]*discoveryv1.EndpointSlice{},
-		made:     map[backendKey]*router.Backend{},
+		services: make(map[nsName]*corev1.Service, len(s.Services)),
+		slices:   make(map[nsName][]*discoveryv1.EndpointSlice, len(s.Services)),
+		made:     make(map[backendKey]*router.Backend, len(s.Services)),
 		variants: map[string]*router.Backend{},
 	}
 	for i := range s.Services {

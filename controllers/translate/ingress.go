@@ -80,6 +80,7 @@ func (t *translator) ingresses() {
 	for _, ing := range ours {
 		t.ingress(ing)
 	}
+	t.res.Ingresses = make([]ObjectRef, 0, len(ours))
 	for _, ing := range ours {
 		t.res.Ingresses = append(t.res.Ingresses, ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name})
 	}

@@ -61,7 +61,7 @@ func newTranslator(s *Snapshot, opts Options) *translator {
 		snap:       s,
 		opts:       opts,
 		backends:   newBackendResolver(s),
-		claims:     map[claimKey]ObjectRef{},
+		claims:     make(map[claimKey]ObjectRef, claimsHint(s)),
 		secrets:    map[nsName]*corev1.Secret{},
 		tlsHosts:   map[string]bool{},
 		noRedirect: map[string]bool{},
@@ -95,4 +95,17 @@ func (t *translator) defaultCertificate() {
 		return
 	}
 	t.res.DefaultCertificate = &certs.Certificate{Cert: cert, Source: "Secret/" + ns + "/" + name}
+}
+
+// claimsHint sizes the claim map: one claim per Ingress path.
+func claimsHint(s *Snapshot) int {
+	n := 0
+	for i := range s.Ingresses {
+		for _, r := range s.Ingresses[i].Spec.Rules {
+			if r.HTTP != nil {
+				n += len(r.HTTP.Paths)
+			}
+		}
+	}
+	return n
 }

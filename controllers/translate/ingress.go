@@ -91,6 +91,7 @@ func (t *translator) ingresses() {
 
 func (t *translator) ingress(ing *networkingv1.Ingress) {
 	ref := ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}
+	t.foreignAnnotations(ing, ref)
 	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) {
 		t.ingressPassthrough(ing, ref)
 		return
@@ -278,4 +279,45 @@ func isDNSName(h string) bool {
 		}
 	}
 	return label > 0
+}
+
+// knownAnnotations are the portico.dev annotations Portico reads.
+var knownAnnotations = map[string]bool{
+	AnnotationSSLRedirect: true, AnnotationHSTS: true, AnnotationHSTSSubdomains: true, AnnotationHSTSPreload: true,
+	AnnotationClientCASecret: true, AnnotationSSLPassthrough: true,
+}
+
+// foreignPrefixes are annotation prefixes of other ingress controllers
+// whose behaviour Portico does not reproduce.
+var foreignPrefixes = []string{
+	"nginx.ingress.kubernetes.io/", "ingress.kubernetes.io/", "traefik.ingress.kubernetes.io/",
+	"haproxy.org/", "haproxy.router.openshift.io/", "projectcontour.io/", "konghq.com/",
+	"alb.ingress.kubernetes.io/", "kubernetes.io/tls-acme", "cert-manager.io/",
+}
+
+// foreignAnnotations reports annotations Portico does not act on, so a
+// migrated Ingress does not silently lose behaviour: unknown portico.dev
+// annotations are errors (likely typos), other controllers' are warnings.
+func (t *translator) foreignAnnotations(ing *networkingv1.Ingress, ref ObjectRef) {
+	keys := make([]string, 0, len(ing.Annotations))
+	for k := range ing.Annotations {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		field := "metadata.annotations[" + k + "]"
+		if strings.HasPrefix(k, "portico.dev/") {
+			if !knownAnnotations[k] {
+				t.problem(ref, field, SeverityError, reasonInvalidAnnotation, fmt.Sprintf("unknown Portico annotation %q; it has no effect", k))
+			}
+			continue
+		}
+		for _, p := range foreignPrefixes {
+			if strings.HasPrefix(k, p) {
+				t.problem(ref, field, SeverityWarning, "UnsupportedAnnotation", fmt.Sprintf(
+					"annotation %q belongs to another ingress controller and is ignored by Portico; see the README for what Portico supports", k))
+				break
+			}
+		}
+	}
 }

@@ -203,6 +203,10 @@ type ValueMatch struct {
 type WeightedBackend struct {
 	Backend *Backend `json:"backend"`
 	Weight  uint32   `json:"weight"`
+	// RequestHeaders and ResponseHeaders apply only to requests sent to
+	// this backend, after the route's own.
+	RequestHeaders  *HeaderOps `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderOps `json:"responseHeaders,omitempty"`
 }
 
 // Protocol is the protocol spoken to a backend.

@@ -17,9 +17,9 @@ func TestCORS(t *testing.T) {
 	open := &CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}}
 	creds := &CORS{AllowOrigins: []string{"*"}, AllowMethods: []string{"*"}, AllowHeaders: []string{"*"}, ExposeHeaders: []string{"*"}, AllowCredentials: true}
 	_, front := serveTable(t, Config{Routes: []Route{
-		{Path: "/strict", Backends: []WeightedBackend{{bk, 1}}, CORS: strict},
-		{Path: "/open", Backends: []WeightedBackend{{bk, 1}}, CORS: open},
-		{Path: "/creds", Backends: []WeightedBackend{{bk, 1}}, CORS: creds},
+		{Path: "/strict", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, CORS: strict},
+		{Path: "/open", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, CORS: open},
+		{Path: "/creds", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, CORS: creds},
 	}}, Options{})
 	do := func(method, path string, hdr ...string) *http.Response {
 		req, _ := http.NewRequest(method, front.URL+path, nil)

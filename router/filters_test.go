@@ -84,7 +84,7 @@ func TestHeaderAndRewriteFilters(t *testing.T) {
 	defer be.Close()
 	bk := &Backend{Name: "b", Endpoints: []Endpoint{{addr(be)}}}
 	_, front := serveTable(t, Config{Routes: []Route{{
-		Path: "/api/v1", Backends: []WeightedBackend{{bk, 1}},
+		Path: "/api/v1", Backends: []WeightedBackend{{Backend: bk, Weight: 1}},
 		RequestHeaders:  &HeaderOps{Set: []Header{{"X-Env", "prod"}}, Add: []Header{{"X-Added", "1"}}, Remove: []string{"x-internal"}},
 		ResponseHeaders: &HeaderOps{Set: []Header{{"Cache-Control", "no-store"}}, Remove: []string{"X-Backend-Secret"}},
 		Rewrite:         &Rewrite{Hostname: "internal.example.com", Path: &PathModifier{ReplacePrefix: true, Value: "/v1"}},
@@ -121,7 +121,7 @@ func TestRouteTimeout(t *testing.T) {
 	defer slow.Close()
 	defer close(release)
 	bk := &Backend{Name: "slow", Endpoints: []Endpoint{{addr(slow)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}, Timeout: 100 * time.Millisecond}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Timeout: 100 * time.Millisecond}}}, Options{})
 	if code, _ := get(t, front.URL, "x"); code != http.StatusGatewayTimeout {
 		t.Fatalf("code %d, want 504", code)
 	}
@@ -138,8 +138,8 @@ func TestMirror(t *testing.T) {
 	mb := &Backend{Name: "mirror", Endpoints: []Endpoint{{addr(mirror)}}}
 	bk := &Backend{Name: "main", Endpoints: []Endpoint{{addr(main)}}}
 	_, front := serveTable(t, Config{Routes: []Route{
-		{Path: "/all", Backends: []WeightedBackend{{bk, 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 1}}},
-		{Path: "/half", Backends: []WeightedBackend{{bk, 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 0.5}}},
+		{Path: "/all", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 1}}},
+		{Path: "/half", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Mirrors: []Mirror{{Backend: mb, Fraction: 0.5}}},
 	}}, Options{})
 	resp, err := http.Post(front.URL+"/all", "text/plain", strings.NewReader("payload"))
 	if err != nil {
@@ -188,8 +188,8 @@ func TestRetry(t *testing.T) {
 	defer flaky.Close()
 	bk := &Backend{Name: "flaky", Endpoints: []Endpoint{{addr(flaky)}}}
 	_, front := serveTable(t, Config{Routes: []Route{
-		{Path: "/retried", Backends: []WeightedBackend{{bk, 1}}, Retry: &Retry{Attempts: 2, Codes: []int{503}, Backoff: time.Millisecond}},
-		{Path: "/once", Backends: []WeightedBackend{{bk, 1}}, Retry: &Retry{Attempts: 1, Codes: []int{503}}},
+		{Path: "/retried", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Retry: &Retry{Attempts: 2, Codes: []int{503}, Backoff: time.Millisecond}},
+		{Path: "/once", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Retry: &Retry{Attempts: 1, Codes: []int{503}}},
 	}}, Options{})
 	calls.Store(0)
 	if code, body := get(t, front.URL+"/retried", "x"); code != 200 || body != "ok" || calls.Load() != 3 {
@@ -213,11 +213,52 @@ func TestBackendTimeoutRetriesElsewhere(t *testing.T) {
 	defer slow.Close()
 	fast := backendServer(t, "fast")
 	bk := &Backend{Name: "b", Endpoints: []Endpoint{{addr(slow)}, {addr(fast)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}},
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}},
 		BackendTimeout: 100 * time.Millisecond, Retry: &Retry{Attempts: 1}}}}, Options{})
 	for i := 0; i < 4; i++ {
 		if code, body := get(t, front.URL, "x"); code != 200 || !strings.HasPrefix(body, "fast") {
 			t.Fatalf("attempt %d: %d %q", i, code, body)
 		}
+	}
+}
+
+func TestPerBackendHeaderFilters(t *testing.T) {
+	echo := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name+" "+r.Header.Get("X-Backend-Hint"))
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := echo("a"), echo("b")
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{
+		{Backend: &Backend{Name: "a", Endpoints: []Endpoint{{addr(a)}}}, Weight: 1,
+			RequestHeaders: &HeaderOps{Set: []Header{{"X-Backend-Hint", "for-a"}}}, ResponseHeaders: &HeaderOps{Set: []Header{{"X-Served-By", "a"}}}},
+		{Backend: &Backend{Name: "b", Endpoints: []Endpoint{{addr(b)}}}, Weight: 1},
+	}}}}, Options{})
+	seen := map[string]bool{}
+	for i := 0; i < 60; i++ {
+		resp, err := http.Get(front.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch string(body) {
+		case "a for-a":
+			if resp.Header.Get("X-Served-By") != "a" {
+				t.Fatal("backend a's response filter not applied")
+			}
+		case "b ":
+			if resp.Header.Get("X-Served-By") != "" {
+				t.Fatal("backend a's response filter applied to b")
+			}
+		default:
+			t.Fatalf("unexpected %q", body)
+		}
+		seen[string(body)] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("only saw %v", seen)
 	}
 }

@@ -17,9 +17,9 @@ func TestRedirectHSTSAndMisdirected(t *testing.T) {
 	a := backendServer(t, "a")
 	bk := &Backend{Name: "a", Endpoints: []Endpoint{{addr(a)}}}
 	cfg := Config{Routes: []Route{
-		{Host: "secure.example.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{bk, 1}},
+		{Host: "secure.example.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}},
 			HTTPSRedirect: true, HSTS: "max-age=60"},
-		{Host: "plain.example.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{bk, 1}}},
+		{Host: "plain.example.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}},
 	}}
 	rt := New(Options{HTTPSPort: 8443, Certs: coversFunc(strings.EqualFold)})
 	rt.Swap(Compile(cfg))

@@ -130,8 +130,8 @@ func TestPassthroughAndTerminateOnOneListener(t *testing.T) {
 	defer upstream.Close()
 	local := backendServer(t, "local")
 	cfg := Config{
-		Routes:      []Route{{Path: "/", Backends: []WeightedBackend{{&Backend{Name: "local", Endpoints: []Endpoint{{addr(local)}}}, 1}}}},
-		Passthrough: []L4Route{{Host: "pass.example.com", HostMatch: HostExact, Backends: []WeightedBackend{{&Backend{Name: "up", Endpoints: []Endpoint{{strings.TrimPrefix(upstream.URL, "https://")}}}, 1}}}},
+		Routes:      []Route{{Path: "/", Backends: []WeightedBackend{{Backend: &Backend{Name: "local", Endpoints: []Endpoint{{addr(local)}}}, Weight: 1}}}},
+		Passthrough: []L4Route{{Host: "pass.example.com", HostMatch: HostExact, Backends: []WeightedBackend{{Backend: &Backend{Name: "up", Endpoints: []Endpoint{{strings.TrimPrefix(upstream.URL, "https://")}}}, Weight: 1}}}},
 	}
 	rt := New(Options{})
 	rt.Swap(Compile(cfg))
@@ -216,7 +216,7 @@ func startTCP(t *testing.T, cfg Config, opts L4Options) (string, func()) {
 
 func TestTCPHalfCloseAndIdle(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{deadAddr(t)}, {echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{Backend: &Backend{Name: "echo", Endpoints: []Endpoint{{deadAddr(t)}, {echo}}}, Weight: 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{IdleTimeout: 300 * time.Millisecond})
 	defer stop()
 
@@ -252,7 +252,7 @@ func TestTCPHalfCloseAndIdle(t *testing.T) {
 
 func TestTCPConnectionLimit(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{Backend: &Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, Weight: 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{MaxConns: 2})
 	defer stop()
 	var held []net.Conn
@@ -298,7 +298,7 @@ func openSockets() int {
 // where they were.
 func TestNoLeakAfter10kConnections(t *testing.T) {
 	echo := echoServer(t)
-	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{&Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, 1}}}}}
+	cfg := Config{TCP: []L4Route{{Listener: "tcp", Backends: []WeightedBackend{{Backend: &Backend{Name: "echo", Endpoints: []Endpoint{{echo}}}, Weight: 1}}}}}
 	front, stop := startTCP(t, cfg, L4Options{})
 	baseG, baseFD := runtime.NumGoroutine(), openSockets()
 	const total, parallel = 10000, 50

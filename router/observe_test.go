@@ -36,7 +36,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	m := NewMetrics(prometheus.NewRegistry())
 	var logs lockedBuffer
 	rt, front := serveTable(t, Config{Routes: []Route{{Host: "foo.com", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{bk, 1}}, Source: Source{Kind: "Ingress", Namespace: "ns", Name: "web", Rule: 0, Path: 0}}}},
+		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Source: Source{Kind: "Ingress", Namespace: "ns", Name: "web", Rule: 0, Path: 0}}}},
 		Options{Metrics: m, AccessLog: slog.New(slog.NewJSONHandler(&logs, nil))})
 	for range 3 {
 		get(t, front.URL+"/x", "foo.com")

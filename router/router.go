@@ -95,9 +95,10 @@ type ctxKey struct{}
 // proxyState is what one proxied request carries from ServeHTTP to the
 // Rewrite hook and the transport.
 type proxyState struct {
-	route    *CompiledRoute
-	backend  *compiledBackend
-	endpoint string // the endpoint last tried
+	route          *CompiledRoute
+	backend        *compiledBackend
+	backendFilters *WeightedBackend // the chosen backend's own filters
+	endpoint       string           // the endpoint last tried
 }
 
 // ServeHTTP routes r through the current Table's shared (Ingress)
@@ -182,10 +183,14 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if len(route.Mirrors) > 0 && rt.proxy != nil {
 		rt.mirror(r, route)
 	}
-	st := &proxyState{route: route, backend: route.pick()}
+	st := &proxyState{route: route}
+	st.backend, st.backendFilters = route.pickWithFilters()
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
 		return st
+	}
+	if f := st.backendFilters; f != nil {
+		f.RequestHeaders.apply(r.Header)
 	}
 	if st.backend.Status != 0 {
 		http.Error(w, st.backend.Reason, st.backend.Status)
@@ -219,19 +224,38 @@ func setPath(u *url.URL, escaped string) {
 // pick chooses a backend by weight. It returns nil when no backend has
 // weight.
 func (r *weighted) pick() *compiledBackend {
+	b, _ := r.pickWithFilters()
+	return b
+}
+
+// pickWithFilters is pick, also returning the chosen backend's own header
+// operations (nil when it has none).
+func (r *weighted) pickWithFilters() (*compiledBackend, *WeightedBackend) {
+	i := r.pickIndex()
+	if i < 0 {
+		return nil, nil
+	}
+	var f *WeightedBackend
+	if r.filters != nil {
+		f = r.filters[i]
+	}
+	return r.backends[i], f
+}
+
+func (r *weighted) pickIndex() int {
 	switch len(r.backends) {
 	case 0:
-		return nil
+		return -1
 	case 1:
-		return r.backends[0]
+		return 0
 	}
 	n := rand.Uint32N(r.totalWeight)
 	for i, cw := range r.cumWeights {
 		if n < cw {
-			return r.backends[i]
+			return i
 		}
 	}
-	return r.backends[len(r.backends)-1]
+	return len(r.backends) - 1
 }
 
 func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
@@ -268,6 +292,9 @@ func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
 func modifyResponse(resp *http.Response) error {
 	if st, ok := resp.Request.Context().Value(ctxKey{}).(*proxyState); ok && st.route != nil {
 		st.route.ResponseHeaders.apply(resp.Header)
+		if f := st.backendFilters; f != nil {
+			f.ResponseHeaders.apply(resp.Header)
+		}
 		if st.route.CORS != nil {
 			st.route.CORS.respond(resp.Header, resp.Request.Header.Get(hOrigin))
 		}

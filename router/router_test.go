@@ -73,10 +73,10 @@ func TestProxyRoutesAndStatuses(t *testing.T) {
 	bb := &Backend{Name: "ns/b:80", Endpoints: []Endpoint{{addr(b)}}}
 	empty := &Backend{Name: "ns/empty:80"}
 	cfg := Config{Routes: []Route{
-		{Host: "foo.com", HostMatch: HostExact, Path: "/a", Backends: []WeightedBackend{{ba, 1}}},
-		{Host: "foo.com", HostMatch: HostExact, Path: "/b", PathMatch: PathExact, Backends: []WeightedBackend{{bb, 1}}},
-		{Host: "foo.com", HostMatch: HostExact, Path: "/empty", Backends: []WeightedBackend{{empty, 1}}},
-		{Host: "foo.com", HostMatch: HostExact, Path: "/zero", Backends: []WeightedBackend{{ba, 0}}},
+		{Host: "foo.com", HostMatch: HostExact, Path: "/a", Backends: []WeightedBackend{{Backend: ba, Weight: 1}}},
+		{Host: "foo.com", HostMatch: HostExact, Path: "/b", PathMatch: PathExact, Backends: []WeightedBackend{{Backend: bb, Weight: 1}}},
+		{Host: "foo.com", HostMatch: HostExact, Path: "/empty", Backends: []WeightedBackend{{Backend: empty, Weight: 1}}},
+		{Host: "foo.com", HostMatch: HostExact, Path: "/zero", Backends: []WeightedBackend{{Backend: ba, Weight: 0}}},
 	}}
 	_, front := serveTable(t, cfg, Options{})
 	cases := []struct {
@@ -108,7 +108,7 @@ func TestWeightsAndRoundRobin(t *testing.T) {
 	ba := &Backend{Name: "a", Endpoints: []Endpoint{{addr(a1)}, {addr(a2)}}}
 	bb := &Backend{Name: "b", Endpoints: []Endpoint{{addr(b)}}}
 	_, front := serveTable(t, Config{Routes: []Route{
-		{Path: "/", Backends: []WeightedBackend{{ba, 3}, {bb, 1}}},
+		{Path: "/", Backends: []WeightedBackend{{Backend: ba, Weight: 3}, {Backend: bb, Weight: 1}}},
 	}}, Options{})
 	counts := map[string]int{}
 	for i := 0; i < 400; i++ {
@@ -133,7 +133,7 @@ func deadAddr(t *testing.T) string {
 func TestConnectFailureRetriedOnAnotherEndpoint(t *testing.T) {
 	good := backendServer(t, "good")
 	bk := &Backend{Name: "b", Endpoints: []Endpoint{{deadAddr(t)}, {addr(good)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	for i := 0; i < 10; i++ {
 		resp, err := http.Post(front.URL+"/upload", "text/plain", strings.NewReader("payload"))
 		if err != nil {
@@ -147,7 +147,7 @@ func TestConnectFailureRetriedOnAnotherEndpoint(t *testing.T) {
 	}
 	// With only a dead endpoint, the client gets 502.
 	dead := &Backend{Name: "d", Endpoints: []Endpoint{{deadAddr(t)}}}
-	_, front2 := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{dead, 1}}}}}, Options{})
+	_, front2 := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: dead, Weight: 1}}}}}, Options{})
 	if code, _ := get(t, front2.URL, "x"); code != 502 {
 		t.Fatalf("dead endpoint: %d, want 502", code)
 	}
@@ -156,7 +156,7 @@ func TestConnectFailureRetriedOnAnotherEndpoint(t *testing.T) {
 func TestForwardedHeaders(t *testing.T) {
 	a := backendServer(t, "a")
 	bk := &Backend{Name: "a", Endpoints: []Endpoint{{addr(a)}}}
-	cfg := Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}
+	cfg := Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}
 	_, untrusted := serveTable(t, cfg, Options{})
 	_, body := get(t, untrusted.URL, "app.example", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Proto", "https",
 		"Connection", "X-Forwarded-For")
@@ -173,7 +173,7 @@ func TestForwardedHeaders(t *testing.T) {
 func TestHeaderLimit431(t *testing.T) {
 	a := backendServer(t, "a")
 	bk := &Backend{Name: "a", Endpoints: []Endpoint{{addr(a)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	if code, _ := get(t, front.URL, "x", "X-Big", strings.Repeat("a", 60<<10)); code != 200 {
 		t.Fatalf("60 KiB header: %d", code)
 	}
@@ -201,7 +201,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	}))
 	defer ws.Close()
 	bk := &Backend{Name: "ws", Endpoints: []Endpoint{{addr(ws)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestH2CBackend(t *testing.T) {
 	s.Start()
 	defer s.Close()
 	bk := &Backend{Name: "grpc", Protocol: H2C, Endpoints: []Endpoint{{addr(s)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	if code, body := get(t, front.URL, "x"); code != 200 || body != "HTTP/2.0" {
 		t.Fatalf("h2c backend: %d %q", code, body)
 	}
@@ -258,7 +258,7 @@ func TestStreamingIsFlushed(t *testing.T) {
 	defer s.Close()
 	defer close(release)
 	bk := &Backend{Name: "sse", Endpoints: []Endpoint{{addr(s)}}}
-	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}, Options{})
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", front.URL+"/events", nil)
@@ -284,14 +284,14 @@ func TestSwapKeepsInFlightRequests(t *testing.T) {
 	defer slow.Close()
 	fast := backendServer(t, "fast")
 	old := &Backend{Name: "slow", Endpoints: []Endpoint{{addr(slow)}}}
-	rt, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{old, 1}}}}}, Options{})
+	rt, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: old, Weight: 1}}}}}, Options{})
 	done := make(chan string, 1)
 	go func() { _, b := get(t, front.URL, "x"); done <- b }()
 	for i := 0; inflight.Load() == 0 && i < 500; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	nb := &Backend{Name: "fast", Endpoints: []Endpoint{{addr(fast)}}}
-	if gen := rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{nb, 1}}}}})); gen != 2 {
+	if gen := rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: nb, Weight: 1}}}}})); gen != 2 {
 		t.Fatalf("generation = %d", gen)
 	}
 	if _, b := get(t, front.URL, "x"); !strings.HasPrefix(b, "fast") {
@@ -307,7 +307,7 @@ func TestTLSFrontSpeaksHTTP2(t *testing.T) {
 	a := backendServer(t, "a")
 	bk := &Backend{Name: "a", Endpoints: []Endpoint{{addr(a)}}}
 	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}))
+	rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
 	front := httptest.NewUnstartedServer(rt)
 	front.Config = NewEdgeServer(rt, false)
 	front.EnableHTTP2 = true
@@ -332,7 +332,7 @@ func BenchmarkProxy(b *testing.B) {
 	defer s.Close()
 	bk := &Backend{Name: "a", Endpoints: []Endpoint{{addr(s)}}}
 	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "foo.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{bk, 1}}}}}))
+	rt.Swap(Compile(Config{Routes: []Route{{Host: "foo.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -350,8 +350,8 @@ func TestInvalidBackendShareGets500(t *testing.T) {
 	good := &Backend{Name: "good", Endpoints: []Endpoint{{addr(a)}}}
 	bad := &Backend{Name: "bad", Status: 500, Reason: "backendRef not found"}
 	_, front := serveTable(t, Config{Routes: []Route{
-		{Path: "/split", Backends: []WeightedBackend{{good, 1}, {bad, 1}}},
-		{Path: "/bad", Backends: []WeightedBackend{{bad, 1}}},
+		{Path: "/split", Backends: []WeightedBackend{{Backend: good, Weight: 1}, {Backend: bad, Weight: 1}}},
+		{Path: "/bad", Backends: []WeightedBackend{{Backend: bad, Weight: 1}}},
 	}}, Options{})
 	codes := map[int]int{}
 	for i := 0; i < 200; i++ {

@@ -60,6 +60,9 @@ type weighted struct {
 	backends    []*compiledBackend
 	cumWeights  []uint32 // running sum of weights, for weighted choice
 	totalWeight uint32
+	// filters holds per-backend header operations, parallel to backends;
+	// nil when no backend of the route has any.
+	filters []*WeightedBackend
 }
 
 // compiledBackend is one Backend with its round-robin position. A
@@ -142,7 +145,7 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRou
 
 func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBackend) weighted {
 	var w weighted
-	for _, wb := range wbs {
+	for i, wb := range wbs {
 		if wb.Backend == nil || wb.Weight == 0 {
 			continue
 		}
@@ -154,6 +157,14 @@ func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBacke
 		w.totalWeight += wb.Weight
 		w.backends = append(w.backends, cb)
 		w.cumWeights = append(w.cumWeights, w.totalWeight)
+		if wb.RequestHeaders != nil || wb.ResponseHeaders != nil {
+			if w.filters == nil {
+				w.filters = make([]*WeightedBackend, len(w.backends)-1, len(wbs))
+			}
+			w.filters = append(w.filters, &wbs[i])
+		} else if w.filters != nil {
+			w.filters = append(w.filters, nil)
+		}
 	}
 	return w
 }

@@ -23,6 +23,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteQueryParamMatching,
 	features.SupportHTTPRouteParentRefPort,
 	features.SupportHTTPRouteResponseHeaderModification,
+	features.SupportHTTPRouteBackendRequestHeaderModification,
 	features.SupportHTTPRoutePortRedirect,
 	features.SupportHTTPRouteSchemeRedirect,
 	features.SupportHTTPRoutePathRedirect,

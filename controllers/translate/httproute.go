@@ -239,8 +239,8 @@ func (t *translator) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router
 			return nil, fmt.Errorf("spec.rules[%d].retry: %w", ri, err)
 		}
 		for bi, b := range rule.BackendRefs {
-			if len(b.Filters) > 0 {
-				return nil, fmt.Errorf("spec.rules[%d].backendRefs[%d].filters: filters are not supported yet", ri, bi)
+			if err := applyBackendFilters(&backends[ri][bi], b.Filters, fmt.Sprintf("spec.rules[%d].backendRefs[%d]", ri, bi)); err != nil {
+				return nil, err
 			}
 		}
 		matches := rule.Matches
@@ -405,4 +405,20 @@ func ruleRetry(r *gatewayv1.HTTPRouteRetry) (*router.Retry, error) {
 		out.Backoff = d
 	}
 	return out, nil
+}
+
+// applyBackendFilters puts a backendRef's own header filters on its
+// weighted backend; other filter types are not supported there yet.
+func applyBackendFilters(wb *router.WeightedBackend, fs []gatewayv1.HTTPRouteFilter, field string) error {
+	for i, f := range fs {
+		switch f.Type {
+		case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
+			wb.RequestHeaders = mergeHeaderOps(wb.RequestHeaders, f.RequestHeaderModifier)
+		case gatewayv1.HTTPRouteFilterResponseHeaderModifier:
+			wb.ResponseHeaders = mergeHeaderOps(wb.ResponseHeaders, f.ResponseHeaderModifier)
+		default:
+			return fmt.Errorf("%s.filters[%d]: filter type %s is not supported on a backendRef yet", field, i, f.Type)
+		}
+	}
+	return nil
 }

@@ -19,8 +19,19 @@ type Config struct {
 	// Passthrough routes TLS connections by SNI, unterminated, to backends.
 	// They are matched before the HTTPS server sees a connection.
 	Passthrough []L4Route `json:"passthrough,omitempty"`
+	// Hosts reserve a host on a listener even with no routes, so a request
+	// for it is not served by a less specific host's routes (Gateway
+	// listener isolation).
+	Hosts []HostClaim `json:"hosts,omitempty"`
 	// TCP routes forward every connection of a listener to backends.
 	TCP []L4Route `json:"tcp,omitempty"`
+}
+
+// HostClaim is a host of a listener.
+type HostClaim struct {
+	Listener  string    `json:"listener"`
+	Host      string    `json:"host"`
+	HostMatch HostMatch `json:"hostMatch"`
 }
 
 // L4Route forwards whole connections: by SNI host for TLS passthrough, or

@@ -89,6 +89,9 @@ func Compile(cfg Config) *Table {
 			t.predicates = t.predicates || r.hasPredicates()
 		}
 	}
+	for _, h := range cfg.Hosts {
+		t.index(h.Listener).hostTableFor(h.Host, h.HostMatch)
+	}
 	if cfg.Default != nil {
 		t.def = compileRoute(cfg.Default, backends)
 	}

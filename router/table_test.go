@@ -198,3 +198,17 @@ func BenchmarkCompile(b *testing.B) {
 		})
 	}
 }
+
+// TestHostClaimIsolatesListeners: a host reserved on a listener with no
+// routes answers 404 rather than the wildcard host's routes.
+func TestHostClaimIsolatesListeners(t *testing.T) {
+	r := route("*.example.com", HostWildcardAnyLabels, "/", PathPrefix, "wild")
+	r.Listener = "gw"
+	tab := Compile(Config{Routes: []Route{r}, Hosts: []HostClaim{{Listener: "gw", Host: "foo.example.com", HostMatch: HostExact}}})
+	if got := backendOf(tab.LookupOn("gw", "bar.example.com", "/", nil)); got != "wild" {
+		t.Fatalf("bar: %s", got)
+	}
+	if got := backendOf(tab.LookupOn("gw", "foo.example.com", "/", nil)); got != "<none>" {
+		t.Fatalf("foo (its own listener, no routes): %s", got)
+	}
+}

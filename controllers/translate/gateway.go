@@ -11,6 +11,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/gateway-api/pkg/features"
 
+	"github.com/portico-dev/portico/router"
 	certs "github.com/portico-dev/portico/tls"
 )
 
@@ -179,6 +180,9 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 	for _, ls := range gs.listeners {
 		if !ls.valid {
 			continue
+		}
+		if h := hostnameOf(ls.spec.Hostname); h != "" {
+			t.res.Config.Hosts = append(t.res.Config.Hosts, router.HostClaim{Listener: ls.key, Host: h, HostMatch: gatewayHostMatch(h)})
 		}
 		i, ok := bound[ls.key]
 		if !ok {

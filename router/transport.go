@@ -41,12 +41,6 @@ func NewTransports() *Transports {
 	return &Transports{HTTP1: h1, H2C: h2c}
 }
 
-// CloseIdle closes idle upstream connections.
-func (t *Transports) CloseIdle() {
-	t.HTTP1.CloseIdleConnections()
-	t.H2C.CloseIdleConnections()
-}
-
 // endpointTransport picks an endpoint of the request's backend round-robin
 // and, when connecting to it fails before anything was sent, tries once more
 // on another endpoint.

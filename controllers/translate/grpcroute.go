@@ -127,21 +127,13 @@ func grpcMatchRoute(m gatewayv1.GRPCRouteMatch) (router.Route, error) {
 			r.Path, r.PathMatch = "/(?:"+service+")/(?:"+method+")", router.PathRegularExpression
 		}
 	}
-	seen := map[string]bool{}
+	headers := valueMatchSet{kind: "header", foldCase: true}
 	for _, h := range m.Headers {
-		name := string(h.Name)
-		if seen[name] {
-			continue
+		if err := headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.GRPCHeaderMatchRegularExpression); err != nil {
+			return r, err
 		}
-		seen[name] = true
-		regex := h.Type != nil && *h.Type == gatewayv1.GRPCHeaderMatchRegularExpression
-		if regex {
-			if _, err := regexp.Compile(h.Value); err != nil {
-				return r, fmt.Errorf("header %s regular expression: %w", h.Name, err)
-			}
-		}
-		r.Headers = append(r.Headers, router.ValueMatch{Name: name, Value: h.Value, Regex: regex})
 	}
+	r.Headers = headers.out
 	return r, nil
 }
 

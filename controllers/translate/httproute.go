@@ -215,8 +215,6 @@ type ruleRoutes struct {
 	routes []router.Route
 }
 
-var gatewayRegexCheck = regexp.Compile
-
 // httpRouteRules turns every rule's matches into router routes sharing the
 // rule's backends. Unsupported features reject the whole route.
 func (t *translator) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]router.WeightedBackend, refs *refState) ([]ruleRoutes, error) {
@@ -280,7 +278,7 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 				r.PathMatch = router.PathExact
 			case gatewayv1.PathMatchRegularExpression:
 				r.PathMatch = router.PathRegularExpression
-				if _, err := gatewayRegexCheck(r.Path); err != nil {
+				if _, err := regexp.Compile(r.Path); err != nil {
 					return r, fmt.Errorf("path regular expression %q: %w", r.Path, err)
 				}
 			}
@@ -294,35 +292,19 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 	if m.Method != nil {
 		r.Method = string(*m.Method)
 	}
-	seen := map[string]bool{}
+	headers := valueMatchSet{kind: "header", foldCase: true}
 	for _, h := range m.Headers {
-		name := strings.ToLower(string(h.Name))
-		if seen[name] { // only the first of equivalent names counts
-			continue
+		if err := headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression); err != nil {
+			return r, err
 		}
-		seen[name] = true
-		regex := h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression
-		if regex {
-			if _, err := gatewayRegexCheck(h.Value); err != nil {
-				return r, fmt.Errorf("header %s regular expression: %w", h.Name, err)
-			}
-		}
-		r.Headers = append(r.Headers, router.ValueMatch{Name: string(h.Name), Value: h.Value, Regex: regex})
 	}
-	seenQ := map[string]bool{}
+	query := valueMatchSet{kind: "query parameter"}
 	for _, q := range m.QueryParams {
-		if seenQ[string(q.Name)] {
-			continue
+		if err := query.add(string(q.Name), q.Value, q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression); err != nil {
+			return r, err
 		}
-		seenQ[string(q.Name)] = true
-		regex := q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression
-		if regex {
-			if _, err := gatewayRegexCheck(q.Value); err != nil {
-				return r, fmt.Errorf("query parameter %s regular expression: %w", q.Name, err)
-			}
-		}
-		r.QueryParams = append(r.QueryParams, router.ValueMatch{Name: string(q.Name), Value: q.Value, Regex: regex})
 	}
+	r.Headers, r.QueryParams = headers.out, query.out
 	return r, nil
 }
 
@@ -420,5 +402,36 @@ func applyBackendFilters(wb *router.WeightedBackend, fs []gatewayv1.HTTPRouteFil
 			return fmt.Errorf("%s.filters[%d]: filter type %s is not supported on a backendRef yet", field, i, f.Type)
 		}
 	}
+	return nil
+}
+
+// valueMatchSet collects header or query-parameter matches, keeping only
+// the first of equivalent names as the spec says, and checks regular
+// expressions.
+type valueMatchSet struct {
+	kind     string
+	foldCase bool // header names compare case-insensitively
+	seen     map[string]bool
+	out      []router.ValueMatch
+}
+
+func (s *valueMatchSet) add(name, value string, regex bool) error {
+	key := name
+	if s.foldCase {
+		key = strings.ToLower(name)
+	}
+	if s.seen[key] {
+		return nil
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	s.seen[key] = true
+	if regex {
+		if _, err := regexp.Compile(value); err != nil {
+			return fmt.Errorf("%s %s regular expression: %w", s.kind, name, err)
+		}
+	}
+	s.out = append(s.out, router.ValueMatch{Name: name, Value: value, Regex: regex})
 	return nil
 }

@@ -365,3 +365,29 @@ func TestInvalidBackendShareGets500(t *testing.T) {
 		t.Fatalf("invalid backend: %d %q", c, body)
 	}
 }
+
+// TestKeepAlivePoolSurvivesSwaps: requests served from successive tables
+// reuse one upstream connection, because pools belong to the Router.
+func TestKeepAlivePoolSurvivesSwaps(t *testing.T) {
+	var conns atomic.Int32
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	be.Start()
+	defer be.Close()
+	rt, front := serveTable(t, Config{}, Options{})
+	for i := 0; i < 5; i++ {
+		// A new Config and Backend each time, as translation makes them.
+		bk := &Backend{Name: "b", Endpoints: []Endpoint{{addr(be)}}}
+		rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
+		if code, body := get(t, front.URL, "x"); code != 200 || body != "ok" {
+			t.Fatalf("swap %d: %d %q", i, code, body)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d upstream connections for 5 sequential requests across 5 tables, want 1", n)
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // gatewayKinds says which Gateway API kinds the cluster serves.
 type gatewayKinds struct {
-	classes, gateways, httpRoutes, grpcRoutes, tlsRoutes, tcpRoutes, grants bool
+	classes, gateways, httpRoutes, grpcRoutes, tlsRoutes, tcpRoutes, grants, tlsPolicies bool
 }
 
 func (k gatewayKinds) enabled() bool { return k.classes && k.gateways }
@@ -31,10 +31,12 @@ func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
 		return err == nil
 	}
 	k := gatewayKinds{classes: has("GatewayClass"), gateways: has("Gateway"), httpRoutes: has("HTTPRoute"),
-		grpcRoutes: has("GRPCRoute"), tlsRoutes: has("TLSRoute"), tcpRoutes: has("TCPRoute"), grants: has("ReferenceGrant")}
+		grpcRoutes: has("GRPCRoute"), tlsRoutes: has("TLSRoute"), tcpRoutes: has("TCPRoute"), grants: has("ReferenceGrant"),
+		tlsPolicies: has("BackendTLSPolicy")}
 	var missing []string
 	for name, ok := range map[string]bool{"GatewayClass": k.classes, "Gateway": k.gateways, "HTTPRoute": k.httpRoutes,
-		"GRPCRoute": k.grpcRoutes, "TLSRoute": k.tlsRoutes, "TCPRoute": k.tcpRoutes, "ReferenceGrant": k.grants} {
+		"GRPCRoute": k.grpcRoutes, "TLSRoute": k.tlsRoutes, "TCPRoute": k.tcpRoutes, "ReferenceGrant": k.grants,
+		"BackendTLSPolicy": k.tlsPolicies} {
 		if !ok {
 			missing = append(missing, name)
 		}
@@ -44,7 +46,7 @@ func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
 
 // listGatewayAPI adds the Gateway API objects (and Namespaces, for
 // listener namespace selectors) to the snapshot.
-func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k gatewayKinds, snap *translate.Snapshot) error {
+func listGatewayAPI(ctx context.Context, c, direct client.Reader, namespace string, k gatewayKinds, snap *translate.Snapshot) error {
 	if !k.enabled() {
 		return nil
 	}
@@ -57,6 +59,7 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 		tlsr    gatewayv1.TLSRouteList
 		tcpr    gatewayv1.TCPRouteList
 		grants  gatewayv1.ReferenceGrantList
+		pols    gatewayv1.BackendTLSPolicyList
 		nss     corev1.NamespaceList
 	)
 	if err := c.List(ctx, &classes); err != nil {
@@ -89,6 +92,16 @@ func listGatewayAPI(ctx context.Context, c client.Reader, namespace string, k ga
 		if err := c.List(ctx, &grants, ns); err != nil {
 			return fmt.Errorf("listing ReferenceGrants: %w", err)
 		}
+	}
+	if k.tlsPolicies {
+		if err := c.List(ctx, &pols, ns); err != nil {
+			return fmt.Errorf("listing BackendTLSPolicies: %w", err)
+		}
+		cms, err := referencedConfigMaps(ctx, direct, pols.Items)
+		if err != nil {
+			return err
+		}
+		snap.BackendTLSPolicies, snap.ConfigMaps = pols.Items, cms
 	}
 	if err := c.List(ctx, &nss); err != nil {
 		return fmt.Errorf("listing Namespaces: %w", err)
@@ -136,5 +149,8 @@ func (r *Reconciler) reconcileGateways(ctx context.Context, res *translate.Resul
 	if err := r.syncGatewayServices(ctx, res.GatewayListeners, services); err != nil {
 		return err
 	}
-	return r.writeGatewayStatus(ctx, res, gatewayAddresses(services))
+	if err := r.writeGatewayStatus(ctx, res, gatewayAddresses(services)); err != nil {
+		return err
+	}
+	return r.writePolicyStatus(ctx, res)
 }

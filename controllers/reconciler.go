@@ -101,6 +101,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if r.gatewayKinds.grants {
 			b = b.Watches(&gatewayv1.ReferenceGrant{}, all)
 		}
+		if r.gatewayKinds.tlsPolicies {
+			// CA bundles live in ConfigMaps: only their metadata is cached,
+			// enough to notice a change; policies' ones are read directly.
+			b = b.Watches(&gatewayv1.BackendTLSPolicy{}, all).
+				Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata)
+		}
 	}
 	return b.
 		Named("portico").
@@ -123,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	log := ctrl.LoggerFrom(ctx)
 	snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
 	if err == nil {
-		err = listGatewayAPI(ctx, r.Client, r.Namespace, r.gatewayKinds, snap)
+		err = listGatewayAPI(ctx, r.Client, r.APIReader, r.Namespace, r.gatewayKinds, snap)
 	}
 	if err != nil {
 		r.Metrics.observe(start, err)

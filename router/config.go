@@ -243,6 +243,9 @@ type Backend struct {
 	Status int `json:"status,omitempty"`
 	// Reason explains Status to the client.
 	Reason string `json:"reason,omitempty"`
+	// TLS, when set, makes connections to the endpoints TLS (HTTP/2 over
+	// TLS when Protocol is H2C).
+	TLS *UpstreamTLS `json:"tls,omitempty"`
 }
 
 // Endpoint is one address serving a Backend.

@@ -127,16 +127,16 @@ func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 		if m.Backend == nil || len(m.Backend.Endpoints) == 0 || (m.Fraction < 1 && rand.Float64() >= m.Fraction) {
 			continue
 		}
+		transport, scheme, err := rt.opts.Transport.roundTripper(m.Backend)
+		if err != nil {
+			continue
+		}
 		out := r.Clone(context.WithoutCancel(r.Context()))
 		out.RequestURI = ""
-		out.URL.Scheme, out.URL.Host = "http", m.Backend.Endpoints[rand.IntN(len(m.Backend.Endpoints))].Address
+		out.URL.Scheme, out.URL.Host = scheme, m.Backend.Endpoints[rand.IntN(len(m.Backend.Endpoints))].Address
 		out.Body, out.ContentLength = http.NoBody, 0
 		if body != nil {
 			out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		}
-		transport := http.RoundTripper(rt.opts.Transport.HTTP1)
-		if m.Backend.Protocol == H2C {
-			transport = rt.opts.Transport.H2C
 		}
 		go func() {
 			ctx, cancel := context.WithTimeout(out.Context(), mirrorTimeout)

@@ -18,6 +18,7 @@ import (
 type Transports struct {
 	HTTP1 *http.Transport
 	H2C   *http.Transport
+	tls   tlsTransports
 }
 
 // NewTransports returns pools tuned for a proxy: short connect timeout,
@@ -49,9 +50,9 @@ type endpointTransport struct{ t *Transports }
 func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := req.Context().Value(ctxKey{}).(*proxyState)
 	b := st.backend
-	rt := http.RoundTripper(et.t.HTTP1)
-	if b.Protocol == H2C {
-		rt = et.t.H2C
+	rt, scheme, err := et.t.roundTripper(b.Backend)
+	if err != nil {
+		return nil, err
 	}
 	var retry *Retry
 	var attemptTimeout time.Duration
@@ -66,7 +67,6 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if retry != nil {
 		attempts = 1 + retry.Attempts
 	}
-	var err error
 	for i := 0; i < attempts; i++ {
 		if i > 0 && retry != nil && !sleepCtx(req.Context(), retry.backoff(i)) {
 			return nil, req.Context().Err()
@@ -78,7 +78,7 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 			ctx, cancel = context.WithTimeout(req.Context(), attemptTimeout)
 			out = req.WithContext(ctx)
 		}
-		out.URL.Host = st.endpoint
+		out.URL.Scheme, out.URL.Host = scheme, st.endpoint
 		var resp *http.Response
 		resp, err = rt.RoundTrip(out)
 		last := i == attempts-1 || !replayable(req)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1alpha3 "sigs.k8s.io/gateway-api/apis/v1alpha3"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
 
@@ -26,7 +27,7 @@ var codecs serializer.CodecFactory
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
-		gatewayv1.Install, gatewayv1beta1.Install,
+		gatewayv1.Install, gatewayv1beta1.Install, gatewayv1alpha3.Install,
 	} {
 		if err := add(Scheme); err != nil {
 			panic(err)
@@ -169,6 +170,15 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *gatewayv1beta1.ReferenceGrant:
 			defaultNS(&v.Namespace)
 			s.ReferenceGrants = append(s.ReferenceGrants, gatewayv1.ReferenceGrant(*v))
+		case *gatewayv1.BackendTLSPolicy:
+			defaultNS(&v.Namespace)
+			s.BackendTLSPolicies = append(s.BackendTLSPolicies, *v)
+		case *gatewayv1alpha3.BackendTLSPolicy:
+			defaultNS(&v.Namespace)
+			s.BackendTLSPolicies = append(s.BackendTLSPolicies, gatewayv1.BackendTLSPolicy(*v))
+		case *corev1.ConfigMap:
+			defaultNS(&v.Namespace)
+			s.ConfigMaps = append(s.ConfigMaps, *v)
 		}
 	}
 }

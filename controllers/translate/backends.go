@@ -18,9 +18,13 @@ const (
 	reasonServiceNotFound     = "ServiceNotFound"
 	reasonServicePortNotFound = "ServicePortNotFound"
 	reasonNoReadyEndpoints    = "NoReadyEndpoints"
+	reasonUnsupportedProtocol = "UnsupportedProtocol"
 	// AppProtocolH2C marks a Service port whose backends speak cleartext
 	// HTTP/2.
 	AppProtocolH2C = "kubernetes.io/h2c"
+	// AppProtocolWSS marks a Service port whose backends speak WebSocket
+	// over TLS; a BackendTLSPolicy must say how to verify them.
+	AppProtocolWSS = "kubernetes.io/wss"
 )
 
 type nsName struct{ ns, name string }
@@ -54,6 +58,13 @@ type backendResolver struct {
 	slices   map[nsName][]*discoveryv1.EndpointSlice
 	made     map[backendKey]*router.Backend
 	variants map[string]*router.Backend
+	// policies index BackendTLSPolicies by target; policyOf says which one
+	// a backend was made with.
+	policies map[policyTarget]*backendPolicy
+	targeted map[nsName]bool
+	targetOf map[*router.Backend]policyTarget
+	// unsupported holds backends that cannot be spoken to, with why.
+	unsupported map[*router.Backend]string
 }
 
 type backendKey struct {
@@ -67,6 +78,9 @@ func newBackendResolver(s *Snapshot) *backendResolver {
 		slices:   make(map[nsName][]*discoveryv1.EndpointSlice, len(s.Services)),
 		made:     make(map[backendKey]*router.Backend, len(s.Services)),
 		variants: map[string]*router.Backend{},
+		targetOf: map[*router.Backend]policyTarget{},
+
+		unsupported: map[*router.Backend]string{},
 	}
 	for i := range s.Services {
 		svc := &s.Services[i]
@@ -108,17 +122,34 @@ func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router
 	}
 	key := backendKey{nsName{ns, name}, sp.Port}
 	if b, ok := r.made[key]; ok {
-		return b, r.emptyProblem(b)
+		return b, r.backendProblem(b)
 	}
 	b := &router.Backend{Name: ns + "/" + name + ":" + strconv.Itoa(int(sp.Port)), Endpoints: r.endpoints(key.svc, sp)}
 	if sp.AppProtocol != nil && *sp.AppProtocol == AppProtocolH2C {
 		b.Protocol = router.H2C
 	}
+	bp := r.policyFor(key.svc, sp)
+	if bp != nil {
+		applyPolicy(b, bp)
+	}
+	if r.targeted[key.svc] {
+		r.targetOf[b] = policyTarget{key.svc, sp.Name}
+	}
+	if sp.AppProtocol != nil && *sp.AppProtocol == AppProtocolWSS && bp == nil {
+		msg := fmt.Sprintf("Service port %s has appProtocol %s but no BackendTLSPolicy says how to verify its certificate", b.Name, AppProtocolWSS)
+		b.Status, b.Reason = 502, msg
+		r.unsupported[b] = msg
+	}
 	r.made[key] = b
-	return b, r.emptyProblem(b)
+	return b, r.backendProblem(b)
 }
 
-func (r *backendResolver) emptyProblem(b *router.Backend) *backendProblem {
+// backendProblem reports a backend that cannot be spoken to, or one with
+// no ready endpoint.
+func (r *backendResolver) backendProblem(b *router.Backend) *backendProblem {
+	if msg, ok := r.unsupported[b]; ok {
+		return &backendProblem{".port", SeverityError, reasonUnsupportedProtocol, msg}
+	}
 	if len(b.Endpoints) > 0 {
 		return nil
 	}
@@ -248,5 +279,8 @@ func (r *backendResolver) withProtocol(b *router.Backend, p router.Protocol) *ro
 	v := *b
 	v.Protocol = p
 	r.variants[key] = &v
+	if target, ok := r.targetOf[b]; ok {
+		r.targetOf[&v] = target
+	}
 	return &v
 }

@@ -50,6 +50,8 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportTLSRoute,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTCPRoute,
+	features.SupportBackendTLSPolicy,
+	features.SupportBackendTLSPolicySANValidation,
 }
 
 // GatewayAPIVersion is the Gateway API release Portico is built against.
@@ -71,6 +73,7 @@ type gatewayState struct {
 // listenerState is one listener of a Gateway and what attached to it.
 type listenerState struct {
 	spec     *gatewayv1.Listener
+	gw       nsName
 	key      string // router listener key: Gateway/ns/name:port
 	valid    bool
 	kinds    []gatewayv1.RouteGroupKind
@@ -110,6 +113,8 @@ func (t *translator) gatewayAPI() {
 		for _, f := range SupportedFeatures {
 			st.SupportedFeatures = append(st.SupportedFeatures, gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)})
 		}
+		// The spec requires ascending order by name.
+		slices.SortFunc(st.SupportedFeatures, func(a, b gatewayv1.SupportedFeature) int { return cmp.Compare(a.Name, b.Name) })
 		t.res.GatewayClasses = append(t.res.GatewayClasses, GatewayClassStatus{Name: gc.Name, Status: st})
 	}
 	slices.SortFunc(t.res.GatewayClasses, func(a, b GatewayClassStatus) int { return cmp.Compare(a.Name, b.Name) })
@@ -128,6 +133,7 @@ func (t *translator) gatewayAPI() {
 	t.httpRoutes(gateways)
 	t.grpcRoutes(gateways)
 	t.l4Routes(gateways)
+	t.policyStatuses()
 	slices.SortFunc(order, func(a, b *gatewayState) int {
 		return cmp.Or(cmp.Compare(a.ref.Namespace, b.ref.Namespace), cmp.Compare(a.ref.Name, b.ref.Name))
 	})
@@ -143,7 +149,7 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 	gen := gw.Generation
 	for i := range gw.Spec.Listeners {
 		l := &gw.Spec.Listeners[i]
-		ls := &listenerState{spec: l, valid: true,
+		ls := &listenerState{spec: l, valid: true, gw: nsName{gw.Namespace, gw.Name},
 			key: fmt.Sprintf("Gateway/%s/%s:%d", gw.Namespace, gw.Name, l.Port)}
 		ls.status.Name = l.Name
 		accepted := condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener accepted", gen)
@@ -252,6 +258,8 @@ func listenerKinds(l *gatewayv1.Listener, resolved metav1.Condition, gen int64) 
 }
 
 func ptrGroup(g string) *gatewayv1.Group { v := gatewayv1.Group(g); return &v }
+
+func ptrKind(k string) *gatewayv1.Kind { v := gatewayv1.Kind(k); return &v }
 
 // listenerConflicts marks listeners sharing a port: different protocols
 // conflict (ProtocolConflict); the same hostname twice conflicts

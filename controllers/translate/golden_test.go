@@ -93,6 +93,8 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.Secrets)
 		reverse(rev.Gateways)
 		reverse(rev.HTTPRoutes)
+		reverse(rev.BackendTLSPolicies)
+		reverse(rev.ConfigMaps)
 		reverse(rev.GRPCRoutes)
 		reverse(rev.TLSRoutes)
 		reverse(rev.TCPRoutes)
@@ -147,6 +149,12 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.ReferenceGrants {
 		c.ReferenceGrants = append(c.ReferenceGrants, *o.DeepCopy())
+	}
+	for _, o := range s.BackendTLSPolicies {
+		c.BackendTLSPolicies = append(c.BackendTLSPolicies, *o.DeepCopy())
+	}
+	for _, o := range s.ConfigMaps {
+		c.ConfigMaps = append(c.ConfigMaps, *o.DeepCopy())
 	}
 	return c
 }

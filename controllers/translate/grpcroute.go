@@ -36,7 +36,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 		}
 		backends, resolved := t.ruleBackends(in, refs, router.H2C)
 		rules, err := t.grpcRouteRules(gr, backends, resolved)
-		emit := func(a attachment) { t.emitRoutes(a, rules) }
+		emit := func(a attachment) { t.emitRoutes(a, rules); t.usePolicies(a.ls.gw, backends) }
 		if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved.resolved, gateways); st != nil {
 			t.res.GRPCRoutes = append(t.res.GRPCRoutes, *st)
 		}

@@ -52,7 +52,7 @@ func (t *translator) httpRoute(hr *gatewayv1.HTTPRoute, gateways map[nsName]*gat
 	}
 	backends, resolved := t.ruleBackends(in, refs, router.HTTP1)
 	rules, err := t.httpRouteRules(hr, backends, resolved)
-	emit := func(a attachment) { t.emitRoutes(a, rules) }
+	emit := func(a attachment) { t.emitRoutes(a, rules); t.usePolicies(a.ls.gw, backends) }
 	if st := t.attachRoute(in, emit, acceptedFor(err, in.gen), resolved.resolved, gateways); st != nil {
 		t.res.HTTPRoutes = append(t.res.HTTPRoutes, *st)
 	}

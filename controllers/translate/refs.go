@@ -92,6 +92,11 @@ func (t *translator) backendRef(routeNS, routeKind string, ref gatewayv1.Backend
 		}
 		return fail(gatewayv1.RouteReasonBackendNotFound, msg)
 	}
+	// TLSRoute and TCPRoute forward bytes: WebSocket over TLS passes
+	// through them as it is.
+	if p != nil && p.reason == reasonUnsupportedProtocol && routeKind != kindTLS && routeKind != kindTCP {
+		return fail(gatewayv1.RouteReasonUnsupportedProtocol, field+": "+p.message)
+	}
 	return be
 }
 

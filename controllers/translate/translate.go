@@ -45,6 +45,12 @@ type translator struct {
 	// "namespace/name" of Ingresses that turned the HTTPS redirect off.
 	tlsHosts   map[string]bool
 	noRedirect map[string]bool
+	// policies are the validated BackendTLSPolicies, oldest first;
+	// targeted holds the Services they name, policyUse the Gateways using
+	// those Services.
+	policies  []*backendPolicy
+	targeted  map[nsName]bool
+	policyUse policyUse
 }
 
 // claimKey identifies what a route claims: two routes with the same key
@@ -70,6 +76,9 @@ func newTranslator(s *Snapshot, opts Options) *translator {
 		sec := &s.Secrets[i]
 		t.secrets[nsName{sec.Namespace, sec.Name}] = sec
 	}
+	t.backends.policies = t.backendPolicies()
+	t.backends.targeted = t.targeted
+	t.policyUse = policyUse{}
 	return t
 }
 

@@ -33,6 +33,10 @@ type Snapshot struct {
 	TLSRoutes       []gatewayv1.TLSRoute
 	TCPRoutes       []gatewayv1.TCPRoute
 	ReferenceGrants []gatewayv1.ReferenceGrant
+	// BackendTLSPolicies say how to speak TLS to Services; ConfigMaps hold
+	// their CA bundles (the controller reads only those policies name).
+	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
+	ConfigMaps         []corev1.ConfigMap
 }
 
 // Options are the controller settings that change translation.
@@ -123,6 +127,9 @@ type Result struct {
 	GRPCRoutes     []RouteStatus        `json:"grpcRoutes,omitempty"`
 	TLSRoutes      []RouteStatus        `json:"tlsRoutes,omitempty"`
 	TCPRoutes      []RouteStatus        `json:"tcpRoutes,omitempty"`
+	// BackendTLSPolicies holds every policy's ancestor status (none when
+	// no route of Portico's Gateways uses its Service).
+	BackendTLSPolicies []PolicyStatus `json:"backendTLSPolicies,omitempty"`
 	// GatewayListeners are the client-facing listeners Gateways need.
 	GatewayListeners []GatewayListener `json:"gatewayListeners,omitempty"`
 }

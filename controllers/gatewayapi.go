@@ -97,11 +97,6 @@ func listGatewayAPI(ctx context.Context, c, direct client.Reader, namespace stri
 		if err := c.List(ctx, &pols, ns); err != nil {
 			return fmt.Errorf("listing BackendTLSPolicies: %w", err)
 		}
-		cms, err := referencedConfigMaps(ctx, direct, pols.Items)
-		if err != nil {
-			return err
-		}
-		snap.BackendTLSPolicies, snap.ConfigMaps = pols.Items, cms
 	}
 	if err := c.List(ctx, &nss); err != nil {
 		return fmt.Errorf("listing Namespaces: %w", err)
@@ -109,6 +104,12 @@ func listGatewayAPI(ctx context.Context, c, direct client.Reader, namespace stri
 	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes, snap.GRPCRoutes = classes.Items, gws.Items, routes.Items, grpc.Items
 	snap.TLSRoutes, snap.TCPRoutes = tlsr.Items, tcpr.Items
 	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
+	snap.BackendTLSPolicies = pols.Items
+	cms, err := referencedConfigMaps(ctx, direct, snap)
+	if err != nil {
+		return err
+	}
+	snap.ConfigMaps = cms
 	return nil
 }
 

@@ -167,24 +167,28 @@ func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.Obje
 		annotations[k] = v
 	}
 	annotations[gatewayNamespaceAnnot], annotations[gatewayNameAnnot] = gw.Namespace, gw.Name
+	svcType := r.Gateway.ServiceType
+	if infra.ServiceType != "" {
+		svcType = corev1.ServiceType(infra.ServiceType)
+	}
 	if cur == nil {
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: r.Gateway.Namespace, Name: gatewayServiceName(gw),
 				Labels: labels, Annotations: annotations},
-			Spec: corev1.ServiceSpec{Type: r.Gateway.ServiceType, Selector: r.Gateway.PodSelector, Ports: spec},
+			Spec: corev1.ServiceSpec{Type: svcType, Selector: r.Gateway.PodSelector, Ports: spec},
 		}
 		if err := r.Client.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating Service for Gateway %s: %w", gw, err)
 		}
 		return nil
 	}
-	if cur.Spec.Type == r.Gateway.ServiceType && equality.Semantic.DeepEqual(cur.Spec.Selector, r.Gateway.PodSelector) &&
+	if cur.Spec.Type == svcType && equality.Semantic.DeepEqual(cur.Spec.Selector, r.Gateway.PodSelector) &&
 		samePorts(cur.Spec.Ports, spec) && hasAll(cur.Labels, labels) && hasAll(cur.Annotations, annotations) {
 		return nil
 	}
 	upd := cur.DeepCopy()
 	upd.Labels, upd.Annotations = mergeMaps(upd.Labels, labels), mergeMaps(upd.Annotations, annotations)
-	upd.Spec.Type, upd.Spec.Selector = r.Gateway.ServiceType, r.Gateway.PodSelector
+	upd.Spec.Type, upd.Spec.Selector = svcType, r.Gateway.PodSelector
 	for i := range spec {
 		for _, old := range cur.Spec.Ports {
 			if old.Port == spec[i].Port {

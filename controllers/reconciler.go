@@ -83,9 +83,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}))
 	}
 	if r.gatewayKinds.enabled() {
+		// ConfigMaps hold Gateway parameters and CA bundles: only their
+		// metadata is cached, enough to notice a change; the ones named are
+		// read directly.
 		b = b.Watches(&gatewayv1.GatewayClass{}, all).
 			Watches(&gatewayv1.Gateway{}, all).
-			Watches(&corev1.Namespace{}, all)
+			Watches(&corev1.Namespace{}, all).
+			Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata)
 		if r.gatewayKinds.httpRoutes {
 			b = b.Watches(&gatewayv1.HTTPRoute{}, all)
 		}
@@ -102,10 +106,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			b = b.Watches(&gatewayv1.ReferenceGrant{}, all)
 		}
 		if r.gatewayKinds.tlsPolicies {
-			// CA bundles live in ConfigMaps: only their metadata is cached,
-			// enough to notice a change; policies' ones are read directly.
-			b = b.Watches(&gatewayv1.BackendTLSPolicy{}, all).
-				Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata)
+			b = b.Watches(&gatewayv1.BackendTLSPolicy{}, all)
 		}
 	}
 	return b.

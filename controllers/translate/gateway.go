@@ -68,6 +68,9 @@ type gatewayState struct {
 	gw        *gatewayv1.Gateway
 	ref       ObjectRef
 	listeners []*listenerState
+	// invalidParams, when set, says why the Gateway's parametersRef
+	// rejects it.
+	invalidParams string
 }
 
 // listenerState is one listener of a Gateway and what attached to it.
@@ -95,16 +98,23 @@ func (t *translator) gatewayAPI() {
 	if t.opts.GatewayControllerName == "" {
 		return
 	}
-	ours := map[string]bool{}
+	ours := map[string]*gatewayParams{}
 	for i := range t.snap.GatewayClasses {
 		gc := &t.snap.GatewayClasses[i]
 		if string(gc.Spec.ControllerName) != t.opts.GatewayControllerName {
 			continue
 		}
-		ours[gc.Name] = true
+		accepted := condition(string(gatewayv1.GatewayClassConditionStatusAccepted), true, string(gatewayv1.GatewayClassReasonAccepted),
+			"Portico implements this class", gc.Generation)
+		if params, err := t.classParameters(gc); err != nil {
+			// A class that is not accepted gets no Gateways served.
+			accepted = condition(string(gatewayv1.GatewayClassConditionStatusAccepted), false,
+				string(gatewayv1.GatewayClassReasonInvalidParameters), "spec."+err.Error(), gc.Generation)
+		} else {
+			ours[gc.Name] = &params
+		}
 		st := gatewayv1.GatewayClassStatus{Conditions: []metav1.Condition{
-			condition(string(gatewayv1.GatewayClassConditionStatusAccepted), true, string(gatewayv1.GatewayClassReasonAccepted),
-				"Portico implements this class", gc.Generation),
+			accepted,
 			// Portico installs and is built against the CRDs of one
 			// version (manifests/gateway-api).
 			condition(string(gatewayv1.GatewayClassConditionStatusSupportedVersion), true, string(gatewayv1.GatewayClassReasonSupportedVersion),
@@ -123,10 +133,11 @@ func (t *translator) gatewayAPI() {
 	var order []*gatewayState
 	for i := range t.snap.Gateways {
 		gw := &t.snap.Gateways[i]
-		if !ours[string(gw.Spec.GatewayClassName)] {
+		params := ours[string(gw.Spec.GatewayClassName)]
+		if params == nil {
 			continue
 		}
-		gs := t.gateway(gw)
+		gs := t.gateway(gw, *params)
 		gateways[nsName{gw.Namespace, gw.Name}] = gs
 		order = append(order, gs)
 	}
@@ -140,13 +151,18 @@ func (t *translator) gatewayAPI() {
 	for _, gs := range order {
 		t.gatewayStatus(gs)
 	}
+	slices.SortFunc(t.res.GatewayListeners, func(a, b GatewayListener) int { return cmp.Compare(a.Key, b.Key) })
 }
 
 // gateway validates a Gateway's listeners: supported protocols, route
 // kinds, and conflicts between listeners sharing a port.
-func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
+func (t *translator) gateway(gw *gatewayv1.Gateway, classParams gatewayParams) *gatewayState {
 	gs := &gatewayState{gw: gw, ref: ObjectRef{Kind: kindGateway, Namespace: gw.Namespace, Name: gw.Name}}
 	gen := gw.Generation
+	params, perr := t.gatewayParameters(gw, classParams)
+	if perr != nil {
+		gs.invalidParams = "spec.infrastructure." + perr.Error()
+	}
 	for i := range gw.Spec.Listeners {
 		l := &gw.Spec.Listeners[i]
 		ls := &listenerState{spec: l, valid: true, gw: nsName{gw.Namespace, gw.Name},
@@ -178,6 +194,10 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 		if ls.kinds == nil {
 			ls.status.SupportedKinds = []gatewayv1.RouteGroupKind{}
 		}
+		if perr != nil {
+			// A rejected Gateway serves nothing.
+			ls.valid = false
+		}
 		ls.status.Conditions = []metav1.Condition{accepted, resolved}
 		gs.listeners = append(gs.listeners, ls)
 	}
@@ -196,7 +216,7 @@ func (t *translator) gateway(gw *gatewayv1.Gateway) *gatewayState {
 			bound[ls.key] = i
 			gl := GatewayListener{
 				Key: ls.key, Gateway: gs.ref, Port: ls.spec.Port, Protocol: ls.spec.Protocol, Address: requestedAddress(gw),
-				TLS: len(ls.certs) > 0}
+				TLS: len(ls.certs) > 0, ServiceType: params.serviceType}
 			if inf := gw.Spec.Infrastructure; inf != nil {
 				for k, v := range inf.Labels {
 					gl.Labels = setKey(gl.Labels, string(k), string(v))
@@ -320,6 +340,11 @@ func (t *translator) gatewayStatus(gs *gatewayState) {
 	}
 	if valid == 0 {
 		programmed = condition(string(gatewayv1.GatewayConditionProgrammed), false, string(gatewayv1.GatewayReasonInvalid), "no valid listener", gen)
+	}
+	if gs.invalidParams != "" {
+		accepted = condition(string(gatewayv1.GatewayConditionAccepted), false, string(gatewayv1.GatewayReasonInvalidParameters), gs.invalidParams, gen)
+		programmed = condition(string(gatewayv1.GatewayConditionProgrammed), false, string(gatewayv1.GatewayReasonInvalid),
+			"the Gateway is not accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{accepted, programmed}
 	t.res.Gateways = append(t.res.Gateways, GatewayStatus{Ref: gs.ref, Status: st})

@@ -166,6 +166,9 @@ type GatewayListener struct {
 	// for the resources made for it (its Service).
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// ServiceType, from the parameters ConfigMap of the Gateway or its
+	// class, overrides the controller's default Service type.
+	ServiceType string `json:"serviceType,omitempty"`
 	// TLS says the port terminates TLS with Certificates: by listener
 	// hostname, and one without hosts as the port's default. A TLS-protocol
 	// port without it passes TLS through.

@@ -61,6 +61,9 @@ type Options struct {
 	// Gateway configures the Gateway API (Translate.GatewayControllerName
 	// turns it on when the CRDs are installed).
 	Gateway GatewayOptions
+	// IstioRequired makes Portico wait for the Istio CRDs instead of
+	// running without them (Translate.Istio turns Istio on).
+	IstioRequired bool
 
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.

@@ -127,6 +127,8 @@ type Route struct {
 	Retry *Retry `json:"retry,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
+	// Fault injects delays and aborts into a share of the requests.
+	Fault *Fault `json:"fault,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added
 	// to responses served over TLS.
 	HSTS string `json:"hsts,omitempty"`
@@ -153,6 +155,13 @@ type PathModifier struct {
 	// ReplaceFullPath.
 	ReplacePrefix bool   `json:"replacePrefix,omitempty"`
 	Value         string `json:"value"`
+	// StringPrefix, when set, is replaced by Value as a plain string
+	// prefix (Istio's rewrite after a prefix match) instead of by path
+	// elements.
+	StringPrefix string `json:"stringPrefix,omitempty"`
+	// Regex, when set, rewrites the path by regular expression: every
+	// match is replaced by Value, which may refer to groups as $1.
+	Regex string `json:"regex,omitempty"`
 }
 
 // Redirect answers with a redirect built from the request. Empty fields
@@ -279,4 +288,14 @@ func (s Source) String() string {
 		}
 	}
 	return out
+}
+
+// Fault is fault injection: a share of requests waits Delay before being
+// handled, and a share is answered AbortStatus without being proxied.
+// Percentages are 0-100.
+type Fault struct {
+	DelayPercent float64       `json:"delayPercent,omitempty"`
+	Delay        time.Duration `json:"delay,omitempty"`
+	AbortPercent float64       `json:"abortPercent,omitempty"`
+	AbortStatus  int           `json:"abortStatus,omitempty"`
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,13 @@ func (ops *HeaderOps) apply(h http.Header) {
 
 // modifyPath applies a path modifier to the canonical request path. For
 // ReplacePrefix, prefix is the route's (element-wise) matched prefix.
-func (m *PathModifier) modifyPath(path, prefix string) string {
-	if !m.ReplacePrefix {
+func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string {
+	switch {
+	case re != nil:
+		return re.ReplaceAllString(path, m.Value)
+	case m.StringPrefix != "":
+		return m.Value + strings.TrimPrefix(path, m.StringPrefix)
+	case !m.ReplacePrefix:
 		return m.Value
 	}
 	rest := strings.TrimPrefix(path, strings.TrimSuffix(prefix, "/"))
@@ -84,7 +90,7 @@ func (rt *Router) redirect(w http.ResponseWriter, r *http.Request, route *Compil
 	}
 	path := r.URL.Path
 	if rd.Path != nil {
-		path = rd.Path.modifyPath(path, route.Path)
+		path = rd.Path.modifyPath(path, route.Path, nil)
 	}
 	u := url.URL{Scheme: scheme, Host: host, Path: path, RawQuery: r.URL.RawQuery}
 	code := rd.StatusCode
@@ -102,7 +108,7 @@ func (route *CompiledRoute) rewriteRequest(r *http.Request) {
 		r.Host = rw.Hostname
 	}
 	if rw.Path != nil {
-		p := rw.Path.modifyPath(r.URL.Path, route.Path)
+		p := rw.Path.modifyPath(r.URL.Path, route.Path, route.rewriteRe)
 		r.URL.Path, r.URL.RawPath = p, ""
 	}
 }
@@ -152,3 +158,18 @@ func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 
 // mirrorTimeout bounds a mirrored request.
 const mirrorTimeout = 30 * time.Second
+
+// inject delays or aborts the request as the fault says and reports
+// whether it answered.
+func (f *Fault) inject(w http.ResponseWriter, r *http.Request) bool {
+	if f.Delay > 0 && rand.Float64()*100 < f.DelayPercent {
+		if !sleepCtx(r.Context(), f.Delay) {
+			return true
+		}
+	}
+	if f.AbortStatus != 0 && rand.Float64()*100 < f.AbortPercent {
+		http.Error(w, "fault injected", f.AbortStatus)
+		return true
+	}
+	return false
+}

@@ -28,7 +28,7 @@ func TestPathModifier(t *testing.T) {
 	}
 	for _, c := range cases {
 		m := &PathModifier{ReplacePrefix: c.replacePrefix, Value: c.value}
-		if got := m.modifyPath(c.path, c.prefix); got != c.want {
+		if got := m.modifyPath(c.path, c.prefix, nil); got != c.want {
 			t.Errorf("prefix %s -> %s on %s: %s, want %s", c.prefix, c.value, c.path, got, c.want)
 		}
 	}

@@ -43,6 +43,13 @@ func (r *CompiledRoute) compileMatches() error {
 		}
 		r.pathRe = re
 	}
+	if r.Rewrite != nil && r.Rewrite.Path != nil && r.Rewrite.Path.Regex != "" {
+		re, err := regexp.Compile(r.Rewrite.Path.Regex)
+		if err != nil {
+			return err
+		}
+		r.rewriteRe = re
+	}
 	var err error
 	if r.headers, err = compileValueMatches(r.Headers, true); err != nil {
 		return err

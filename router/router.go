@@ -176,6 +176,9 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if route.CORS != nil && route.CORS.preflight(w, r) {
 		return &proxyState{route: route}
 	}
+	if route.Fault != nil && route.Fault.inject(w, r) {
+		return &proxyState{route: route}
+	}
 	route.RequestHeaders.apply(r.Header)
 	if route.Rewrite != nil {
 		route.rewriteRequest(r)

@@ -48,9 +48,11 @@ type hostTable struct {
 type CompiledRoute struct {
 	*Route
 	weighted
-	pathRe  *regexp.Regexp
-	headers []compiledMatch
-	query   []compiledMatch
+	pathRe *regexp.Regexp
+	// rewriteRe is the compiled Rewrite.Path.Regex.
+	rewriteRe *regexp.Regexp
+	headers   []compiledMatch
+	query     []compiledMatch
 	// metricName labels the route in metrics: Kind/namespace/name.
 	metricName string
 }

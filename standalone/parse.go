@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strconv"
 
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	istiov1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -28,6 +31,7 @@ func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
 		gatewayv1.Install, gatewayv1beta1.Install, gatewayv1alpha3.Install,
+		istiov1.AddToScheme, istiov1alpha3.AddToScheme, istiov1beta1.AddToScheme,
 	} {
 		if err := add(Scheme); err != nil {
 			panic(err)
@@ -179,6 +183,8 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *corev1.ConfigMap:
 			defaultNS(&v.Namespace)
 			s.ConfigMaps = append(s.ConfigMaps, *v)
+		default:
+			addIstio(s, o)
 		}
 	}
 }

@@ -55,12 +55,17 @@ func runController(args []string) error {
 	if _, err := fmt.Sscanf(*gwPorts, "%d-%d", &gw.PortMin, &gw.PortMax); err != nil || gw.PortMin < 1 || gw.PortMax > 65535 || gw.PortMin > gw.PortMax {
 		return fmt.Errorf("--gateway-port-range %q: want MIN-MAX", *gwPorts)
 	}
+	topts, err := c.translate()
+	if err != nil {
+		return err
+	}
 	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
 	return controllers.Run(ctrl.SetupSignalHandler(), cfg, controllers.Options{
-		Translate:               c.translate(),
+		Translate:               topts,
+		IstioRequired:           c.istio == "true",
 		WatchNamespace:          *watchNS,
 		Publish:                 controllers.Publish{Service: *publishSvc, Addresses: splitList(*publishAddr)},
 		HTTPAddr:                c.httpAddr,

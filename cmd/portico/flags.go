@@ -24,6 +24,8 @@ type common struct {
 	accessLog      bool
 	drainDelay     time.Duration
 	drainGrace     time.Duration
+	istio          string
+	istioSelector  string
 }
 
 func (c *common) register(fs *flag.FlagSet, serving bool) {
@@ -32,6 +34,8 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.gatewayCtrl, "gateway-controller-name", "portico.dev/gateway-controller", "spec.controllerName of the GatewayClasses served (empty turns the Gateway API off)")
 	fs.StringVar(&c.defaultBackend, "default-backend", "", "namespace/service:port serving requests that match no rule and no Ingress defaultBackend")
 	fs.StringVar(&c.defaultCert, "default-certificate", "", "namespace/name of a kubernetes.io/tls Secret served for unknown or missing SNI (default: a self-signed certificate generated at start)")
+	fs.StringVar(&c.istio, "istio", "auto", "serve Istio Gateways and VirtualServices: auto (when the CRDs exist), true or false")
+	fs.StringVar(&c.istioSelector, "istio-gateway-selector", "istio=ingressgateway", "Portico's workload labels, k=v,...: Istio Gateways whose spec.selector they satisfy are served")
 	if !serving {
 		return
 	}
@@ -43,9 +47,26 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
 }
 
-func (c *common) translate() translate.Options {
-	return translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, GatewayControllerName: c.gatewayCtrl,
+func (c *common) translate() (translate.Options, error) {
+	o := translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, GatewayControllerName: c.gatewayCtrl,
 		DefaultBackend: c.defaultBackend, DefaultCertificate: c.defaultCert}
+	switch c.istio {
+	case "false":
+		return o, nil
+	case "auto", "true":
+	default:
+		return o, fmt.Errorf("--istio: want auto, true or false, not %q", c.istio)
+	}
+	sel := map[string]string{}
+	for _, kv := range splitList(c.istioSelector) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return o, fmt.Errorf("--istio-gateway-selector: %q is not key=value", kv)
+		}
+		sel[k] = v
+	}
+	o.Istio = &translate.IstioOptions{Selector: sel, PerGateway: true}
+	return o, nil
 }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }

@@ -39,6 +39,10 @@ func runStandalone(args []string) error {
 	if *redirectPort == 0 {
 		*redirectPort = portOf(c.httpsAddr, 443)
 	}
+	topts, err := c.translate()
+	if err != nil {
+		return err
+	}
 	gwPool, err := netip.ParsePrefix(*pool)
 	if err != nil {
 		return fmt.Errorf("--gateway-address-pool: %w", err)
@@ -47,7 +51,7 @@ func runStandalone(args []string) error {
 	defer stop()
 	return standalone.Run(ctx, standalone.Options{
 		Dir:               *dir,
-		Translate:         c.translate(),
+		Translate:         topts,
 		HTTPAddr:          c.httpAddr,
 		HTTPSAddr:         c.httpsAddr,
 		HTTPSRedirectPort: *redirectPort,
@@ -79,7 +83,10 @@ func routes(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := c.translate()
+	opts, err := c.translate()
+	if err != nil {
+		return err
+	}
 	opts.Now = time.Now()
 	res := translate.Translate(snap, opts)
 	rep := standalone.Describe(router.Compile(res.Config), &res)

@@ -22,6 +22,8 @@ var testOptions = translate.Options{
 	IngressClass:          "portico",
 	GatewayControllerName: "portico.dev/gateway-controller",
 	Now:                   time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
+	Istio: &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, MainPorts: []int32{80, 443},
+		Namespace: "portico-system"},
 }
 
 func loadSnapshot(t *testing.T, file string) *translate.Snapshot {
@@ -95,6 +97,9 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.HTTPRoutes)
 		reverse(rev.BackendTLSPolicies)
 		reverse(rev.ConfigMaps)
+		reverse(rev.IstioGateways)
+		reverse(rev.VirtualServices)
+		reverse(rev.DestinationRules)
 		reverse(rev.GRPCRoutes)
 		reverse(rev.TLSRoutes)
 		reverse(rev.TCPRoutes)
@@ -155,6 +160,15 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.ConfigMaps {
 		c.ConfigMaps = append(c.ConfigMaps, *o.DeepCopy())
+	}
+	for _, o := range s.IstioGateways {
+		c.IstioGateways = append(c.IstioGateways, o.DeepCopy())
+	}
+	for _, o := range s.VirtualServices {
+		c.VirtualServices = append(c.VirtualServices, o.DeepCopy())
+	}
+	for _, o := range s.DestinationRules {
+		c.DestinationRules = append(c.DestinationRules, o.DeepCopy())
 	}
 	return c
 }

@@ -17,6 +17,7 @@ func Translate(s *Snapshot, opts Options) Result {
 	t := newTranslator(s, opts)
 	t.ingresses()
 	t.gatewayAPI()
+	t.istio()
 	t.applyRedirects()
 	t.controllerDefault()
 	t.defaultCertificate()
@@ -26,8 +27,11 @@ func Translate(s *Snapshot, opts Options) Result {
 			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
 			cmp.Compare(a.Object.Name, b.Object.Name),
 			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Message, b.Message),
 		)
 	})
+	// A rule bound to several servers reports its problems once.
+	t.res.Problems = slices.Compact(t.res.Problems)
 	return t.res
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -37,6 +38,11 @@ type Snapshot struct {
 	// their CA bundles (the controller reads only those policies name).
 	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
 	ConfigMaps         []corev1.ConfigMap
+
+	// Istio networking objects (any served version, as v1).
+	IstioGateways    []*istiov1.Gateway
+	VirtualServices  []*istiov1.VirtualService
+	DestinationRules []*istiov1.DestinationRule
 }
 
 // Options are the controller settings that change translation.
@@ -65,6 +71,9 @@ type Options struct {
 	// CertCache memoises certificate parsing across translations (nil
 	// parses every time). Parsing is a pure function of the Secret's bytes.
 	CertCache *certs.ParseCache
+	// Istio, when set, turns on the translation of Istio Gateways and
+	// VirtualServices.
+	Istio *IstioOptions
 }
 
 // ObjectRef names a Kubernetes object.
@@ -130,6 +139,9 @@ type Result struct {
 	// BackendTLSPolicies holds every policy's ancestor status (none when
 	// no route of Portico's Gateways uses its Service).
 	BackendTLSPolicies []PolicyStatus `json:"backendTLSPolicies,omitempty"`
+	// IstioObjects are the Istio Gateways, VirtualServices and
+	// DestinationRules Portico acts on (whose status it writes).
+	IstioObjects []ObjectRef `json:"istioObjects,omitempty"`
 	// GatewayListeners are the client-facing listeners Gateways need.
 	GatewayListeners []GatewayListener `json:"gatewayListeners,omitempty"`
 }

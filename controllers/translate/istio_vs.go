@@ -1,0 +1,298 @@
+package translate
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	istionet "istio.io/api/networking/v1alpha3"
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/portico-dev/portico/router"
+)
+
+// vsInput is one VirtualService being translated.
+type vsInput struct {
+	vs  *istiov1.VirtualService
+	ref ObjectRef
+}
+
+// boundServer is a server a VirtualService binds to, with the hosts both
+// name.
+type boundServer struct {
+	*istioServer
+	gwName string // as the VirtualService names it: ns/name
+	hosts  []string
+}
+
+// virtualServices binds VirtualServices to the servers of Portico's
+// Gateways, oldest first, and emits their routes in rule order.
+func (t *translator) virtualServices(servers map[nsName][]*istioServer) {
+	vss := slices.Clone(t.snap.VirtualServices)
+	slices.SortFunc(vss, func(a, b *istiov1.VirtualService) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, vs := range vss {
+		in := vsInput{vs: vs, ref: ObjectRef{Kind: KindVirtualService, Namespace: vs.Namespace, Name: vs.Name}}
+		bound := t.bindServers(in, servers)
+		if bound == nil {
+			continue // bound to no Gateway of Portico's
+		}
+		t.res.IstioObjects = append(t.res.IstioObjects, in.ref)
+		t.vsUnsupported(in)
+		for _, b := range bound {
+			switch b.kind {
+			case istioHTTP:
+				t.vsHTTP(in, b)
+			case istioPassthrough:
+				t.vsTLS(in, b)
+			case istioTCP:
+				t.vsTCP(in, b)
+			}
+		}
+	}
+}
+
+// bindServers finds the servers of Portico's Gateways the VirtualService
+// names, with the hosts it may serve on each. It returns nil when no named
+// Gateway is Portico's.
+func (t *translator) bindServers(in vsInput, servers map[nsName][]*istioServer) []boundServer {
+	var out []boundServer
+	ours := false
+	for gi, g := range in.vs.Spec.GetGateways() {
+		if g == "mesh" {
+			continue
+		}
+		key := nsName{in.vs.Namespace, g}
+		if ns, name, ok := strings.Cut(g, "/"); ok {
+			key = nsName{ns, name}
+		}
+		srvs, ok := servers[key]
+		if !ok {
+			if t.istioGatewayExists(key) {
+				continue // another gateway's
+			}
+			t.problem(in.ref, fmt.Sprintf("spec.gateways[%d]", gi), SeverityWarning, reasonUnresolvedRef,
+				fmt.Sprintf("Gateway %s/%s not found", key.ns, key.name))
+			continue
+		}
+		ours = true
+		for _, s := range srvs {
+			if hosts := intersectIstioHosts(s, in.vs.Namespace, in.vs.Spec.GetHosts()); len(hosts) > 0 {
+				out = append(out, boundServer{istioServer: s, gwName: key.ns + "/" + key.name, hosts: hosts})
+			}
+		}
+	}
+	if !ours {
+		return nil
+	}
+	if len(out) == 0 {
+		t.problem(in.ref, "spec.hosts", SeverityWarning, "NoMatchingHost",
+			"no host of the VirtualService is exposed (for its namespace) by a server of the Gateways it names")
+	}
+	return out
+}
+
+func (t *translator) istioGatewayExists(k nsName) bool {
+	for _, gw := range t.snap.IstioGateways {
+		if gw.Namespace == k.ns && gw.Name == k.name {
+			return true
+		}
+	}
+	return false
+}
+
+// intersectIstioHosts returns the hosts a server serves for a
+// VirtualService of namespace ns: the more specific of each pair that
+// matches.
+func intersectIstioHosts(s *istioServer, ns string, vsHosts []string) []string {
+	var out []string
+	for _, sh := range s.hosts {
+		if sh.ns != "*" && (sh.ns != "." || ns != s.gw.Namespace) && sh.ns != ns {
+			continue
+		}
+		for _, vh := range vsHosts {
+			vh = strings.ToLower(vh)
+			var h string
+			switch {
+			case vh == sh.host || sh.host == "*":
+				h = vh
+			case vh == "*":
+				h = sh.host
+			case strings.HasPrefix(sh.host, "*.") && hostMatchesWildcard(vh, sh.host):
+				h = vh
+			case strings.HasPrefix(vh, "*.") && hostMatchesWildcard(sh.host, vh):
+				h = sh.host
+			default:
+				continue
+			}
+			if !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// vsUnsupported reports the VirtualService fields Portico ignores.
+func (t *translator) vsUnsupported(in vsInput) {
+	if len(in.vs.Spec.GetExportTo()) > 0 {
+		t.problem(in.ref, "spec.exportTo", SeverityWarning, reasonUnsupportedField, "exportTo is ignored (it scopes mesh visibility)")
+	}
+	for i, h := range in.vs.Spec.GetHttp() {
+		f := fmt.Sprintf("spec.http[%d]", i)
+		for _, u := range []struct {
+			set  bool
+			name string
+		}{{h.GetDelegate() != nil, "delegate"}, {h.GetDirectResponse() != nil, "directResponse"}} {
+			if u.set {
+				t.problem(in.ref, f+"."+u.name, SeverityWarning, reasonUnsupportedField, u.name+" is not supported; the rule is skipped")
+			}
+		}
+		for j, m := range h.GetMatch() {
+			mf := fmt.Sprintf("%s.match[%d]", f, j)
+			if len(m.GetWithoutHeaders()) > 0 {
+				t.problem(in.ref, mf+".withoutHeaders", SeverityWarning, reasonUnsupportedField, "withoutHeaders is not supported; the match is skipped")
+			}
+			if len(m.GetSourceLabels()) > 0 || m.GetSourceNamespace() != "" {
+				t.problem(in.ref, mf+".sourceLabels", SeverityWarning, reasonUnsupportedField, "sourceLabels and sourceNamespace select mesh clients and are ignored")
+			}
+		}
+	}
+}
+
+// destinationBackends resolves route destinations to weighted backends.
+func (t *translator) destinationBackends(in vsInput, field string, dests []*istionet.HTTPRouteDestination) []router.WeightedBackend {
+	out := make([]router.WeightedBackend, 0, len(dests))
+	for i, d := range dests {
+		f := fmt.Sprintf("%s.route[%d]", field, i)
+		be := t.istioDestination(in, f+".destination", d.GetDestination())
+		w := uint32(max(d.GetWeight(), 0))
+		if len(dests) == 1 && w == 0 {
+			w = 1
+		}
+		wb := router.WeightedBackend{Backend: be, Weight: w}
+		if hs := d.GetHeaders(); hs != nil {
+			wb.RequestHeaders, wb.ResponseHeaders = istioHeaderOps(hs.GetRequest()), istioHeaderOps(hs.GetResponse())
+		}
+		out = append(out, wb)
+	}
+	return out
+}
+
+// l4Backends resolves the destinations of a tls or tcp rule.
+func (t *translator) l4Backends(in vsInput, field string, dests []*istionet.RouteDestination) []router.WeightedBackend {
+	out := make([]router.WeightedBackend, 0, len(dests))
+	for i, d := range dests {
+		be := t.istioDestination(in, fmt.Sprintf("%s.route[%d].destination", field, i), d.GetDestination())
+		w := uint32(max(d.GetWeight(), 0))
+		if len(dests) == 1 && w == 0 {
+			w = 1
+		}
+		out = append(out, router.WeightedBackend{Backend: be, Weight: w})
+	}
+	return out
+}
+
+// istioDestination resolves a destination host ("svc", "svc.ns",
+// "svc.ns.svc[.cluster.local]") and port to a Service port.
+func (t *translator) istioDestination(in vsInput, field string, d *istionet.Destination) *router.Backend {
+	fail := func(reason, msg string) *router.Backend {
+		t.problem(in.ref, field, SeverityError, reason, msg)
+		return &router.Backend{Name: "invalid", Status: 503, Reason: msg}
+	}
+	if d == nil {
+		return fail(reasonInvalidField, "destination is required")
+	}
+	host := strings.TrimSuffix(strings.TrimSuffix(d.GetHost(), ".cluster.local"), ".svc")
+	ns, name := in.vs.Namespace, host
+	if svc, rest, ok := strings.Cut(host, "."); ok {
+		if strings.Contains(rest, ".") {
+			return fail(reasonUnresolvedRef, fmt.Sprintf("host %q is not a Service of this cluster (ServiceEntry hosts are not supported)", d.GetHost()))
+		}
+		ns, name = rest, svc
+	}
+	if d.GetSubset() != "" {
+		return fail(reasonUnsupportedField, fmt.Sprintf("subset %q: DestinationRule subsets are not supported yet; requests get 503", d.GetSubset()))
+	}
+	port := servicePortRef{number: int32(d.GetPort().GetNumber())}
+	if port.number == 0 {
+		svc, ok := t.backends.services[nsName{ns, name}]
+		if !ok {
+			return fail(reasonUnresolvedRef, fmt.Sprintf("Service %s/%s not found", ns, name))
+		}
+		if len(svc.Spec.Ports) != 1 {
+			return fail(reasonInvalidField, fmt.Sprintf("Service %s/%s has %d ports; destination.port.number is required", ns, name, len(svc.Spec.Ports)))
+		}
+		port.number = svc.Spec.Ports[0].Port
+	}
+	be, p := t.backends.resolve(ns, name, port)
+	if be == nil {
+		return fail(reasonUnresolvedRef, p.message)
+	}
+	if p != nil {
+		t.problem(in.ref, field, p.severity, p.reason, p.message)
+	}
+	return be
+}
+
+// istioHeaderOps converts header operations, in name order.
+func istioHeaderOps(h *istionet.Headers_HeaderOperations) *router.HeaderOps {
+	if h == nil {
+		return nil
+	}
+	ops := &router.HeaderOps{Remove: slices.Clone(h.GetRemove())}
+	for _, k := range sortedKeys(h.GetSet()) {
+		ops.Set = append(ops.Set, router.Header{Name: k, Value: h.GetSet()[k]})
+	}
+	for _, k := range sortedKeys(h.GetAdd()) {
+		ops.Add = append(ops.Add, router.Header{Name: k, Value: h.GetAdd()[k]})
+	}
+	return ops
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// stringMatchRegex turns an Istio StringMatch into an anchored regular
+// expression; ok is false for an empty match.
+func stringMatchRegex(m *istionet.StringMatch) (string, bool) {
+	switch {
+	case m == nil:
+		return "", false
+	case m.GetRegex() != "":
+		return m.GetRegex(), true
+	case m.GetPrefix() != "":
+		return regexp.QuoteMeta(m.GetPrefix()) + ".*", true
+	default:
+		if _, ok := m.GetMatchType().(*istionet.StringMatch_Exact); ok {
+			return regexp.QuoteMeta(m.GetExact()), true
+		}
+		return "", false
+	}
+}
+
+// valueMatch converts a header or query match.
+func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error) {
+	if ex, ok := m.GetMatchType().(*istionet.StringMatch_Exact); ok {
+		return router.ValueMatch{Name: name, Value: ex.Exact}, nil
+	}
+	re, ok := stringMatchRegex(m)
+	if !ok {
+		// An empty match checks presence.
+		return router.ValueMatch{Name: name, Value: ".*", Regex: true}, nil
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		return router.ValueMatch{}, err
+	}
+	return router.ValueMatch{Name: name, Value: re, Regex: true}, nil
+}

@@ -1,0 +1,51 @@
+package router
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStringPrefixAndRegexRewrite(t *testing.T) {
+	b := backendServer(t, "b")
+	be := &Backend{Name: "b", Endpoints: []Endpoint{{addr(b)}}}
+	wb := []WeightedBackend{{Backend: be, Weight: 1}}
+	cfg := Config{Routes: []Route{
+		{Host: "a.com", HostMatch: HostExact, Path: `/old.*`, PathMatch: PathRegularExpression, Backends: wb,
+			Rewrite: &Rewrite{Path: &PathModifier{Value: "/new", StringPrefix: "/old"}}},
+		{Host: "a.com", HostMatch: HostExact, Path: `/v([0-9]+)/(.*)`, PathMatch: PathRegularExpression, Backends: wb,
+			Rewrite: &Rewrite{Path: &PathModifier{Value: "/api/$2/version/$1", Regex: `^/v([0-9]+)/(.*)$`}}},
+	}}
+	_, front := serveTable(t, cfg, Options{})
+	for path, want := range map[string]string{
+		"/oldies?x=1": "b a.com /newies?x=1",
+		"/old/x":      "b a.com /new/x",
+		"/v2/users":   "b a.com /api/users/version/2",
+	} {
+		if _, body := get(t, front.URL+path, "a.com"); !strings.HasPrefix(body, want) {
+			t.Errorf("%s: %q, want prefix %q", path, body, want)
+		}
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	b := backendServer(t, "b")
+	be := &Backend{Name: "b", Endpoints: []Endpoint{{addr(b)}}}
+	wb := []WeightedBackend{{Backend: be, Weight: 1}}
+	cfg := Config{Routes: []Route{
+		{Host: "a.com", HostMatch: HostExact, Path: "/abort", Backends: wb, Fault: &Fault{AbortPercent: 100, AbortStatus: 418}},
+		{Host: "a.com", HostMatch: HostExact, Path: "/never", Backends: wb, Fault: &Fault{AbortPercent: 0, AbortStatus: 418}},
+		{Host: "a.com", HostMatch: HostExact, Path: "/delay", Backends: wb, Fault: &Fault{DelayPercent: 100, Delay: 50 * time.Millisecond}},
+	}}
+	_, front := serveTable(t, cfg, Options{})
+	if code, _ := get(t, front.URL+"/abort", "a.com"); code != 418 {
+		t.Errorf("abort: %d", code)
+	}
+	if code, _ := get(t, front.URL+"/never", "a.com"); code != 200 {
+		t.Errorf("0%% abort: %d", code)
+	}
+	start := time.Now()
+	if code, _ := get(t, front.URL+"/delay", "a.com"); code != 200 || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("delay: %d after %v", code, time.Since(start))
+	}
+}

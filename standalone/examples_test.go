@@ -38,7 +38,8 @@ func TestExamplesTranslate(t *testing.T) {
 				t.Logf("ignored: %v", ignored)
 			}
 			res := translate.Translate(snap, translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
-				GatewayControllerName: "portico.dev/gateway-controller"})
+				GatewayControllerName: "portico.dev/gateway-controller",
+				Istio:                 &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, PerGateway: true}})
 			if res.HasErrors() {
 				t.Fatalf("problems: %+v", res.Problems)
 			}

@@ -49,8 +49,9 @@ manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml) from 
 	$(CONTROLLER_GEN) rbac:roleName=portico paths=./controllers/... output:rbac:artifacts:config=manifests/base/rbac
 
 .PHONY: crds
-crds: ## Copy the pinned Gateway API CRDs into manifests/gateway-api/.
+crds: ## Copy the pinned Gateway API and Istio CRDs into manifests/.
 	hack/gateway-crds.sh
+	hack/istio-crds.sh
 
 .PHONY: golden
 golden: ## Regenerate translate golden files (review the diff!).

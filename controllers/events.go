@@ -16,6 +16,15 @@ func (r *Reconciler) reportProblems(snap *translate.Snapshot, problems []transla
 		ing := &snap.Ingresses[i]
 		objects[translate.ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}] = ing
 	}
+	for _, o := range snap.IstioGateways {
+		objects[translate.ObjectRef{Kind: translate.KindIstioGateway, Namespace: o.Namespace, Name: o.Name}] = o
+	}
+	for _, o := range snap.VirtualServices {
+		objects[translate.ObjectRef{Kind: translate.KindVirtualService, Namespace: o.Namespace, Name: o.Name}] = o
+	}
+	for _, o := range snap.DestinationRules {
+		objects[translate.ObjectRef{Kind: translate.KindDestinationRule, Namespace: o.Namespace, Name: o.Name}] = o
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := make(map[string]bool, len(problems))

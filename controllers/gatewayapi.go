@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -133,21 +135,55 @@ func (g *gatewayListeners) sync(want map[string]router.Listener) error {
 
 // reconcileGateways binds the Gateways' listeners on every replica and, as
 // leader, keeps their Services and writes Gateway API status.
-func (r *Reconciler) reconcileGateways(ctx context.Context, res *translate.Result) error {
-	if !r.gatewayKinds.enabled() {
+func (r *Reconciler) reconcileGateways(ctx context.Context, res *translate.Result, istioSvc *corev1.Service) error {
+	istioOn := r.istioOn.Load()
+	if !r.gatewayKinds.enabled() && !istioOn {
 		return nil
 	}
-	services, err := r.gatewayServices(ctx)
-	if err != nil {
-		return err
+	gwListeners, istioListeners := splitListeners(res.GatewayListeners)
+	var services []corev1.Service
+	want := map[string]router.Listener{}
+	if r.gatewayKinds.enabled() {
+		var err error
+		if services, err = r.gatewayServices(ctx); err != nil {
+			return err
+		}
+		maps.Copy(want, r.gatewayBindings(gwListeners, services, r.Dataplane))
 	}
-	if err := r.gateways.sync(r.gatewayBindings(res.GatewayListeners, services, r.Dataplane)); err != nil {
+	if istioOn {
+		maps.Copy(want, r.istioBindings(istioListeners, istioSvc, r.Dataplane))
+	}
+	if err := r.gateways.sync(want); err != nil {
 		return err
 	}
 	if !r.IsLeader() {
 		return nil
 	}
-	if err := r.syncGatewayServices(ctx, res.GatewayListeners, services); err != nil {
+	used := map[int32]bool{}
+	for i := range services {
+		for _, p := range services[i].Spec.Ports {
+			used[p.TargetPort.IntVal] = true
+		}
+	}
+	if istioSvc != nil {
+		for _, p := range istioSvc.Spec.Ports {
+			if strings.HasPrefix(p.Name, istioPortPrefix) {
+				used[p.TargetPort.IntVal] = true
+			}
+		}
+	}
+	if istioOn {
+		if err := r.syncIstioPorts(ctx, istioSvc, istioListeners, used); err != nil {
+			return err
+		}
+		if err := r.writeIstioStatus(ctx, res); err != nil {
+			return err
+		}
+	}
+	if !r.gatewayKinds.enabled() {
+		return nil
+	}
+	if err := r.syncGatewayServices(ctx, gwListeners, services, used); err != nil {
 		return err
 	}
 	if err := r.writeGatewayStatus(ctx, res, gatewayAddresses(services)); err != nil {

@@ -92,14 +92,13 @@ func (r *Reconciler) gatewayServices(ctx context.Context) ([]corev1.Service, err
 // ports are the listener ports, mapped to internal proxy ports that stay
 // stable while the listener exists, and deletes the Services of Gateways
 // that are gone.
-func (r *Reconciler) syncGatewayServices(ctx context.Context, wanted []translate.GatewayListener, existing []corev1.Service) error {
+func (r *Reconciler) syncGatewayServices(ctx context.Context, wanted []translate.GatewayListener, existing []corev1.Service, used map[int32]bool) error {
 	ports := map[translate.ObjectRef][]int32{}
 	meta := map[translate.ObjectRef]translate.GatewayListener{}
 	for _, l := range wanted {
 		ports[l.Gateway] = append(ports[l.Gateway], l.Port)
 		meta[l.Gateway] = l
 	}
-	used := map[int32]bool{}
 	current := map[translate.ObjectRef]*corev1.Service{}
 	for i := range existing {
 		svc := &existing[i]

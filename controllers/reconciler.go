@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +59,10 @@ type Reconciler struct {
 	Gateway      GatewayOptions
 	gatewayKinds gatewayKinds
 	gateways     *gatewayListeners
+	// istioOn is set once the Istio CRDs are watched; ctrl is the
+	// controller, for watches added later.
+	istioOn atomic.Bool
+	ctrl    controller.Controller
 
 	mu       sync.Mutex
 	reported map[string]bool // problems already sent as Events
@@ -109,7 +114,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			b = b.Watches(&gatewayv1.BackendTLSPolicy{}, all)
 		}
 	}
-	return b.
+	c, err := b.
 		Named("portico").
 		// Several controllers may share a process (tests); names need not
 		// be unique.
@@ -120,7 +125,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, all).
 		Watches(&corev1.Secret{}, all).
 		WatchesRawSource(source.Channel(initial, all)).
-		Complete(r)
+		Build(r)
+	r.ctrl = c
+	return err
 }
 
 // Reconcile lists, translates, compiles and swaps; then, as leader, writes
@@ -132,12 +139,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err == nil {
 		err = listGatewayAPI(ctx, r.Client, r.APIReader, r.Namespace, r.gatewayKinds, snap)
 	}
+	var istioSvc *corev1.Service
+	if err == nil && r.istioOn.Load() {
+		err = listIstio(ctx, r.Client, r.Namespace, snap)
+		if err == nil {
+			istioSvc, err = r.istioService(ctx)
+		}
+	}
 	if err != nil {
 		r.Metrics.observe(start, err)
 		return reconcile.Result{}, err
 	}
 	opts := r.Translate
 	opts.Now = time.Now()
+	if opts.Istio != nil {
+		if !r.istioOn.Load() {
+			opts.Istio = nil
+		} else {
+			io := *opts.Istio
+			io.MainPorts, io.Namespace = istioMainPorts(istioSvc), r.Gateway.Namespace
+			opts.Istio = &io
+		}
+	}
 	opts.CertCache = r.Dataplane.CertCache
 	res := translate.Translate(snap, opts)
 	table, _ := r.Dataplane.Apply(&res)
@@ -146,7 +169,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	}
 	log.V(1).Info("routing table swapped", "generation", table.Generation, "routes", len(table.Routes()),
 		"problems", len(res.Problems), "took", time.Since(start))
-	if err := r.reconcileGateways(ctx, &res); err != nil {
+	if err := r.reconcileGateways(ctx, &res, istioSvc); err != nil {
 		r.Metrics.observe(start, err)
 		return reconcile.Result{}, err
 	}

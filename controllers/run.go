@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portico-dev/portico/controllers/translate"
@@ -83,6 +84,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if err := gatewayv1.Install(scheme); err != nil {
 		return err
+	}
+	if err := istiov1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if opts.Translate.Istio != nil {
+		opts.Translate.Istio.PerGateway = false
 	}
 	opts.Gateway.defaults()
 	if opts.Gateway.Namespace == "" {
@@ -177,6 +184,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up reconciler: %w", err)
+	}
+	if opts.Translate.Istio != nil {
+		if err := mgr.Add(&istioWatcher{r: rec, mapper: mgr.GetRESTMapper(), cache: mgr.GetCache(), required: opts.IstioRequired,
+			log: log.WithName("istio")}); err != nil {
+			return err
+		}
 	}
 	var draining atomic.Bool
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -3,6 +3,10 @@ package harness
 import (
 	"context"
 	"fmt"
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	istiov1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"net"
 	"net/http"
 	"os"
@@ -55,7 +59,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cp.Stop()
-	if err = gatewayv1.Install(scheme.Scheme); err == nil {
+	for _, add := range []func(*runtime.Scheme) error{istiov1.AddToScheme, istiov1alpha3.AddToScheme, apiextensionsv1.AddToScheme} {
+		if err == nil {
+			err = add(scheme.Scheme)
+		}
+	}
+	if err == nil {
+		err = gatewayv1.Install(scheme.Scheme)
+	}
+	if err == nil {
 		k8s, err = client.New(cp.Config, client.Options{Scheme: scheme.Scheme})
 	}
 	if err == nil {
@@ -74,7 +86,8 @@ func run(m *testing.M) int {
 		defer wg.Done()
 		err := controllers.Run(ctx, cp.Config, controllers.Options{
 			Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
-				GatewayControllerName: "portico.dev/gateway-controller"},
+				GatewayControllerName: "portico.dev/gateway-controller",
+				Istio:                 &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}}},
 			Gateway: controllers.GatewayOptions{Namespace: "portico-system", ServiceType: "ClusterIP",
 				BindAddress: "127.0.0.1", PortMin: 31000, PortMax: 31999},
 			Publish:     controllers.Publish{Addresses: []string{publishedIP}},

@@ -62,15 +62,7 @@ func TestBackendTLSPolicy(t *testing.T) {
 	create(t, svc, es, cm, class, gw, route, policy)
 
 	key := fmt.Sprintf("Gateway/%s/edge:80", ns)
-	var addr string
-	eventually(t, 20*time.Second, func() error {
-		v, ok := gatewayBound.Load(key)
-		if !ok {
-			return fmt.Errorf("listener %s not bound", key)
-		}
-		addr = v.(string)
-		return nil
-	})
+	addr := boundAddr(t, key)
 	expectCode := func(code int, body string) {
 		t.Helper()
 		eventually(t, 20*time.Second, func() error {

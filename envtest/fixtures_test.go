@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -136,4 +137,20 @@ func expect(t *testing.T, host, path string, code int, body string) {
 		}
 		return nil
 	})
+}
+
+// boundAddr waits until Portico binds the Gateway listener key and returns
+// its address.
+func boundAddr(t *testing.T, key string) string {
+	t.Helper()
+	var addr string
+	eventually(t, 20*time.Second, func() error {
+		v, ok := gatewayBound.Load(key)
+		if !ok {
+			return fmt.Errorf("listener %s not bound", key)
+		}
+		addr = v.(string)
+		return nil
+	})
+	return addr
 }

@@ -68,15 +68,7 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		t.Fatalf("spec.infrastructure not on the Service: labels %v annotations %v", svc.Labels, svc.Annotations)
 	}
 	key := fmt.Sprintf("Gateway/%s/web:80", ns)
-	var addr string
-	eventually(t, 20*time.Second, func() error {
-		v, ok := gatewayBound.Load(key)
-		if !ok {
-			return fmt.Errorf("listener %s not bound", key)
-		}
-		addr = v.(string)
-		return nil
-	})
+	addr := boundAddr(t, key)
 	if addr != fmt.Sprintf("127.0.0.1:%d", svc.Spec.Ports[0].TargetPort.IntVal) {
 		t.Fatalf("bound %s, Service targets %d", addr, svc.Spec.Ports[0].TargetPort.IntVal)
 	}

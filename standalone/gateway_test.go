@@ -267,20 +267,7 @@ func TestRunServesGatewayL4(t *testing.T) {
 		fmt.Fprintf(w, "terminated by backend for %s", r.TLS.ServerName)
 	}))
 	defer up.Close()
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	echo := echoServer(t)
 	free := func() int {
 		l, err := net.Listen("tcp", "127.0.9.1:0")
 		if err != nil {

@@ -33,20 +33,7 @@ func TestRunServesIstioSeed(t *testing.T) {
 		fmt.Fprintf(w, "es terminated for %s", r.TLS.ServerName)
 	}))
 	defer es.Close()
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	echo := echoServer(t)
 	port := func(a string) string { _, p, _ := net.SplitHostPort(a); return p }
 	seed, err := os.ReadFile("../examples/istio/seed.yaml")
 	if err != nil {
@@ -165,4 +152,25 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 	if string(got) != "grpc bytes" {
 		t.Fatalf("TCP route: %q", got)
 	}
+}
+
+// echoServer is a loopback TCP server echoing every connection, closed
+// when the test ends.
+func echoServer(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	return ln
 }

@@ -48,7 +48,7 @@ func detectGatewayAPI(mapper meta.RESTMapper) (gatewayKinds, []string) {
 
 // listGatewayAPI adds the Gateway API objects (and Namespaces, for
 // listener namespace selectors) to the snapshot.
-func listGatewayAPI(ctx context.Context, c, direct client.Reader, namespace string, k gatewayKinds, snap *translate.Snapshot) error {
+func listGatewayAPI(ctx context.Context, c, direct client.Reader, cms *configMaps, namespace string, k gatewayKinds, snap *translate.Snapshot) error {
 	if !k.enabled() {
 		return nil
 	}
@@ -107,12 +107,9 @@ func listGatewayAPI(ctx context.Context, c, direct client.Reader, namespace stri
 	snap.TLSRoutes, snap.TCPRoutes = tlsr.Items, tcpr.Items
 	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
 	snap.BackendTLSPolicies = pols.Items
-	cms, err := referencedConfigMaps(ctx, direct, snap)
-	if err != nil {
-		return err
-	}
-	snap.ConfigMaps = cms
-	return nil
+	var err error
+	snap.ConfigMaps, err = cms.referenced(ctx, c, direct, snap)
+	return err
 }
 
 // gatewayListeners runs the Gateways' listeners on every replica for the

@@ -66,6 +66,8 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	reported map[string]bool // problems already sent as Events
+	// configMaps holds the referenced ConfigMaps between rebuilds.
+	configMaps configMaps
 }
 
 // SetupWithManager registers the reconciler and its watches.
@@ -137,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	log := ctrl.LoggerFrom(ctx)
 	snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
 	if err == nil {
-		err = listGatewayAPI(ctx, r.Client, r.APIReader, r.Namespace, r.gatewayKinds, snap)
+		err = listGatewayAPI(ctx, r.Client, r.APIReader, &r.configMaps, r.Namespace, r.gatewayKinds, snap)
 	}
 	var istioSvc *corev1.Service
 	if err == nil && r.istioOn.Load() {

@@ -208,17 +208,13 @@ func (t *translator) istioServer(gw *istiov1.Gateway, ref ObjectRef, i int, srv 
 		gl.Certificates = append(gl.Certificates, certificates...)
 	}
 	if gl.Address == "" && t.opts.Istio.PerGateway {
-		gl.Address = gatewayAddressAnnotation(gw.Annotations)
+		gl.Address = gw.Annotations[AnnotationIstioAddress]
 	}
 	return s
 }
 
-// gatewayAddressAnnotation lets a standalone Istio Gateway ask for an
-// address, as spec.addresses does for Gateway API Gateways.
-func gatewayAddressAnnotation(a map[string]string) string { return a[AnnotationIstioAddress] }
-
 // AnnotationIstioAddress on an Istio Gateway asks standalone mode to bind
-// its servers on this IP.
+// its servers on this IP, as spec.addresses does for Gateway API Gateways.
 const AnnotationIstioAddress = "portico.dev/address"
 
 // istioListenerKey names the router listener serving a Gateway's port.

@@ -22,7 +22,7 @@ func (t *translator) vsHTTP(in vsInput, b boundServer) {
 		if h.GetDelegate() != nil || h.GetDirectResponse() != nil {
 			continue
 		}
-		base, err := t.httpActions(in, field, h, b)
+		base, err := t.httpActions(in, i, h, b)
 		if err != nil {
 			t.problem(in.ref, field, SeverityError, reasonInvalidField, err.Error()+"; the rule is skipped")
 			continue
@@ -149,9 +149,10 @@ func (t *translator) finishRewrite(r *router.Route, rw *router.Rewrite, prefix s
 
 // httpActions converts what an http rule does: route or redirect, rewrite,
 // headers, timeouts, retries, fault, mirrors, CORS.
-func (t *translator) httpActions(in vsInput, field string, h *istionet.HTTPRoute, b boundServer) (router.Route, error) {
+func (t *translator) httpActions(in vsInput, rule int, h *istionet.HTTPRoute, b boundServer) (router.Route, error) {
+	field := fmt.Sprintf("spec.http[%d]", rule)
 	r := router.Route{Listener: b.key, ListenerPort: b.port,
-		Source: router.Source{Kind: KindVirtualService, Namespace: in.vs.Namespace, Name: in.vs.Name, Rule: indexOf(in.vs.Spec.GetHttp(), h)}}
+		Source: router.Source{Kind: KindVirtualService, Namespace: in.vs.Namespace, Name: in.vs.Name, Rule: rule}}
 	switch {
 	case h.GetRedirect() != nil:
 		rd := h.GetRedirect()
@@ -218,8 +219,6 @@ func (t *translator) httpActions(in vsInput, field string, h *istionet.HTTPRoute
 	}
 	return r, nil
 }
-
-func indexOf[T comparable](s []T, v T) int { return slices.Index(s, v) }
 
 // istioBackrefs turns RE2 rewrite references (\1) into Go's (${1}).
 func istioBackrefs(s string) string {

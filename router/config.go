@@ -255,6 +255,9 @@ type Backend struct {
 	// TLS, when set, makes connections to the endpoints TLS (HTTP/2 over
 	// TLS when Protocol is H2C).
 	TLS *UpstreamTLS `json:"tls,omitempty"`
+	// Balancing, when set, replaces round-robin and adds circuit breaking
+	// and outlier ejection.
+	Balancing *Balancing `json:"balancing,omitempty"`
 }
 
 // Endpoint is one address serving a Backend.

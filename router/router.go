@@ -203,6 +203,15 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 		http.Error(w, "no ready endpoint for backend "+st.backend.Name, http.StatusServiceUnavailable)
 		return st
 	}
+	if bal := st.backend.Balancing; bal != nil && bal.MaxRequests > 0 {
+		if st.backend.active.Add(1) > bal.MaxRequests {
+			st.backend.active.Add(-1)
+			w.Header().Set("X-Portico-Overflow", "max requests")
+			http.Error(w, "backend "+st.backend.Name+" is at its request limit", http.StatusServiceUnavailable)
+			return st
+		}
+		defer st.backend.active.Add(-1)
+	}
 	ctx := context.WithValue(r.Context(), ctxKey{}, st)
 	if route.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -73,6 +73,8 @@ type weighted struct {
 type compiledBackend struct {
 	*Backend
 	next atomic.Uint32
+	// active counts requests in flight, for Balancing.MaxRequests.
+	active atomic.Int32
 }
 
 // Compile builds a Table from cfg. Routes are taken in the order given: when

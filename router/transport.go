@@ -19,6 +19,8 @@ type Transports struct {
 	HTTP1 *http.Transport
 	H2C   *http.Transport
 	tls   tlsTransports
+	// health tracks endpoints for least-request and outlier ejection.
+	health healthMap
 }
 
 // NewTransports returns pools tuned for a proxy: short connect timeout,
@@ -71,7 +73,9 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 		if i > 0 && retry != nil && !sleepCtx(req.Context(), retry.backoff(i)) {
 			return nil, req.Context().Err()
 		}
-		st.endpoint = eps[(first+uint32(i))%uint32(len(eps))].Address
+		st.endpoint = et.t.pick(b, req, first, i)
+		h := et.t.health.of(st.endpoint)
+		h.inflight.Add(1)
 		out, cancel := req, context.CancelFunc(func() {})
 		if attemptTimeout > 0 {
 			var ctx context.Context
@@ -81,6 +85,14 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 		out.URL.Scheme, out.URL.Host = scheme, st.endpoint
 		var resp *http.Response
 		resp, err = rt.RoundTrip(out)
+		h.inflight.Add(-1)
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		if err == nil || isDialError(err) {
+			et.t.observe(b, st.endpoint, code)
+		}
 		last := i == attempts-1 || !replayable(req)
 		switch {
 		case err == nil && (retry == nil || last || !retry.retriable(resp.StatusCode)):

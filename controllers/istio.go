@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,7 +55,13 @@ func listIstio(ctx context.Context, c client.Reader, namespace string, snap *tra
 	if err := c.List(ctx, &drs, ns); err != nil {
 		return fmt.Errorf("listing DestinationRules: %w", err)
 	}
+	pods := &metav1.PartialObjectMetadataList{}
+	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	if err := c.List(ctx, pods, ns); err != nil {
+		return fmt.Errorf("listing Pods (metadata): %w", err)
+	}
 	snap.IstioGateways, snap.VirtualServices, snap.DestinationRules = gws.Items, vss.Items, drs.Items
+	snap.Pods = pods.Items
 	return nil
 }
 

@@ -6,7 +6,9 @@ import (
 
 	"github.com/go-logr/logr"
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -57,7 +59,11 @@ func (w *istioWatcher) enable(ctx context.Context) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{snapshotKey}
 	})
-	for _, obj := range []client.Object{&istiov1.Gateway{}, &istiov1.VirtualService{}, &istiov1.DestinationRule{}} {
+	// Pods only for the labels of DestinationRule subsets: metadata is
+	// enough, and cheaper to cache.
+	pods := &metav1.PartialObjectMetadata{}
+	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	for _, obj := range []client.Object{&istiov1.Gateway{}, &istiov1.VirtualService{}, &istiov1.DestinationRule{}, pods} {
 		if err := w.r.ctrl.Watch(source.Kind(w.cache, obj, all)); err != nil {
 			return err
 		}

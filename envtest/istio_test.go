@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -175,11 +176,80 @@ func installIstioCRDs(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(doc), &crd); err != nil {
 			t.Fatal(err)
 		}
-		if err := k8s.Create(context.Background(), &crd); err != nil {
+		if err := k8s.Create(context.Background(), &crd); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("creating CRD %s: %v", crd.Name, err)
 		}
 	}
 	eventually(t, 30*time.Second, func() error {
 		return k8s.List(context.Background(), &istiov1.GatewayList{})
+	})
+}
+
+// TestIstioSubsets routes to DestinationRule subsets, choosing endpoints
+// by the labels of the Pods behind the EndpointSlice.
+func TestIstioSubsets(t *testing.T) {
+	ctx := context.Background()
+	installIstioCRDs(t)
+	ns := namespace(t, "istio-subsets")
+	v1, v2 := backend(t, 13, "reviews-v1"), backend(t, 14, "reviews-v2")
+	svc, slice := service(ns, "reviews", v1, v2)
+	for i, name := range []string{"reviews-v1", "reviews-v2"} {
+		slice.Endpoints[i].TargetRef = &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: name}
+		version := strings.TrimPrefix(name, "reviews-")
+		create(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"version": version}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "reviews:" + version}}}})
+	}
+	create(t, svc, slice)
+	objs := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: %[1]s}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: %[1]s}
+spec:
+  hosts: [reviews.example.com]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /beta}}]
+    route: [{destination: {host: reviews, port: {number: 80}, subset: v2}}]
+  - route: [{destination: {host: reviews, port: {number: 80}, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: %[1]s}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`, ns)
+	parsed, _, err := standalone.Parse("subsets.yaml", []byte(objs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range parsed {
+		obj := o.(client.Object)
+		eventually(t, 30*time.Second, func() error { return k8s.Create(ctx, obj) })
+	}
+	for range 3 {
+		expect(t, "reviews.example.com", "/", 200, "reviews-v1 /")
+		expect(t, "reviews.example.com", "/beta/x", 200, "reviews-v2 /beta/x")
+	}
+	eventually(t, 20*time.Second, func() error {
+		var dr istiov1.DestinationRule
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "reviews"}, &dr); err != nil {
+			return err
+		}
+		for _, c := range dr.Status.GetConditions() {
+			if c.GetType() == "portico.dev/Reconciled" && c.GetStatus() == "True" {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %v", dr.Status.GetConditions())
 	})
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -180,6 +181,9 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *gatewayv1alpha3.BackendTLSPolicy:
 			defaultNS(&v.Namespace)
 			s.BackendTLSPolicies = append(s.BackendTLSPolicies, gatewayv1.BackendTLSPolicy(*v))
+		case *corev1.Pod:
+			defaultNS(&v.Namespace)
+			s.Pods = append(s.Pods, metav1.PartialObjectMetadata{TypeMeta: v.TypeMeta, ObjectMeta: v.ObjectMeta})
 		case *corev1.ConfigMap:
 			defaultNS(&v.Namespace)
 			s.ConfigMaps = append(s.ConfigMaps, *v)

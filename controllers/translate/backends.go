@@ -65,6 +65,9 @@ type backendResolver struct {
 	targetOf map[*router.Backend]policyTarget
 	// unsupported holds backends that cannot be spoken to, with why.
 	unsupported map[*router.Backend]string
+	// podLabels are the labels of the Pods behind EndpointSlices, for
+	// Istio subsets.
+	podLabels map[nsName]map[string]string
 }
 
 type backendKey struct {
@@ -85,6 +88,10 @@ func newBackendResolver(s *Snapshot) *backendResolver {
 	for i := range s.Services {
 		svc := &s.Services[i]
 		r.services[nsName{svc.Namespace, svc.Name}] = svc
+	}
+	r.podLabels = make(map[nsName]map[string]string, len(s.Pods))
+	for i := range s.Pods {
+		r.podLabels[nsName{s.Pods[i].Namespace, s.Pods[i].Name}] = s.Pods[i].Labels
 	}
 	for i := range s.EndpointSlices {
 		es := &s.EndpointSlices[i]
@@ -173,6 +180,12 @@ func findServicePort(svc *corev1.Service, ref servicePortRef) *corev1.ServicePor
 // when none is ready, those still serving while terminating. The port number
 // comes from the EndpointSlice, which resolves named target ports per pod.
 func (r *backendResolver) endpoints(svc nsName, sp *corev1.ServicePort) []router.Endpoint {
+	return r.endpointsWhere(svc, sp, nil)
+}
+
+// endpointsWhere is endpoints limited to those keep accepts (nil keeps
+// all).
+func (r *backendResolver) endpointsWhere(svc nsName, sp *corev1.ServicePort, keep func(*discoveryv1.Endpoint) bool) []router.Endpoint {
 	var ready, serving []string
 	for _, es := range r.slices[svc] {
 		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
@@ -182,7 +195,11 @@ func (r *backendResolver) endpoints(svc nsName, sp *corev1.ServicePort) []router
 		if !ok {
 			continue
 		}
-		for _, ep := range es.Endpoints {
+		for i := range es.Endpoints {
+			ep := &es.Endpoints[i]
+			if keep != nil && !keep(ep) {
+				continue
+			}
 			c := ep.Conditions
 			isReady := c.Ready == nil || *c.Ready
 			isServing := c.Serving != nil && *c.Serving && c.Terminating != nil && *c.Terminating
@@ -283,4 +300,50 @@ func (r *backendResolver) withProtocol(b *router.Backend, p router.Protocol) *ro
 		r.targetOf[&v] = target
 	}
 	return &v
+}
+
+// subset returns a variant of a Service port's backend limited to the
+// endpoints whose Pods carry labels (all when nil) and balanced as bal
+// says, with a warning when no endpoint is left.
+func (r *backendResolver) subset(svc nsName, port servicePortRef, name string, labels map[string]string, bal *router.Balancing) (*router.Backend, string) {
+	base, _ := r.resolve(svc.ns, svc.name, port)
+	key := base.Name + "#subset=" + name
+	if v, ok := r.variants[key]; ok {
+		return v, r.subsetWarning(v, name)
+	}
+	v := *base
+	v.Balancing = bal
+	if name != "" {
+		v.Name = base.Name + "/" + name
+		sp := findServicePort(r.services[svc], port)
+		v.Endpoints = r.endpointsWhere(svc, sp, func(ep *discoveryv1.Endpoint) bool {
+			ref := ep.TargetRef
+			if ref == nil || ref.Kind != "Pod" {
+				return false
+			}
+			podNS := ref.Namespace
+			if podNS == "" {
+				podNS = svc.ns
+			}
+			have := r.podLabels[nsName{podNS, ref.Name}]
+			for k, val := range labels {
+				if have[k] != val {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	r.variants[key] = &v
+	if target, ok := r.targetOf[base]; ok {
+		r.targetOf[&v] = target
+	}
+	return &v, r.subsetWarning(&v, name)
+}
+
+func (r *backendResolver) subsetWarning(b *router.Backend, subset string) string {
+	if len(b.Endpoints) > 0 || subset == "" {
+		return ""
+	}
+	return fmt.Sprintf("subset %q of %s has no ready endpoint (no Pod behind the Service carries its labels); requests get 503", subset, b.Name)
 }

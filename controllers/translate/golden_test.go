@@ -101,6 +101,7 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.IstioGateways)
 		reverse(rev.VirtualServices)
 		reverse(rev.DestinationRules)
+		reverse(rev.Pods)
 		reverse(rev.GRPCRoutes)
 		reverse(rev.TLSRoutes)
 		reverse(rev.TCPRoutes)
@@ -170,6 +171,9 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.DestinationRules {
 		c.DestinationRules = append(c.DestinationRules, o.DeepCopy())
+	}
+	for _, o := range s.Pods {
+		c.Pods = append(c.Pods, *o.DeepCopy())
 	}
 	return c
 }

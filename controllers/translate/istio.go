@@ -2,6 +2,7 @@ package translate
 
 import (
 	"cmp"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strconv"
@@ -109,8 +110,8 @@ func (t *translator) istio() {
 			}
 		}
 	}
+	t.istioDRs = t.destinationRules()
 	t.virtualServices(servers)
-	t.destinationRules()
 }
 
 // istioServer validates one server and registers the listener it needs.
@@ -131,13 +132,13 @@ func (t *translator) istioServer(gw *istiov1.Gateway, ref ObjectRef, i int, srv 
 		}
 	case "HTTPS":
 		switch tlsMode {
-		case istionet.ServerTLSSettings_SIMPLE:
+		case istionet.ServerTLSSettings_SIMPLE, istionet.ServerTLSSettings_MUTUAL:
 			proto = gatewayv1.HTTPSProtocolType
 		case istionet.ServerTLSSettings_PASSTHROUGH:
 			s.kind, proto = istioPassthrough, gatewayv1.TLSProtocolType
 		default:
 			t.problem(ref, field+".tls.mode", SeverityError, reasonUnsupportedField,
-				fmt.Sprintf("tls mode %s is not supported (SIMPLE and PASSTHROUGH are)", tlsMode))
+				fmt.Sprintf("tls mode %s is not supported (SIMPLE, MUTUAL and PASSTHROUGH are)", tlsMode))
 			return nil
 		}
 	case "TLS":
@@ -255,7 +256,11 @@ func (t *translator) istioCertificates(ref ObjectRef, field string, srv *istione
 			t.problem(ref, field+".tls.credentialName", SeverityError, reasonUnresolvedRef, msg+"; the default certificate is served")
 			return nil
 		}
-		return []certs.Certificate{{Hosts: hosts, Cert: cert, Source: "Secret/" + ns + "/" + name}}
+		c := certs.Certificate{Hosts: hosts, Cert: cert, Source: "Secret/" + ns + "/" + name}
+		if srv.GetTls().GetMode() == istionet.ServerTLSSettings_MUTUAL {
+			t.mutualTLS(ref, field, &c, t.secrets[nsName{ns, name}].Data["ca.crt"])
+		}
+		return []certs.Certificate{c}
 	}
 	t.problem(ref, field+".tls.credentialName", SeverityError, reasonUnresolvedRef,
 		fmt.Sprintf("Secret %s not found in namespace %s or %s; the default certificate is served", name, s.gw.Namespace, t.opts.Istio.Namespace))
@@ -271,5 +276,23 @@ func routerHost(h string) (string, router.HostMatch) {
 		return h, router.HostWildcardAnyLabels
 	default:
 		return h, router.HostExact
+	}
+}
+
+// mutualTLS requires client certificates signed by the CAs in the
+// credential Secret's ca.crt (Istio's MUTUAL mode). Without usable CAs the
+// hosts refuse every client rather than accept unverified ones.
+func (t *translator) mutualTLS(ref ObjectRef, field string, c *certs.Certificate, caPEM []byte) {
+	c.ClientCASource = c.Source + "#ca.crt"
+	pool, err := certs.ParseCAs(caPEM)
+	if err != nil {
+		t.problem(ref, field+".tls.credentialName", SeverityError, reasonUnresolvedRef, fmt.Sprintf(
+			"MUTUAL needs client CAs in key ca.crt of %s: %v; its hosts refuse every connection until it is fixed", c.Source, err))
+		pool = x509.NewCertPool()
+	}
+	c.ClientCAs = pool
+	if len(c.Hosts) == 0 {
+		t.problem(ref, field+".hosts", SeverityError, reasonUnsupportedField,
+			"MUTUAL applies per host; a server with only \"*\" hosts cannot require client certificates and is served without")
 	}
 }

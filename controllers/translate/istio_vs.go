@@ -170,11 +170,7 @@ func (t *translator) destinationBackends(in vsInput, field string, dests []*isti
 	for i, d := range dests {
 		f := fmt.Sprintf("%s.route[%d]", field, i)
 		be := t.istioDestination(in, f+".destination", d.GetDestination())
-		w := uint32(max(d.GetWeight(), 0))
-		if len(dests) == 1 && w == 0 {
-			w = 1
-		}
-		wb := router.WeightedBackend{Backend: be, Weight: w}
+		wb := router.WeightedBackend{Backend: be, Weight: istioWeight(dests, d.GetWeight())}
 		if hs := d.GetHeaders(); hs != nil {
 			wb.RequestHeaders, wb.ResponseHeaders = istioHeaderOps(hs.GetRequest()), istioHeaderOps(hs.GetResponse())
 		}
@@ -188,11 +184,7 @@ func (t *translator) l4Backends(in vsInput, field string, dests []*istionet.Rout
 	out := make([]router.WeightedBackend, 0, len(dests))
 	for i, d := range dests {
 		be := t.istioDestination(in, fmt.Sprintf("%s.route[%d].destination", field, i), d.GetDestination())
-		w := uint32(max(d.GetWeight(), 0))
-		if len(dests) == 1 && w == 0 {
-			w = 1
-		}
-		out = append(out, router.WeightedBackend{Backend: be, Weight: w})
+		out = append(out, router.WeightedBackend{Backend: be, Weight: istioWeight(dests, d.GetWeight())})
 	}
 	return out
 }
@@ -207,17 +199,11 @@ func (t *translator) istioDestination(in vsInput, field string, d *istionet.Dest
 	if d == nil {
 		return fail(reasonInvalidField, "destination is required")
 	}
-	host := strings.TrimSuffix(strings.TrimSuffix(d.GetHost(), ".cluster.local"), ".svc")
-	ns, name := in.vs.Namespace, host
-	if svc, rest, ok := strings.Cut(host, "."); ok {
-		if strings.Contains(rest, ".") {
-			return fail(reasonUnresolvedRef, fmt.Sprintf("host %q is not a Service of this cluster (ServiceEntry hosts are not supported)", d.GetHost()))
-		}
-		ns, name = rest, svc
+	svcKey, ok := istioService(d.GetHost(), in.vs.Namespace)
+	if !ok {
+		return fail(reasonUnresolvedRef, fmt.Sprintf("host %q is not a Service of this cluster (ServiceEntry hosts are not supported)", d.GetHost()))
 	}
-	if d.GetSubset() != "" {
-		return fail(reasonUnsupportedField, fmt.Sprintf("subset %q: DestinationRule subsets are not supported yet; requests get 503", d.GetSubset()))
-	}
+	ns, name := svcKey.ns, svcKey.name
 	port := servicePortRef{number: int32(d.GetPort().GetNumber())}
 	if port.number == 0 {
 		svc, ok := t.backends.services[nsName{ns, name}]
@@ -236,7 +222,7 @@ func (t *translator) istioDestination(in vsInput, field string, d *istionet.Dest
 	if p != nil {
 		t.problem(in.ref, field, p.severity, p.reason, p.message)
 	}
-	return be
+	return t.applyDestinationRule(in, field, svcKey, port, be, d.GetSubset())
 }
 
 // istioHeaderOps converts header operations, in name order.
@@ -295,4 +281,15 @@ func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error)
 		return router.ValueMatch{}, err
 	}
 	return router.ValueMatch{Name: name, Value: re, Regex: true}, nil
+}
+
+// istioWeight is a destination's share: its weight, or an equal share when
+// no destination of the rule sets one.
+func istioWeight[D interface{ GetWeight() int32 }](dests []D, w int32) uint32 {
+	for _, d := range dests {
+		if d.GetWeight() > 0 {
+			return uint32(max(w, 0))
+		}
+	}
+	return 1
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/portico-dev/portico/router"
@@ -52,7 +53,9 @@ type translator struct {
 	// policies are the validated BackendTLSPolicies, oldest first;
 	// targeted holds the Services they name, policyUse the Gateways using
 	// those Services.
-	policies  []*backendPolicy
+	policies []*backendPolicy
+	// istioDRs are the DestinationRules by the Service they apply to.
+	istioDRs  map[nsName]*istiov1.DestinationRule
 	targeted  map[nsName]bool
 	policyUse policyUse
 }

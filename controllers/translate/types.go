@@ -43,6 +43,9 @@ type Snapshot struct {
 	IstioGateways    []*istiov1.Gateway
 	VirtualServices  []*istiov1.VirtualService
 	DestinationRules []*istiov1.DestinationRule
+	// Pods give the labels of EndpointSlice endpoints, for DestinationRule
+	// subsets (metadata only).
+	Pods []metav1.PartialObjectMetadata
 }
 
 // Options are the controller settings that change translation.

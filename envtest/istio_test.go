@@ -15,6 +15,7 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,6 +162,31 @@ func TestIstioSeed(t *testing.T) {
 		}
 		return fmt.Errorf("conditions %v", vs.Status.GetConditions())
 	})
+
+	// Without the TCP Gateway, its port leaves Portico's Service and the
+	// listener closes; the other ports stay.
+	tcpGW := &istiov1.Gateway{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "default", Name: "data-center-grpc-gateway"}, tcpGW); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, tcpGW); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		var svc corev1.Service
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(own), &svc); err != nil {
+			return err
+		}
+		if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[1].Name != "https" {
+			return fmt.Errorf("Service ports %+v", svc.Spec.Ports)
+		}
+		if c, err := net.DialTimeout("tcp", tcpAddr, time.Second); err == nil {
+			c.Close()
+			return fmt.Errorf("%s still accepts connections", tcpAddr)
+		}
+		return nil
+	})
+	expect(t, "test-kratos.private.aminer.cn", "/api", 200, "kratos /api")
 }
 
 // installIstioCRDs creates the CRDs of manifests/istio and waits until
@@ -219,6 +245,16 @@ spec:
   - route: [{destination: {host: reviews, port: {number: 80}, subset: v1}}]
 ---
 apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: partial, namespace: %[1]s}
+spec:
+  hosts: [partial.example.com]
+  gateways: [gw]
+  exportTo: ["."]
+  http:
+  - route: [{destination: {host: reviews, port: {number: 80}, subset: v3}}]
+---
+apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews, namespace: %[1]s}
 spec:
@@ -251,5 +287,33 @@ spec:
 			}
 		}
 		return fmt.Errorf("conditions %v", dr.Status.GetConditions())
+	})
+	// What is not served is said on the object and in Events.
+	expect(t, "partial.example.com", "/", 503, "")
+	eventually(t, 20*time.Second, func() error {
+		var vs istiov1.VirtualService
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "partial"}, &vs); err != nil {
+			return err
+		}
+		for _, c := range vs.Status.GetConditions() {
+			if c.GetType() == "portico.dev/Reconciled" && c.GetStatus() == "False" &&
+				strings.Contains(c.GetMessage(), "spec.exportTo") && strings.Contains(c.GetMessage(), `subset "v3"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %v", vs.Status.GetConditions())
+	})
+	eventually(t, 20*time.Second, func() error {
+		var evs eventsv1.EventList
+		if err := k8s.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			if e.Regarding.Name == "partial" && e.Regarding.Kind == "VirtualService" && e.Reason == "UnsupportedField" &&
+				strings.Contains(e.Note, "spec.exportTo") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no UnsupportedField event for VirtualService partial among %d events", len(evs.Items))
 	})
 }

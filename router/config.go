@@ -217,6 +217,9 @@ type ValueMatch struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	Regex bool   `json:"regex,omitempty"`
+	// Invert, for headers, makes the match succeed when the header is
+	// absent or does not match (Istio's withoutHeaders).
+	Invert bool `json:"invert,omitempty"`
 }
 
 // WeightedBackend is one Backend with its share of a route's traffic.

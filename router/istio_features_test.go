@@ -49,3 +49,25 @@ func TestFaultInjection(t *testing.T) {
 		t.Errorf("delay: %d after %v", code, time.Since(start))
 	}
 }
+
+func TestInvertedHeaderMatch(t *testing.T) {
+	b := backendServer(t, "b")
+	be := &Backend{Name: "b", Endpoints: []Endpoint{{addr(b)}}}
+	cfg := Config{Routes: []Route{{Host: "a.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: be, Weight: 1}},
+		Headers: []ValueMatch{{Name: "x-internal", Regex: true, Invert: true}, {Name: "x-env", Value: "^(?:dev|test)$", Regex: true, Invert: true}}}}}
+	_, front := serveTable(t, cfg, Options{})
+	for _, tc := range []struct {
+		hdr  []string
+		code int
+	}{
+		{nil, 200},
+		{[]string{"X-Internal", "1"}, 404},
+		{[]string{"X-Env", "prod"}, 200},
+		{[]string{"X-Env", "dev"}, 404},
+		{[]string{"X-Env", "devx"}, 200},
+	} {
+		if code, _ := get(t, front.URL+"/", "a.com", tc.hdr...); code != tc.code {
+			t.Errorf("%v: %d, want %d", tc.hdr, code, tc.code)
+		}
+	}
+}

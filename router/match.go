@@ -21,9 +21,10 @@ type Request interface {
 
 // compiledMatch is a ValueMatch ready to evaluate.
 type compiledMatch struct {
-	name  string
-	value string
-	re    *regexp.Regexp
+	name   string
+	value  string
+	re     *regexp.Regexp
+	invert bool
 }
 
 func (m *compiledMatch) matches(v string) bool {
@@ -61,7 +62,7 @@ func (r *CompiledRoute) compileMatches() error {
 func compileValueMatches(ms []ValueMatch, header bool) ([]compiledMatch, error) {
 	out := make([]compiledMatch, 0, len(ms))
 	for _, m := range ms {
-		cm := compiledMatch{name: m.Name, value: m.Value}
+		cm := compiledMatch{name: m.Name, value: m.Value, invert: m.Invert}
 		if header {
 			cm.name = textproto.CanonicalMIMEHeaderKey(m.Name)
 		}
@@ -128,7 +129,7 @@ func (r *CompiledRoute) accepts(path string, req Request) bool {
 	}
 	for i := range r.headers {
 		v, ok := req.Header(r.headers[i].name)
-		if !ok || !r.headers[i].matches(v) {
+		if (ok && r.headers[i].matches(v)) == r.headers[i].invert {
 			return false
 		}
 	}

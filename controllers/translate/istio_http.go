@@ -33,8 +33,7 @@ func (t *translator) vsHTTP(in vsInput, b boundServer) {
 		}
 		for j, m := range matches {
 			mf := fmt.Sprintf("%s.match[%d]", field, j)
-			if m != nil && (len(m.GetWithoutHeaders()) > 0 ||
-				m.GetPort() != 0 && int32(m.GetPort()) != b.port ||
+			if m != nil && (m.GetPort() != 0 && int32(m.GetPort()) != b.port ||
 				len(m.GetGateways()) > 0 && !slices.Contains(m.GetGateways(), b.gwName) && !slices.Contains(m.GetGateways(), strings.TrimPrefix(b.gwName, in.vs.Namespace+"/"))) {
 				continue
 			}
@@ -106,7 +105,7 @@ func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchReques
 	if s := m.GetScheme(); s != nil {
 		re, _ := stringMatchRegex(s)
 		scheme := "http"
-		if b.srv.GetTls().GetMode() == istionet.ServerTLSSettings_SIMPLE {
+		if m := b.srv.GetTls().GetMode(); strings.EqualFold(b.srv.GetPort().GetProtocol(), "HTTPS") && m != istionet.ServerTLSSettings_PASSTHROUGH {
 			scheme = "https"
 		}
 		srx, err := regexp.Compile("^(?:" + re + ")$")
@@ -122,6 +121,14 @@ func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchReques
 		if err != nil {
 			return nil, fmt.Errorf("headers[%s]: %w", k, err)
 		}
+		r.Headers = append(r.Headers, vm)
+	}
+	for _, k := range sortedKeys(m.GetWithoutHeaders()) {
+		vm, err := valueMatch(k, m.GetWithoutHeaders()[k])
+		if err != nil {
+			return nil, fmt.Errorf("withoutHeaders[%s]: %w", k, err)
+		}
+		vm.Invert = true
 		r.Headers = append(r.Headers, vm)
 	}
 	for _, k := range sortedKeys(m.GetQueryParams()) {

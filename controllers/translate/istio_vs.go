@@ -154,9 +154,6 @@ func (t *translator) vsUnsupported(in vsInput) {
 		}
 		for j, m := range h.GetMatch() {
 			mf := fmt.Sprintf("%s.match[%d]", f, j)
-			if len(m.GetWithoutHeaders()) > 0 {
-				t.problem(in.ref, mf+".withoutHeaders", SeverityWarning, reasonUnsupportedField, "withoutHeaders is not supported; the match is skipped")
-			}
 			if len(m.GetSourceLabels()) > 0 || m.GetSourceNamespace() != "" {
 				t.problem(in.ref, mf+".sourceLabels", SeverityWarning, reasonUnsupportedField, "sourceLabels and sourceNamespace select mesh clients and are ignored")
 			}
@@ -267,7 +264,8 @@ func stringMatchRegex(m *istionet.StringMatch) (string, bool) {
 	}
 }
 
-// valueMatch converts a header or query match.
+// valueMatch converts a header or query match; Istio's regular
+// expressions match the whole value.
 func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error) {
 	if ex, ok := m.GetMatchType().(*istionet.StringMatch_Exact); ok {
 		return router.ValueMatch{Name: name, Value: ex.Exact}, nil
@@ -275,8 +273,9 @@ func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error)
 	re, ok := stringMatchRegex(m)
 	if !ok {
 		// An empty match checks presence.
-		return router.ValueMatch{Name: name, Value: ".*", Regex: true}, nil
+		return router.ValueMatch{Name: name, Value: "", Regex: true}, nil
 	}
+	re = "^(?:" + re + ")$"
 	if _, err := regexp.Compile(re); err != nil {
 		return router.ValueMatch{}, err
 	}

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,29 @@ func TestInvertedHeaderMatch(t *testing.T) {
 		if code, _ := get(t, front.URL+"/", "a.com", tc.hdr...); code != tc.code {
 			t.Errorf("%v: %d, want %d", tc.hdr, code, tc.code)
 		}
+	}
+}
+
+// BenchmarkLookupOrderedRegex is the Istio shape: one host whose rules are
+// anchored regexes tried in order; the request matches the last of n.
+func BenchmarkLookupOrderedRegex(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var cfg Config
+			for i := range n {
+				cfg.Routes = append(cfg.Routes, Route{Host: "shop.example.com", HostMatch: HostExact,
+					Path: regexp.QuoteMeta(fmt.Sprintf("/svc-%d/", i)) + ".*", PathMatch: PathRegularExpression,
+					Source: Source{Name: fmt.Sprint(i)}})
+			}
+			tab := Compile(cfg)
+			path := fmt.Sprintf("/svc-%d/items/42", n-1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if tab.Lookup("shop.example.com", path, nil) == nil {
+					b.Fatal("no match")
+				}
+			}
+		})
 	}
 }

@@ -43,6 +43,9 @@ func (r *CompiledRoute) compileMatches() error {
 			return err
 		}
 		r.pathRe = re
+		// A literal prefix (as every Istio prefix match has) rejects most
+		// paths without running the expression.
+		r.pathLit, _ = re.LiteralPrefix()
 	}
 	if r.Rewrite != nil && r.Rewrite.Path != nil && r.Rewrite.Path.Regex != "" {
 		re, err := regexp.Compile(r.Rewrite.Path.Regex)
@@ -115,7 +118,7 @@ func firstMatch(cands []*CompiledRoute, path string, req Request) *CompiledRoute
 }
 
 func (r *CompiledRoute) accepts(path string, req Request) bool {
-	if r.pathRe != nil && !r.pathRe.MatchString(path) {
+	if r.pathRe != nil && (!strings.HasPrefix(path, r.pathLit) || !r.pathRe.MatchString(path)) {
 		return false
 	}
 	if !r.hasPredicates() {

@@ -49,6 +49,8 @@ type CompiledRoute struct {
 	*Route
 	weighted
 	pathRe *regexp.Regexp
+	// pathLit is the literal prefix every match of pathRe starts with.
+	pathLit string
 	// rewriteRe is the compiled Rewrite.Path.Regex.
 	rewriteRe *regexp.Regexp
 	headers   []compiledMatch

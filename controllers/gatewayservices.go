@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
@@ -161,6 +162,7 @@ func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.Obje
 		labels[k] = v
 	}
 	labels[gatewayServiceLabel] = "true"
+	labels[gatewayv1.GatewayNameLabelKey] = gw.Name
 	annotations := map[string]string{}
 	for k, v := range infra.Annotations {
 		annotations[k] = v

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/portico-dev/portico/router"
 )
@@ -53,20 +54,41 @@ func (s *ListenerSet) Sync(ctx context.Context, want map[string]router.Listener)
 	}
 }
 
+// bindRetry is the wait between attempts to bind a busy port.
+const bindRetry = 250 * time.Millisecond
+
 func (s *ListenerSet) start(ctx context.Context, key string, l router.Listener) {
 	sctx, cancel := context.WithCancel(ctx)
 	ls := &listenerServer{l: l, cancel: cancel, done: make(chan struct{})}
 	s.running[key] = ls
 	go func() {
 		defer close(ls.done)
-		err := router.Serve(sctx, l, s.rt.Listener(key), s.drain, func(a net.Addr) {
-			s.log.Info("gateway listening", "listener", key, "address", a.String())
-			if s.notify != nil {
-				s.notify(key, a)
+		// A port can still be held by a listener that is draining (one
+		// just removed, whose port was given to this one): binding is
+		// retried until it works or the listener is no longer wanted.
+		for attempt := 0; ; attempt++ {
+			bound := false
+			err := router.Serve(sctx, l, s.rt.Listener(key), s.drain, func(a net.Addr) {
+				bound = true
+				s.log.Info("gateway listening", "listener", key, "address", a.String())
+				if s.notify != nil {
+					s.notify(key, a)
+				}
+			})
+			if err == nil || bound || sctx.Err() != nil {
+				if err != nil {
+					s.log.Error("gateway listener failed", "listener", key, "address", l.Addr, "error", err)
+				}
+				return
 			}
-		})
-		if err != nil {
-			s.log.Error("gateway listener failed", "listener", key, "address", l.Addr, "error", err)
+			if attempt == 0 {
+				s.log.Info("gateway listener cannot bind yet; retrying", "listener", key, "address", l.Addr, "error", err.Error())
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-time.After(bindRetry):
+			}
 		}
 	}()
 }

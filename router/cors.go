@@ -32,6 +32,7 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	if c.allows(origin) {
 		c.originHeaders(h, origin)
+		c.exposeHeaders(h)
 		if len(c.AllowMethods) > 0 {
 			h.Set(hAllowMethods, c.wildOrList(c.AllowMethods, r.Header.Get(hReqMethod)))
 		}
@@ -57,10 +58,17 @@ func (c *CORS) respond(h http.Header, origin string) {
 		return
 	}
 	c.originHeaders(h, origin)
+	c.exposeHeaders(h)
+	h.Add("Vary", hOrigin)
+}
+
+// exposeHeaders lists the exposed response headers (also on preflights,
+// as the Gateway API expects); "*" is not sent with credentials, where it
+// would mean a header named "*".
+func (c *CORS) exposeHeaders(h http.Header) {
 	if len(c.ExposeHeaders) > 0 && (!c.AllowCredentials || !slices.Contains(c.ExposeHeaders, "*")) {
 		h.Set(hExposeHeaders, strings.Join(c.ExposeHeaders, ", "))
 	}
-	h.Add("Vary", hOrigin)
 }
 
 func (c *CORS) originHeaders(h http.Header, origin string) {

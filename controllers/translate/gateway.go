@@ -46,7 +46,10 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportReferenceGrant,
 	features.SupportGRPCRoute,
-	features.SupportGatewayInfrastructure,
+	// GatewayInfrastructure is not claimed: its labels and annotations do
+	// reach the Gateway's Service, but that Service lives in Portico's
+	// namespace (it must select Portico's Pods), while the feature's test
+	// looks for it in the Gateway's.
 	features.SupportTLSRoute,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTCPRoute,
@@ -77,12 +80,16 @@ type gatewayState struct {
 type listenerState struct {
 	spec     *gatewayv1.Listener
 	gw       nsName
-	key      string // router listener key: Gateway/ns/name:port
-	valid    bool
-	kinds    []gatewayv1.RouteGroupKind
-	status   gatewayv1.ListenerStatus
-	attached int32
-	certs    []certs.Certificate // for HTTPS listeners
+	conflict string // the Conflicted reason, if any
+	// unresolved is set when only references (certificates) make the
+	// listener invalid: routes attach to it without being served.
+	unresolved bool
+	key        string // router listener key: Gateway/ns/name:port
+	valid      bool
+	kinds      []gatewayv1.RouteGroupKind
+	status     gatewayv1.ListenerStatus
+	attached   int32
+	certs      []certs.Certificate // for HTTPS listeners
 }
 
 func condition(t string, ok bool, reason, msg string, gen int64) metav1.Condition {
@@ -291,7 +298,9 @@ func listenerConflicts(gs *gatewayState, gen int64) {
 			if i == j || a.spec.Port != b.spec.Port {
 				continue
 			}
-			if a.spec.Protocol != b.spec.Protocol {
+			if a.spec.Protocol != b.spec.Protocol || tlsMode(a.spec) != tlsMode(b.spec) {
+				// Different protocols, or TLS Terminate next to
+				// Passthrough, cannot share a port.
 				reason = string(gatewayv1.ListenerReasonProtocolConflict)
 				break
 			}
@@ -301,12 +310,31 @@ func listenerConflicts(gs *gatewayState, gen int64) {
 		}
 		c := condition(string(gatewayv1.ListenerConditionConflicted), false, string(gatewayv1.ListenerReasonNoConflicts), "no conflicts", gen)
 		if reason != "" {
-			a.valid = false
-			c = condition(string(gatewayv1.ListenerConditionConflicted), true, reason,
-				"another listener on port "+strconv.Itoa(int(a.spec.Port))+" conflicts with this one", gen)
+			msg := "another listener on port " + strconv.Itoa(int(a.spec.Port)) + " conflicts with this one"
+			a.valid, a.conflict = false, reason
+			c = condition(string(gatewayv1.ListenerConditionConflicted), true, reason, msg, gen)
+			// A conflicted listener is not accepted and serves no route kind.
+			for k := range a.status.Conditions {
+				if a.status.Conditions[k].Type == string(gatewayv1.ListenerConditionAccepted) {
+					a.status.Conditions[k] = condition(string(gatewayv1.ListenerConditionAccepted), false, reason, msg, gen)
+				}
+			}
+			a.status.SupportedKinds = []gatewayv1.RouteGroupKind{}
 		}
 		a.status.Conditions = append(a.status.Conditions, c)
 	}
+}
+
+// tlsMode is a listener's TLS mode ("" without TLS settings; Terminate
+// is the default).
+func tlsMode(l *gatewayv1.Listener) gatewayv1.TLSModeType {
+	if l.Protocol != gatewayv1.TLSProtocolType && l.Protocol != gatewayv1.HTTPSProtocolType {
+		return ""
+	}
+	if l.TLS == nil || l.TLS.Mode == nil {
+		return gatewayv1.TLSModeTerminate
+	}
+	return *l.TLS.Mode
 }
 
 func hostnameOf(h *gatewayv1.Hostname) string {
@@ -326,6 +354,9 @@ func (t *translator) gatewayStatus(gs *gatewayState) {
 		prog := condition(string(gatewayv1.ListenerConditionProgrammed), ls.valid, string(gatewayv1.ListenerReasonProgrammed), "listener programmed", gen)
 		if !ls.valid {
 			prog.Reason, prog.Message = string(gatewayv1.ListenerReasonInvalid), "listener is not valid"
+			if ls.conflict != "" {
+				prog.Reason, prog.Message = ls.conflict, "listener conflicts with another on its port"
+			}
 		} else {
 			valid++
 		}
@@ -387,7 +418,9 @@ func (t *translator) allowsNamespace(gw *gatewayv1.Gateway, l *gatewayv1.Listene
 // listener with no usable certificate is invalid.
 func (t *translator) listenerCertificates(gw *gatewayv1.Gateway, l *gatewayv1.Listener, ls *listenerState, gen int64) (bool, metav1.Condition) {
 	bad := func(reason gatewayv1.ListenerConditionReason, msg string) (bool, metav1.Condition) {
-		ls.valid = false
+		// Not programmed, but routes still attach (and count), as the
+		// spec asks of listeners with unresolved references.
+		ls.valid, ls.unresolved = false, true
 		return false, condition(string(gatewayv1.ListenerConditionResolvedRefs), false, string(reason), msg, gen)
 	}
 	if l.TLS == nil || (l.TLS.Mode != nil && *l.TLS.Mode != gatewayv1.TLSModeTerminate) {

@@ -137,22 +137,29 @@ func (t *translator) attach(in routeInput, pr gatewayv1.ParentReference, gs *gat
 			"no listener of the Gateway matches the parentRef's sectionName and port", gen), nil
 	}
 	var atts []attachment
-	allowed := false
+	allowed, matched := false, false
 	for _, ls := range candidates {
-		if !ls.valid || !t.allowsNamespace(gs.gw, ls.spec, in.ref.Namespace) || !allowsKind(ls.kinds, in.ref.Kind) {
+		attachable := ls.valid || ls.unresolved && ls.conflict == ""
+		if !attachable || !t.allowsNamespace(gs.gw, ls.spec, in.ref.Namespace) || !allowsKind(ls.kinds, in.ref.Kind) {
 			continue
 		}
 		allowed = true
-		ls.attached++
+		// Only a route that attaches (its hostnames intersect the
+		// listener's) counts in attachedRoutes; a listener that is not
+		// programmed counts it without serving it.
 		if hosts, ok := intersectHostnames(hostnameOf(ls.spec.Hostname), in.hostnames); ok {
-			atts = append(atts, attachment{ls: ls, hostnames: hosts})
+			ls.attached++
+			matched = true
+			if ls.valid {
+				atts = append(atts, attachment{ls: ls, hostnames: hosts})
+			}
 		}
 	}
 	switch {
 	case !allowed:
 		return condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonNotAllowedByListeners),
 			"no listener selected by the parentRef allows this route (namespace or kind)", gen), nil
-	case len(atts) == 0:
+	case !matched:
 		return condition(string(gatewayv1.RouteConditionAccepted), false, string(gatewayv1.RouteReasonNoMatchingListenerHostname),
 			"no hostname of the route matches a listener's hostname", gen), nil
 	}

@@ -9,6 +9,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 PEBBLE_VERSION           ?= v2.10.1
 GOLANGCI_LINT_VERSION    ?= v2.15.0
 GO_TEST_FLAGS ?=
+CONFORMANCE_VERSION ?= $(shell git describe --always --dirty)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export PORTICO_ENVTEST_DIR := $(ENVTEST_DIR)
@@ -31,6 +32,17 @@ build: ## Build bin/portico and bin/demo-backend.
 .PHONY: run
 run: build ## Quickstart: demo backends + portico standalone on examples/quickstart (Ctrl-C stops).
 	hack/quickstart.sh
+
+.PHONY: run-cluster
+run-cluster: ## Local cluster (apiserver, controller-manager, pod runner, loopback LBs) with Portico deployed; prints KUBECONFIG.
+	PORTICO_ENVTEST_KCM=1 hack/envtest-bins.sh >/dev/null
+	go build -o bin/portico-devcluster ./cmd/portico-devcluster
+	bin/portico-devcluster up
+
+.PHONY: conformance
+conformance: ## Gateway API conformance suite v1.6.3 in the local cluster; writes conformance/reports/v1.6.3/.
+	PORTICO_ENVTEST_KCM=1 hack/envtest-bins.sh >/dev/null
+	cd conformance && go test -tags conformance -run TestConformance -count=1 -timeout 60m -v . -args -portico-version $(CONFORMANCE_VERSION)
 
 .PHONY: fmt
 fmt: ## gofmt the code.

@@ -23,6 +23,9 @@ type Host struct {
 	N    int
 	Name string
 	IP   string
+	// Gateway is the root namespace's side of the veth pair.
+	Gateway string
+	veth    string
 }
 
 func ip(args ...string) error {
@@ -40,6 +43,10 @@ func SetupNetwork() error {
 		return fmt.Errorf("test hosts need iproute2 (`apt-get install iproute2`): %w", err)
 	}
 	CleanupNetwork()
+	return blackhole()
+}
+
+func blackhole() error {
 	if err := ip("route", "replace", "blackhole", TestRange); err != nil {
 		return fmt.Errorf("test hosts need root to create network namespaces: %w", err)
 	}
@@ -48,40 +55,54 @@ func SetupNetwork() error {
 
 // CleanupNetwork deletes every test namespace and the blackhole route.
 func CleanupNetwork() {
+	cleanupFamily(nsPrefix, "ptv")
+	_ = ip("route", "del", "blackhole", TestRange)
+}
+
+// cleanupFamily deletes the namespaces and veth pairs of a host family.
+func cleanupFamily(prefix, veth string) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); strings.HasPrefix(name, nsPrefix) {
+		if name, _, _ := strings.Cut(strings.TrimSpace(line), " "); strings.HasPrefix(name, prefix) {
 			_ = ip("netns", "del", name)
 		}
 	}
 	out, _ = exec.Command("ip", "-o", "link", "show").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 1 && strings.HasPrefix(f[1], "ptv") {
+		if len(f) > 1 && strings.HasPrefix(f[1], veth) {
 			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
 			_ = ip("link", "del", name)
 		}
 	}
-	_ = ip("route", "del", "blackhole", TestRange)
 }
 
 // NewHost creates test host n (1..254).
 func NewHost(n int) (*Host, error) {
+	return newNetHost(nsPrefix, "ptv", 18, n, "default")
+}
+
+// newNetHost creates host n of a family: namespace <prefix><n>, veth pair
+// <veth><n>h/<veth><n>n, address 198.<octet>.<n>.2 (root side .1), with a
+// route to dest ("default", or TestRange for hosts that must not reach
+// anything else) through the root side.
+func newNetHost(prefix, veth string, octet, n int, dest string) (*Host, error) {
 	if n < 1 || n > 254 {
-		return nil, fmt.Errorf("test host number %d out of range 1..254", n)
+		return nil, fmt.Errorf("host number %d out of range 1..254", n)
 	}
-	h := &Host{N: n, Name: fmt.Sprintf("%s%d", nsPrefix, n), IP: fmt.Sprintf("198.18.%d.2", n)}
-	outer, inner := fmt.Sprintf("ptv%dh", n), fmt.Sprintf("ptv%dn", n)
+	h := &Host{N: n, Name: fmt.Sprintf("%s%d", prefix, n), IP: fmt.Sprintf("198.%d.%d.2", octet, n),
+		Gateway: fmt.Sprintf("198.%d.%d.1", octet, n), veth: fmt.Sprintf("%s%dh", veth, n)}
+	outer, inner := h.veth, fmt.Sprintf("%s%dn", veth, n)
 	steps := [][]string{
 		{"netns", "add", h.Name},
 		{"link", "add", outer, "type", "veth", "peer", "name", inner},
 		{"link", "set", inner, "netns", h.Name},
-		{"addr", "add", fmt.Sprintf("198.18.%d.1/30", n), "dev", outer},
+		{"addr", "add", h.Gateway + "/30", "dev", outer},
 		{"link", "set", outer, "up"},
 		{"-n", h.Name, "addr", "add", h.IP + "/30", "dev", inner},
 		{"-n", h.Name, "link", "set", inner, "up"},
 		{"-n", h.Name, "link", "set", "lo", "up"},
-		{"-n", h.Name, "route", "add", "default", "via", fmt.Sprintf("198.18.%d.1", n)},
+		{"-n", h.Name, "route", "add", dest, "via", h.Gateway},
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
@@ -128,5 +149,5 @@ func (h *Host) Listen(port int) (net.Listener, error) {
 // Close removes the host's namespace (which removes its veth pair).
 func (h *Host) Close() {
 	_ = ip("netns", "del", h.Name)
-	_ = ip("link", "del", fmt.Sprintf("ptv%dh", h.N))
+	_ = ip("link", "del", h.veth)
 }

@@ -1,0 +1,87 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// DevOptions configure StartDevCluster.
+type DevOptions struct {
+	// Root is the repository (for manifests/ and the builds).
+	Root string
+	// DeployPortico applies manifests/ (Gateway API CRDs and Portico).
+	DeployPortico bool
+	// PorticoArgs, when set, replace the Deployment's container args.
+	Log func(string, ...any)
+}
+
+// StartDevCluster builds the local programs, starts a Cluster with the
+// Gateway API experimental CRDs and, if asked, deploys Portico from
+// manifests/ and waits until its pod is Ready.
+func StartDevCluster(ctx context.Context, o DevOptions) (*Cluster, error) {
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	home, _ := os.UserHomeDir()
+	o.Log("building echo-basic, portico and the devcluster helpers")
+	images, err := BuildImages(root, filepath.Join(home, ".cache", "portico", "devcluster-bin"))
+	if err != nil {
+		return nil, err
+	}
+	c, err := StartCluster(ClusterOptions{CRDDirs: []string{filepath.Join(root, "manifests/gateway-api/experimental")},
+		Images: images, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	if !o.DeployPortico {
+		return c, nil
+	}
+	o.Log("deploying Portico from manifests/base")
+	cmd := exec.CommandContext(ctx, "kubectl", "apply", "--server-side", "-k", filepath.Join(root, "manifests/base"))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("kubectl apply -k manifests/base: %w: %s", err, out)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var d appsv1.Deployment
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: "portico-system", Name: "portico"}, &d)
+		if err == nil && d.Status.ReadyReplicas > 0 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			logs := c.podLogs()
+			c.Stop()
+			return nil, fmt.Errorf("portico's Deployment did not become ready (ready replicas %d, last error: %w); pod logs:\n%s",
+				d.Status.ReadyReplicas, err, logs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	o.Log("Portico is ready")
+	return c, nil
+}
+
+// podLogs returns the last lines of every container log, for errors.
+func (c *Cluster) podLogs() string {
+	files, _ := filepath.Glob(filepath.Join(c.dir, "pods", "*", "*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(&b, "== %s\n%s\n", f, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+	}
+	return b.String()
+}

@@ -54,6 +54,8 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTCPRoute,
 	features.SupportBackendTLSPolicy,
+	features.SupportGatewayPort8080,
+	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportBackendTLSPolicySANValidation,
 }
 

@@ -84,6 +84,9 @@ func TestConformance(t *testing.T) {
 	if out == "" {
 		out = filepath.Join("reports", "v1.6.3", "portico-"+*version+"-report.yaml")
 	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var profs []suite.ConformanceProfileName
 	for _, p := range strings.Split(*profiles, ",") {
 		profs = append(profs, suite.ConformanceProfileName(strings.TrimSpace(p)))

@@ -42,7 +42,7 @@ run-cluster: ## Local cluster (apiserver, controller-manager, pod runner, loopba
 .PHONY: conformance
 conformance: ## Gateway API conformance suite v1.6.3 in the local cluster; writes conformance/reports/v1.6.3/.
 	PORTICO_ENVTEST_KCM=1 hack/envtest-bins.sh >/dev/null
-	cd conformance && go test -tags conformance -run TestConformance -count=1 -timeout 60m -v . -args -portico-version $(CONFORMANCE_VERSION)
+	cd conformance && go test -tags conformance -run 'TestConformance|TestIngressConformance' -count=1 -timeout 60m -v . -args -portico-version $(CONFORMANCE_VERSION)
 
 .PHONY: fmt
 fmt: ## gofmt the code.

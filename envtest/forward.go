@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,14 +68,20 @@ func (r *PodRunner) serveLogs(ctx context.Context) (int, error) {
 			http.NotFound(w, req)
 			return
 		}
-		f, err := os.Open(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			http.NotFound(w, req)
 			return
 		}
-		defer f.Close()
+		if n, err := strconv.Atoi(req.URL.Query().Get("tailLines")); err == nil && n >= 0 {
+			lines := strings.SplitAfter(string(data), "\n")
+			if len(lines) > 0 && lines[len(lines)-1] == "" {
+				lines = lines[:len(lines)-1]
+			}
+			data = []byte(strings.Join(lines[max(0, len(lines)-n):], ""))
+		}
 		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.Copy(w, f)
+		_, _ = w.Write(data)
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	go func() { <-ctx.Done(); srv.Close() }()

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -163,15 +164,18 @@ func TestIngressConformance(t *testing.T) {
 			req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
 			req.Host = "secure.example.com"
 			resp, err := hc.Do(req)
+			last := fmt.Sprint(err)
 			if err == nil {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode == 200 && resp.TLS != nil && resp.TLS.PeerCertificates[0].Equal(cert.Leaf) && backendOf(body) == "echo-c" {
 					break
 				}
+				last = fmt.Sprintf("%d from %q with certificate %s: %.200s", resp.StatusCode, backendOf(body),
+					resp.TLS.PeerCertificates[0].Subject, body)
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("HTTPS to secure.example.com never served with its certificate: %v", err)
+				t.Fatalf("HTTPS to secure.example.com never served with its certificate: %s", last)
 			}
 			time.Sleep(250 * time.Millisecond)
 		}

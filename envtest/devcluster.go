@@ -19,7 +19,7 @@ type DevOptions struct {
 	Root string
 	// DeployPortico applies manifests/ (Gateway API CRDs and Portico).
 	DeployPortico bool
-	// PorticoArgs, when set, replace the Deployment's container args.
+	// Log receives progress lines (nil: discarded).
 	Log func(string, ...any)
 }
 

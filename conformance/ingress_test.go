@@ -158,7 +158,9 @@ func TestIngressConformance(t *testing.T) {
 		secure.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"secure.example.com"}, SecretName: "secure-tls"}}
 		must(t, cl.Create(ctx, secure))
 		hc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: "secure.example.com", InsecureSkipVerify: true}}}
+			// A new handshake per attempt: a kept-alive connection would keep
+			// showing the certificate of its first handshake.
+			Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{ServerName: "secure.example.com", InsecureSkipVerify: true}}}
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)

@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 
 	certs "github.com/portico-dev/portico/tls"
 )
@@ -29,7 +26,7 @@ type Pebble struct {
 	// RootsFile holds the PEM certificate of Pebble's HTTPS endpoint.
 	RootsFile string
 	cmd       *exec.Cmd
-	dns       *loopbackDNS
+	dns       *DNSServer
 	dir       string
 }
 
@@ -68,7 +65,7 @@ func StartPebble(opts PebbleOptions) (*Pebble, error) {
 	if p.dir, err = os.MkdirTemp("", "portico-pebble-"); err != nil {
 		return nil, err
 	}
-	if p.dns, err = serveLoopbackDNS(); err != nil {
+	if p.dns, err = ServeDNS("127.0.0.1:0", &[4]byte{127, 0, 0, 1}); err != nil {
 		p.Stop()
 		return nil, err
 	}
@@ -110,7 +107,7 @@ func StartPebble(opts PebbleOptions) (*Pebble, error) {
 		p.Stop()
 		return nil, err
 	}
-	p.cmd = exec.Command(bin, "-config", cfgFile, "-dnsserver", p.dns.addr())
+	p.cmd = exec.Command(bin, "-config", cfgFile, "-dnsserver", p.dns.Addr())
 	p.cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	logf, _ := os.Create(filepath.Join(p.dir, "pebble.log"))
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
@@ -162,96 +159,3 @@ func freePort() int {
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort() int { return freePort() }
-
-// loopbackDNS answers every A query with 127.0.0.1 and every other query
-// with an empty answer, over UDP and TCP on one port (Pebble asks over TCP).
-type loopbackDNS struct {
-	udp net.PacketConn
-	tcp net.Listener
-}
-
-func (d *loopbackDNS) addr() string { return d.tcp.Addr().String() }
-
-func (d *loopbackDNS) Close() {
-	d.udp.Close()
-	d.tcp.Close()
-}
-
-func serveLoopbackDNS() (*loopbackDNS, error) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	udp, err := net.ListenPacket("udp", tcp.Addr().String())
-	if err != nil {
-		tcp.Close()
-		return nil, err
-	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := udp.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if out := dnsAnswer(buf[:n]); out != nil {
-				_, _ = udp.WriteTo(out, from)
-			}
-		}
-	}()
-	go func() {
-		for {
-			c, err := tcp.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				var l [2]byte
-				for {
-					if _, err := io.ReadFull(c, l[:]); err != nil {
-						return
-					}
-					msg := make([]byte, int(l[0])<<8|int(l[1]))
-					if _, err := io.ReadFull(c, msg); err != nil {
-						return
-					}
-					out := dnsAnswer(msg)
-					if out == nil {
-						return
-					}
-					if _, err := c.Write(append([]byte{byte(len(out) >> 8), byte(len(out))}, out...)); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return &loopbackDNS{udp: udp, tcp: tcp}, nil
-}
-
-func dnsAnswer(msg []byte) []byte {
-	var p dnsmessage.Parser
-	hdr, err := p.Start(msg)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, Authoritative: true})
-	_ = b.StartQuestions()
-	_ = b.Question(q)
-	_ = b.StartAnswers()
-	if q.Type == dnsmessage.TypeA {
-		_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 5},
-			dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}})
-	}
-	out, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return out
-}

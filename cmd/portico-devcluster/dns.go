@@ -1,12 +1,13 @@
 package main
 
 import (
-	"encoding/binary"
+	"context"
 	"flag"
 	"io"
-	"net"
+	"os/signal"
+	"syscall"
 
-	"golang.org/x/net/dns/dnsmessage"
+	harness "github.com/portico-dev/portico/envtest"
 )
 
 // serveDNS answers every query NXDOMAIN on :53 (UDP and TCP), standing in
@@ -17,66 +18,13 @@ func serveDNS(args []string) error {
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", ":53", "listen address")
 	_ = fs.Parse(args)
-	pc, err := net.ListenPacket("udp", *addr)
+	d, err := harness.ServeDNS(*addr, nil)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var n uint16
-				if binary.Read(c, binary.BigEndian, &n) != nil {
-					return
-				}
-				msg := make([]byte, n)
-				if _, err := io.ReadFull(c, msg); err != nil {
-					return
-				}
-				if out := nxdomain(msg); out != nil {
-					_ = binary.Write(c, binary.BigEndian, uint16(len(out)))
-					_, _ = c.Write(out)
-				}
-			}()
-		}
-	}()
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return err
-		}
-		if out := nxdomain(buf[:n]); out != nil {
-			_, _ = pc.WriteTo(out, from)
-		}
-	}
-}
-
-func nxdomain(msg []byte) []byte {
-	var p dnsmessage.Parser
-	hdr, err := p.Start(msg)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: hdr.ID, Response: true, RCode: dnsmessage.RCodeNameError})
-	if b.StartQuestions() != nil || b.Question(q) != nil {
-		return nil
-	}
-	out, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return out
+	defer d.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	<-ctx.Done()
+	return nil
 }

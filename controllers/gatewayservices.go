@@ -143,13 +143,7 @@ func (r *Reconciler) ensureGatewayService(ctx context.Context, gw translate.Obje
 	for _, port := range listenerPorts {
 		target, ok := keep[port]
 		if !ok {
-			for p := r.Gateway.PortMin; p <= r.Gateway.PortMax; p++ {
-				if !used[p] {
-					target = p
-					used[p] = true
-					break
-				}
-			}
+			target = r.allocatePort(used)
 			if target == 0 {
 				return fmt.Errorf("no free internal port in %d-%d for Gateway %s", r.Gateway.PortMin, r.Gateway.PortMax, gw)
 			}
@@ -276,4 +270,21 @@ func mergeMaps(dst, src map[string]string) map[string]string {
 		dst[k] = v
 	}
 	return dst
+}
+
+// allocatePort picks a free internal port and marks it used, 0 when none
+// is left. It goes round the range from after the last one given, so a
+// port just freed is not given again while its old listener may still be
+// draining (and answering kept-alive connections with the old routes).
+func (r *Reconciler) allocatePort(used map[int32]bool) int32 {
+	n := r.Gateway.PortMax - r.Gateway.PortMin + 1
+	for i := int32(0); i < n; i++ {
+		p := r.Gateway.PortMin + (r.nextPort-r.Gateway.PortMin+i+n)%n
+		if !used[p] {
+			used[p] = true
+			r.nextPort = p + 1
+			return p
+		}
+	}
+	return 0
 }

@@ -154,12 +154,7 @@ func (r *Reconciler) syncIstioPorts(ctx context.Context, svc *corev1.Service, wa
 	for _, port := range slices.Compact(want) {
 		target, ok := have[port]
 		if !ok {
-			for p := r.Gateway.PortMin; p <= r.Gateway.PortMax; p++ {
-				if !used[p] {
-					target, used[p] = p, true
-					break
-				}
-			}
+			target = r.allocatePort(used)
 			if target == 0 {
 				return fmt.Errorf("no free internal port in %d-%d for Istio port %d", r.Gateway.PortMin, r.Gateway.PortMax, port)
 			}

@@ -68,6 +68,8 @@ type Reconciler struct {
 	reported map[string]bool // problems already sent as Events
 	// configMaps holds the referenced ConfigMaps between rebuilds.
 	configMaps configMaps
+	// nextPort is where the search for a free internal port starts.
+	nextPort int32
 }
 
 // SetupWithManager registers the reconciler and its watches.

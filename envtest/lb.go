@@ -28,6 +28,7 @@ type LoadBalancers struct {
 	log func(string, ...any)
 
 	mu       sync.Mutex
+	last     int // the address number given last
 	addrs    map[types.NamespacedName]int
 	forwards map[string]*lbForward // "ip:port"
 }
@@ -140,9 +141,13 @@ func (l *LoadBalancers) assign(key types.NamespacedName) (string, error) {
 	for _, n := range l.addrs {
 		used[n] = true
 	}
-	for n := 1; n < 255; n++ {
+	// Round the range from after the last address given: an address just
+	// released may still carry clients' kept-alive connections to the old
+	// Service's endpoints.
+	for i := range 254 {
+		n := (l.last+i)%254 + 1
 		if !used[n] {
-			l.addrs[key] = n
+			l.addrs[key], l.last = n, n
 			return lbPrefix + strconv.Itoa(n), nil
 		}
 	}

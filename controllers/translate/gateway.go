@@ -54,6 +54,7 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTCPRoute,
 	features.SupportBackendTLSPolicy,
+	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportGatewayPort8080,
 	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportBackendTLSPolicySANValidation,

@@ -150,8 +150,11 @@ func (t *translator) attach(in routeInput, pr gatewayv1.ParentReference, gs *gat
 		if hosts, ok := intersectHostnames(hostnameOf(ls.spec.Hostname), in.hostnames); ok {
 			ls.attached++
 			matched = true
-			if ls.valid {
-				atts = append(atts, attachment{ls: ls, hostnames: hosts})
+			// Hosts that a more specific listener on the port owns are
+			// that listener's alone (listener isolation).
+			own := isolate(gs, ls, hosts)
+			if ls.valid && (len(own) > 0 || len(hosts) == 0) {
+				atts = append(atts, attachment{ls: ls, hostnames: own})
 			}
 		}
 	}
@@ -441,4 +444,46 @@ func (s *valueMatchSet) add(name, value string, regex bool) error {
 	}
 	s.out = append(s.out, router.ValueMatch{Name: name, Value: value, Regex: regex})
 	return nil
+}
+
+// isolate drops the hosts that another valid listener of the Gateway on the
+// same port owns with a more specific hostname: requests for them go to that
+// listener's routes only, so a route of a broader listener must not serve
+// them (the router's host claims isolate the rest).
+func isolate(gs *gatewayState, ls *listenerState, hosts []string) []string {
+	mine := hostnameOf(ls.spec.Hostname)
+	out := hosts[:0:0]
+	for _, h := range hosts {
+		owned := false
+		for _, o := range gs.listeners {
+			theirs := hostnameOf(o.spec.Hostname)
+			if o == ls || !o.valid || o.spec.Port != ls.spec.Port || theirs == "" || !moreSpecific(theirs, mine) {
+				continue
+			}
+			if h == theirs || strings.HasPrefix(theirs, "*.") && hostMatchesWildcard(h, theirs) {
+				owned = true
+				break
+			}
+		}
+		if !owned {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// moreSpecific orders listener hostnames: exact over wildcard, a wildcard
+// with more labels over one with fewer, anything over none.
+func moreSpecific(a, b string) bool {
+	switch {
+	case b == "":
+		return a != ""
+	case a == "":
+		return false
+	}
+	aw, bw := strings.HasPrefix(a, "*."), strings.HasPrefix(b, "*.")
+	if aw != bw {
+		return !aw
+	}
+	return strings.Count(a, ".") > strings.Count(b, ".")
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,9 @@ type Dataplane struct {
 	mu            sync.Mutex
 	listenerCerts map[string]*certs.Store
 	listenerKinds map[string]router.ListenerKind
+	// stores is listenerCerts as the request path reads it, without the
+	// lock: replaced whole on every change.
+	stores atomic.Pointer[map[string]*certs.Store]
 }
 
 // New builds a data plane whose default certificate is a fresh self-signed
@@ -59,11 +63,14 @@ func New(opts Options) (*Dataplane, error) {
 		return nil, err
 	}
 	store := certs.NewStore(fallback)
+	d := &Dataplane{Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
+		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{}}
+	d.stores.Store(&map[string]*certs.Store{})
 	ro := router.Options{
 		TrustedProxies: opts.TrustedProxies,
 		ErrorLog:       opts.Log,
 		HTTPSPort:      opts.HTTPSRedirectPort,
-		Certs:          store,
+		Certs:          admitter{d},
 		Intercept:      opts.Intercept,
 	}
 	if opts.Metrics != nil {
@@ -72,9 +79,32 @@ func New(opts Options) (*Dataplane, error) {
 	if opts.AccessLog != nil {
 		ro.AccessLog = slog.New(slog.NewJSONHandler(opts.AccessLog, nil))
 	}
-	opts.L4.Log = opts.Log
-	return &Dataplane{Router: router.New(ro), Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
-		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{}}, nil
+	d.opts.L4.Log = opts.Log
+	d.Router = router.New(ro)
+	return d, nil
+}
+
+// admitter applies the client-certificate policy and SNI rules of the
+// certificate store that terminated a request's connection: the shared
+// store for the main listeners, the Gateway port's own otherwise.
+type admitter struct{ d *Dataplane }
+
+func (a admitter) Admit(listener string, cs *tls.ConnectionState, host string) int {
+	store := a.d.Certs
+	if listener != "" {
+		store = (*a.d.stores.Load())[listener]
+		if store == nil {
+			// A cleartext Gateway port: no certificate policy of its own.
+			return 0
+		}
+	}
+	switch store.Admit(cs, host) {
+	case certs.Misdirected:
+		return http.StatusMisdirectedRequest
+	case certs.Forbidden:
+		return http.StatusForbidden
+	}
+	return 0
 }
 
 // Apply puts a translation live: certificates first, then the routing
@@ -166,6 +196,11 @@ func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
 			delete(d.listenerCerts, key)
 		}
 	}
+	stores := make(map[string]*certs.Store, len(d.listenerCerts))
+	for k, v := range d.listenerCerts {
+		stores[k] = v
+	}
+	d.stores.Store(&stores)
 }
 
 // GatewayListener returns how to serve one Gateway port at addr: HTTP, with

@@ -38,11 +38,12 @@ func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
 		if v := pr.In.Header.Get("X-Forwarded-Proto"); v != "" {
 			xfp = v
 		}
-	} else {
-		pr.Out.Header.Del("Forwarded")
 	}
 	if clientIP.IsValid() {
 		pr.Out.Header.Set("X-Forwarded-For", xff)
+		if pr.Out.Header.Get("X-Real-Ip") == "" { // kept only from trusted proxies
+			pr.Out.Header.Set("X-Real-Ip", clientIP.String())
+		}
 	}
 	pr.Out.Header.Set("X-Forwarded-Host", xfh)
 	pr.Out.Header.Set("X-Forwarded-Proto", xfp)

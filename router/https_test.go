@@ -9,9 +9,15 @@ import (
 	"testing"
 )
 
-type coversFunc func(sni, host string) bool
+// sniMustMatch admits a TLS request only when its SNI (if any) is its host.
+type sniMustMatch struct{}
 
-func (f coversFunc) Covers(sni, host string) bool { return f(sni, host) }
+func (sniMustMatch) Admit(_ string, cs *tls.ConnectionState, host string) int {
+	if cs != nil && cs.ServerName != "" && !strings.EqualFold(cs.ServerName, host) {
+		return http.StatusMisdirectedRequest
+	}
+	return 0
+}
 
 func TestRedirectHSTSAndMisdirected(t *testing.T) {
 	a := backendServer(t, "a")
@@ -21,7 +27,7 @@ func TestRedirectHSTSAndMisdirected(t *testing.T) {
 			HTTPSRedirect: true, HSTS: "max-age=60"},
 		{Host: "plain.example.com", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}},
 	}}
-	rt := New(Options{HTTPSPort: 8443, Certs: coversFunc(strings.EqualFold)})
+	rt := New(Options{HTTPSPort: 8443, Certs: sniMustMatch{}})
 	rt.Swap(Compile(cfg))
 
 	// Plain HTTP to a TLS host: 308 to https, port and query kept.

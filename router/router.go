@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -32,20 +33,23 @@ type Options struct {
 	// HTTPSPort is the client-facing HTTPS port used in redirects; 443 (or
 	// 0) leaves the port out of the Location.
 	HTTPSPort int
-	// Certs, when set, tells whether a TLS connection made for one server
-	// name may carry requests for another; on the shared (Ingress)
-	// listeners, requests it may not carry get 421 Misdirected Request.
+	// Certs, when set, decides per request whether the connection may
+	// carry a request for its host (client-certificate policy and SNI),
+	// on every listener.
 	Certs CertChecker
 	// Intercept, when set, may answer a request before routing (the ACME
 	// HTTP-01 responder); it returns true when it did.
 	Intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
-// CertChecker is implemented by the certificate store.
+// CertChecker is implemented by the data plane's certificate stores.
 type CertChecker interface {
-	// Covers reports whether the connection's certificate for sni and its
-	// client-certificate policy also hold for host.
-	Covers(sni, host string) bool
+	// Admit returns 0 when a request for host may be served on a
+	// connection of listener (key; "" for the shared listeners) whose TLS
+	// state is cs (nil for cleartext), else the status to answer:
+	// 421 Misdirected Request when a connection made for that host could
+	// serve it, 403 when no connection of this kind can.
+	Admit(listener string, cs *tls.ConnectionState, host string) int
 }
 
 // Router serves HTTP requests from the current Table. Its zero value answers
@@ -145,12 +149,23 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if path != raw {
 		setPath(r.URL, path)
 	}
-	if listener == "" && r.TLS != nil && r.TLS.ServerName != "" && rt.opts.Certs != nil &&
-		!rt.opts.Certs.Covers(r.TLS.ServerName, stripPort(r.Host)) {
-		http.Error(w, "this connection's certificate does not cover the requested host", http.StatusMisdirectedRequest)
+	sanitizeRequest(r.Header, rt.trusted(remoteIP(r.RemoteAddr)))
+	if r.TLS == nil && rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
+		return nil // ACME HTTP-01 is answered on cleartext only
+	}
+	admit := 0
+	if rt.opts.Certs != nil {
+		admit = rt.opts.Certs.Admit(listener, r.TLS, stripPort(r.Host))
+	}
+	if admit == http.StatusMisdirectedRequest {
+		http.Error(w, "this connection's handshake does not cover the requested host; connect with it as the TLS server name", admit)
 		return nil
 	}
-	if rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
+	if admit != 0 && r.TLS != nil {
+		http.Error(w, http.StatusText(admit), admit)
+		return nil
+	}
+	if r.TLS != nil && rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
 		return nil
 	}
 	var req Request
@@ -164,6 +179,12 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	}
 	if r.TLS == nil && route.HTTPSRedirect {
 		rt.redirectHTTPS(w, r)
+		return &proxyState{route: route}
+	}
+	if admit != 0 {
+		// A host that requires client certificates, asked for over
+		// cleartext: only its redirect to HTTPS is served.
+		http.Error(w, "this host requires a client certificate; use HTTPS", admit)
 		return &proxyState{route: route}
 	}
 	if r.TLS != nil && route.HSTS != "" {

@@ -169,21 +169,81 @@ func (s *Store) Policy(name string) string {
 	return ""
 }
 
-// Covers reports whether the certificate served for SNI name sni is also
-// valid for host, so a request for host may use a connection made for sni
-// (HTTP/2 connection coalescing). When it is not, the request gets 421.
-func (s *Store) Covers(sni, host string) bool {
-	if strings.EqualFold(sni, host) {
-		return true
-	}
-	if s.Policy(sni) != s.Policy(host) {
-		return false
-	}
+// certCovers reports whether the certificate served for SNI name sni is
+// also valid for host.
+func (s *Store) certCovers(sni, host string) bool {
 	cert, _ := s.GetCertificate(&tls.ClientHelloInfo{ServerName: sni})
 	if cert == nil || cert.Leaf == nil {
 		return false
 	}
 	return cert.Leaf.VerifyHostname(host) == nil
+}
+
+// Admission answers whether a request may be served on its connection.
+type Admission uint8
+
+// Admissions.
+const (
+	// Admitted: serve the request.
+	Admitted Admission = iota
+	// Misdirected: the connection was made for another name, or its
+	// handshake did not satisfy the host's client-certificate policy; the
+	// client may retry on a connection made for the host (421).
+	Misdirected
+	// Forbidden: no connection of this kind can ever satisfy the host's
+	// client-certificate policy, e.g. a cleartext one (403).
+	Forbidden
+)
+
+// Admit decides whether a request for host may be served on a connection
+// whose TLS state is cs (nil for cleartext). A host that requires client
+// certificates is served only when the connection presented a chain that
+// was verified at the handshake and leads to one of that host's client CAs,
+// whatever name the client sent in its SNI (or none): what the handshake
+// proved is checked against the policy of the host asked for, per request,
+// so HTTP/2 streams and Host headers cannot borrow another host's
+// handshake. A connection made for one name (SNI) carries requests for
+// another only if its certificate covers that name too.
+func (s *Store) Admit(cs *tls.ConnectionState, host string) Admission {
+	idx := s.idx.Load()
+	want := idx.lookup(host)
+	if want != nil && want.clientCAs != nil {
+		if cs == nil {
+			return Forbidden
+		}
+		if !verifiedBy(cs.VerifiedChains, want.clientCAs) {
+			return Misdirected
+		}
+	}
+	if cs == nil || cs.ServerName == "" || strings.EqualFold(strings.TrimSuffix(cs.ServerName, "."), strings.TrimSuffix(host, ".")) {
+		return Admitted
+	}
+	if got := idx.lookup(cs.ServerName); got != nil && got.clientCAs != nil && (want == nil || want.clientCAs == nil) {
+		// A connection made for a client-certificate host carries no
+		// requests for hosts without that policy.
+		return Misdirected
+	}
+	if !s.certCovers(cs.ServerName, host) {
+		return Misdirected
+	}
+	return Admitted
+}
+
+// verifiedBy reports whether one of the chains verified at the handshake
+// ends in a certificate that pool trusts (the anchor is one of pool's CAs,
+// or is itself signed by one of them).
+func verifiedBy(chains [][]*x509.Certificate, pool *x509.CertPool) bool {
+	for _, chain := range chains {
+		if len(chain) == 0 {
+			continue
+		}
+		anchor := chain[len(chain)-1]
+		opts := x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+		if _, err := anchor.Verify(opts); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // SetACME makes get serve the hosts of Managed certificates and answer

@@ -152,26 +152,6 @@ func TestClientCertificatesRequired(t *testing.T) {
 	if _, err := handshake(t, s, "open.example.com", nil); err != nil {
 		t.Fatalf("host without mTLS: %v", err)
 	}
-	if s.Covers("open.example.com", "mtls.example.com") {
-		t.Fatal("a connection without client certificate may carry requests for an mTLS host")
-	}
-}
-
-func TestCovers(t *testing.T) {
-	s := NewStore(ecCert(t, "default.invalid"))
-	s.Swap([]Certificate{
-		{Hosts: []string{"*.example.com"}, Cert: ecCert(t, "*.example.com")},
-		{Hosts: []string{"other.org"}, Cert: ecCert(t, "other.org")},
-	}, nil)
-	if !s.Covers("a.example.com", "b.example.com") {
-		t.Error("wildcard certificate should cover a sibling host (connection coalescing)")
-	}
-	if s.Covers("a.example.com", "other.org") {
-		t.Error("other.org is not covered by *.example.com")
-	}
-	if !s.Covers("other.org", "OTHER.org") {
-		t.Error("case must not matter")
-	}
 }
 
 func TestParseCache(t *testing.T) {

@@ -295,6 +295,11 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
 	code := http.StatusBadGateway
 	switch {
+	case IsFramingError(err):
+		// The client's body was malformed; the upstream connection it was
+		// being written to is closed by the transport, never reused.
+		w.Header().Set("Connection", "close")
+		code = http.StatusBadRequest
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded) || isTimeout(err):
 		code = http.StatusGatewayTimeout // the route's timeout, or the dialer's
 	case r.Context().Err() != nil:
@@ -323,6 +328,9 @@ func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
 
 // modifyResponse applies the route's response header modifier.
 func modifyResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		tunnelConn(resp.Request)
+	}
 	if st, ok := resp.Request.Context().Value(ctxKey{}).(*proxyState); ok && st.route != nil {
 		st.route.ResponseHeaders.apply(resp.Header)
 		if f := st.backendFilters; f != nil {

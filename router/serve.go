@@ -75,10 +75,15 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 
 // ServeListener is Serve on a listener the caller opened.
 func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h http.Handler, d Drain) error {
-	srv := NewEdgeServer(h, tlsConf == nil)
+	// HTTP/1.x connections pass through the framing checker; over TLS the
+	// handshake is done first, so HTTP/2 connections bypass it.
+	srv := NewEdgeServer(strictHandler{h}, tlsConf == nil)
+	srv.ConnContext = connContext
 	if tlsConf != nil {
 		srv.TLSConfig = tlsConf
-		ln = tls.NewListener(ln, tlsConf)
+		ln = newTLSListener(ln, tlsConf)
+	} else {
+		ln = strictListener{ln}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,189 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// strictConn is a client connection speaking HTTP/1.x whose bytes pass the
+// framing checker on their way to net/http's parser. A framing error fails
+// the read: net/http then answers 400 and closes the connection when it
+// was reading a request head, and the router answers 400 and closes when
+// it was reading a body.
+type strictConn struct {
+	net.Conn
+	// tlsState is the state of the TLS connection underneath, when there
+	// is one (net/http sees only this wrapper).
+	tlsState *tls.ConnectionState
+	mu       sync.Mutex
+	f        *framer
+	err      error
+}
+
+func newStrictConn(c net.Conn, state *tls.ConnectionState) *strictConn {
+	return &strictConn{Conn: c, tlsState: state, f: newFramer()}
+}
+
+func (c *strictConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, rerr := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = c.f.feed(b[:n])
+		}
+		err = c.err
+		c.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, rerr
+}
+
+// tunnel stops checking: the connection now carries an upgraded protocol.
+func (c *strictConn) tunnel() {
+	c.mu.Lock()
+	c.f.tunnel()
+	c.mu.Unlock()
+}
+
+// CloseWrite half-closes the underlying connection when it supports it.
+func (c *strictConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+type strictConnKey struct{}
+
+// connContext remembers the strict connection of each request's context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if sc, ok := c.(*strictConn); ok {
+		return context.WithValue(ctx, strictConnKey{}, sc)
+	}
+	return ctx
+}
+
+// tunnelConn tells the strict connection under r, if any, that it is
+// upgraded from now on.
+func tunnelConn(r *http.Request) {
+	if sc, ok := r.Context().Value(strictConnKey{}).(*strictConn); ok {
+		sc.tunnel()
+	}
+}
+
+// strictHandler restores r.TLS for HTTP/1.x requests that arrived over TLS
+// through a strict connection.
+type strictHandler struct{ h http.Handler }
+
+func (s strictHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		if sc, ok := r.Context().Value(strictConnKey{}).(*strictConn); ok && sc.tlsState != nil {
+			r.TLS = sc.tlsState
+		}
+	}
+	s.h.ServeHTTP(w, r)
+}
+
+// strictListener wraps cleartext connections in the framing checker.
+type strictListener struct{ net.Listener }
+
+func (l strictListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newStrictConn(c, nil), nil
+}
+
+// HandshakeTimeout bounds a client's TLS handshake.
+const HandshakeTimeout = ReadHeaderTimeout
+
+// tlsListener completes each TLS handshake itself, concurrently, so that
+// connections which negotiated HTTP/1.1 can be handed to net/http inside
+// the framing checker; HTTP/2 connections are handed over as they are
+// (HTTP/2 frames its own messages).
+type tlsListener struct {
+	ln    net.Listener
+	cfg   *tls.Config
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	err   error // why accepting stopped, unless Close stopped it
+}
+
+func newTLSListener(ln net.Listener, cfg *tls.Config) *tlsListener {
+	l := &tlsListener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.acceptLoop()
+	return l
+}
+
+func (l *tlsListener) acceptLoop() {
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			l.mu.Lock()
+			l.err = err
+			l.mu.Unlock()
+			l.Close()
+			return
+		}
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsListener) handshake(c net.Conn) {
+	tc := tls.Server(c, l.cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	var out net.Conn = tc
+	if state := tc.ConnectionState(); state.NegotiatedProtocol != "h2" {
+		out = newStrictConn(tc, &state)
+	}
+	select {
+	case l.conns <- out:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tlsListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+	})
+	return err
+}
+
+func (l *tlsListener) Addr() net.Addr { return l.ln.Addr() }

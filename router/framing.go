@@ -35,14 +35,14 @@ const (
 type frameState uint8
 
 const (
-	stRequestLine frameState = iota // reading a request line
-	stHeaders                       // reading header lines
-	stBody                          // counting Content-Length bytes
-	stChunkSize                     // reading a chunk-size line
-	stChunkData                     // counting chunk bytes
-	stChunkDataCRLF                 // expecting the CRLF after chunk data
-	stTrailers                      // reading trailer lines
-	stPassthrough                   // HTTP/2 prior knowledge or an upgraded tunnel
+	stRequestLine   frameState = iota // reading a request line
+	stHeaders                         // reading header lines
+	stBody                            // counting Content-Length bytes
+	stChunkSize                       // reading a chunk-size line
+	stChunkData                       // counting chunk bytes
+	stChunkDataCRLF                   // expecting the CRLF after chunk data
+	stTrailers                        // reading trailer lines
+	stPassthrough                     // HTTP/2 prior knowledge or an upgraded tunnel
 )
 
 // framer checks the framing of a stream of HTTP/1.x requests as its bytes

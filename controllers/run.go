@@ -53,6 +53,7 @@ type Options struct {
 	LeaderElectionNamespace string
 
 	TrustedProxies []netip.Prefix
+	Edge           router.EdgeOptions
 	AccessLog      bool
 	Drain          router.Drain
 
@@ -215,6 +216,7 @@ func dataplaneOptions(log logr.Logger, opts Options) dataplane.Options {
 		HTTPSAddr:         opts.HTTPSAddr,
 		HTTPSRedirectPort: opts.HTTPSRedirectPort,
 		TrustedProxies:    opts.TrustedProxies,
+		Edge:              opts.Edge,
 		Metrics:           metrics.Registry,
 		Log:               slog.New(logr.ToSlogHandler(log.WithName("proxy"))),
 	}

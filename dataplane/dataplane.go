@@ -31,6 +31,8 @@ type Options struct {
 	Metrics   prometheus.Registerer
 	Log       *slog.Logger
 	L4        router.L4Options
+	// Edge tunes client-facing protections.
+	Edge router.EdgeOptions
 	// Intercept may answer requests before routing (ACME HTTP-01).
 	Intercept func(http.ResponseWriter, *http.Request) bool
 }
@@ -72,6 +74,7 @@ func New(opts Options) (*Dataplane, error) {
 		HTTPSPort:      opts.HTTPSRedirectPort,
 		Certs:          admitter{d},
 		Intercept:      opts.Intercept,
+		Edge:           opts.Edge,
 	}
 	if opts.Metrics != nil {
 		ro.Metrics = router.NewMetrics(opts.Metrics)

@@ -37,6 +37,9 @@ type Options struct {
 	// carry a request for its host (client-certificate policy and SNI),
 	// on every listener.
 	Certs CertChecker
+	// Edge tunes client-facing protections (body timeout, escaped
+	// slashes).
+	Edge EdgeOptions
 	// Intercept, when set, may answer a request before routing (the ACME
 	// HTTP-01 responder); it returns true when it did.
 	Intercept func(w http.ResponseWriter, r *http.Request) bool
@@ -103,6 +106,7 @@ type proxyState struct {
 	backend        *compiledBackend
 	backendFilters *WeightedBackend // the chosen backend's own filters
 	endpoint       string           // the endpoint last tried
+	body           *requestBody     // the client's body, when it has one
 }
 
 // ServeHTTP routes r through the current Table's shared (Ingress)
@@ -144,6 +148,10 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	path, ok := CanonicalPath(raw)
 	if !ok {
 		http.Error(w, "malformed request path", http.StatusBadRequest)
+		return nil
+	}
+	if path, ok = rt.opts.Edge.EscapedSlashes.apply(path); !ok {
+		http.Error(w, "escaped slash in request path", http.StatusBadRequest)
 		return nil
 	}
 	if path != raw {
@@ -200,6 +208,10 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if route.Fault != nil && route.Fault.inject(w, r) {
 		return &proxyState{route: route}
 	}
+	st := &proxyState{route: route}
+	if st.body, ok = rt.prepareBody(w, r); !ok {
+		return st
+	}
 	route.RequestHeaders.apply(r.Header)
 	if route.Rewrite != nil {
 		route.rewriteRequest(r)
@@ -207,7 +219,6 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	if len(route.Mirrors) > 0 && rt.proxy != nil {
 		rt.mirror(r, route)
 	}
-	st := &proxyState{route: route}
 	st.backend, st.backendFilters = route.pickWithFilters()
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
@@ -295,11 +306,12 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
 	code := http.StatusBadGateway
 	switch {
-	case IsFramingError(err):
-		// The client's body was malformed; the upstream connection it was
-		// being written to is closed by the transport, never reused.
+	case st.body != nil && st.body.status() != 0:
+		// The client's body was malformed or stalled; the upstream
+		// connection it was being written to is closed by the transport,
+		// never reused.
 		w.Header().Set("Connection", "close")
-		code = http.StatusBadRequest
+		code = st.body.status()
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded) || isTimeout(err):
 		code = http.StatusGatewayTimeout // the route's timeout, or the dialer's
 	case r.Context().Err() != nil:

@@ -32,6 +32,7 @@ type Options struct {
 	HTTPSRedirectPort int
 	AdminAddr         string // /healthz, /readyz, /metrics; "" disables
 	TrustedProxies    []netip.Prefix
+	Edge              router.EdgeOptions
 	AccessLog         bool
 	Interval          time.Duration // how often the directory is checked
 	Drain             router.Drain
@@ -53,7 +54,7 @@ func Run(ctx context.Context, opts Options) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	do := dataplane.Options{
 		HTTPAddr: opts.HTTPAddr, HTTPSAddr: opts.HTTPSAddr, HTTPSRedirectPort: opts.HTTPSRedirectPort,
-		TrustedProxies: opts.TrustedProxies, Metrics: reg, Log: opts.Log,
+		TrustedProxies: opts.TrustedProxies, Edge: opts.Edge, Metrics: reg, Log: opts.Log,
 	}
 	if opts.AccessLog {
 		do.AccessLog = opts.Out

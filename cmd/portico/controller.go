@@ -46,6 +46,10 @@ func runController(args []string) error {
 	if err != nil {
 		return err
 	}
+	edge, err := c.edge()
+	if err != nil {
+		return err
+	}
 	switch t := corev1.ServiceType(*gwType); t {
 	case corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP:
 		gw.ServiceType = t
@@ -76,6 +80,7 @@ func runController(args []string) error {
 		LeaderElect:             *leaderElect,
 		LeaderElectionNamespace: *leaderNS,
 		TrustedProxies:          trusted,
+		Edge:                    edge,
 		AccessLog:               c.accessLog,
 		Drain:                   c.drain(),
 		ACME:                    acme,

@@ -21,6 +21,8 @@ type common struct {
 	httpAddr       string
 	httpsAddr      string
 	trusted        string
+	bodyTimeout    time.Duration
+	escapedSlashes string
 	accessLog      bool
 	drainDelay     time.Duration
 	drainGrace     time.Duration
@@ -42,6 +44,8 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listener address (empty disables)")
 	fs.StringVar(&c.httpsAddr, "https-addr", ":8443", "HTTPS listener address (empty disables)")
 	fs.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are trusted")
+	fs.DurationVar(&c.bodyTimeout, "client-body-timeout", router.DefaultBodyReadTimeout, "longest wait for the next bytes of a request body; a client that stalls longer gets 408 and is disconnected")
+	fs.StringVar(&c.escapedSlashes, "path-escaped-slashes", "keep", "escaped slashes (%2F) and backslashes (%5C) in request paths: keep (route and forward as sent), reject (400) or decode (into / before routing)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
@@ -67,6 +71,17 @@ func (c *common) translate() (translate.Options, error) {
 	}
 	o.Istio = &translate.IstioOptions{Selector: sel, PerGateway: true}
 	return o, nil
+}
+
+func (c *common) edge() (router.EdgeOptions, error) {
+	e, err := router.ParseEscapedSlashes(c.escapedSlashes)
+	if err != nil {
+		return router.EdgeOptions{}, fmt.Errorf("--path-escaped-slashes: %w", err)
+	}
+	if c.bodyTimeout <= 0 {
+		return router.EdgeOptions{}, fmt.Errorf("--client-body-timeout: must be positive")
+	}
+	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, EscapedSlashes: e}, nil
 }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }

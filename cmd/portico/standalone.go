@@ -36,6 +36,10 @@ func runStandalone(args []string) error {
 	if err != nil {
 		return err
 	}
+	edge, err := c.edge()
+	if err != nil {
+		return err
+	}
 	if *redirectPort == 0 {
 		*redirectPort = portOf(c.httpsAddr, 443)
 	}
@@ -58,6 +62,7 @@ func runStandalone(args []string) error {
 		GatewayPool:       gwPool,
 		AdminAddr:         *adminAddr,
 		TrustedProxies:    trusted,
+		Edge:              edge,
 		AccessLog:         c.accessLog,
 		Interval:          *interval,
 		Drain:             c.drain(),

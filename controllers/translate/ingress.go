@@ -3,6 +3,7 @@ package translate
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -191,6 +192,11 @@ func ingressHost(h string) (string, router.HostMatch, string) {
 		return "", router.HostAny, ""
 	}
 	h = strings.ToLower(h)
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		// The Ingress API forbids IP addresses as hosts: rules match by
+		// name, and the Host header of a request to an address is not one.
+		return "", 0, fmt.Sprintf("host %q: an IP address is not allowed as an Ingress host", h)
+	}
 	if isDNSName(strings.TrimPrefix(h, "*.")) {
 		if strings.HasPrefix(h, "*.") {
 			return h, router.HostWildcardOneLabel, ""

@@ -188,7 +188,9 @@ func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
 		for _, c := range l.Certificates {
 			if len(c.Hosts) == 0 {
 				def = c.Cert
-				continue
+				if c.ClientCAs == nil {
+					continue
+				}
 			}
 			byHost = append(byHost, c)
 		}

@@ -160,3 +160,33 @@ func TestAdmitClientCertificatePolicy(t *testing.T) {
 		t.Errorf("connection made before the policy: Admit = %d, want Misdirected", got)
 	}
 }
+
+// TestAdmitPortWidePolicy: a certificate without hosts that requires
+// client certificates (Istio MUTUAL for "*") covers every name without an
+// entry of its own: such a port fails closed.
+func TestAdmitPortWidePolicy(t *testing.T) {
+	ca := newTestCA(t, "CA")
+	s := NewStore(ecCert(t, "default.invalid"))
+	s.Swap([]Certificate{
+		{Cert: ecCert(t, "any.test"), ClientCAs: ca.pool, ClientCASource: "A"},
+		{Hosts: []string{"own.test"}, Cert: ecCert(t, "own.test")},
+	}, nil)
+	cert := ca.client(t)
+	if cs := serverState(t, s, "whatever.test", nil); cs != nil {
+		t.Fatal("handshake without a client certificate succeeded on a port-wide MUTUAL server")
+	}
+	withCert := serverState(t, s, "whatever.test", &cert)
+	if withCert == nil {
+		t.Fatal("handshake with a client certificate failed")
+	}
+	if got := s.Admit(withCert, "whatever.test"); got != Admitted {
+		t.Errorf("with certificate: %d", got)
+	}
+	noSNI := serverState(t, s, "own.test", nil)
+	if got := s.Admit(noSNI, "other.test"); got != Misdirected {
+		t.Errorf("a host without an entry, asked on a connection without certificate: %d, want Misdirected", got)
+	}
+	if got := s.Admit(noSNI, "own.test"); got != Admitted {
+		t.Errorf("a host with its own entry: %d", got)
+	}
+}

@@ -44,6 +44,10 @@ type index struct {
 	exact    map[string]*hostCerts
 	wildcard map[string]*hostCerts // "example.com" for "*.example.com"
 	def      *tls.Certificate
+	// any, when set, is the policy of every name without its own entry: a
+	// certificate without hosts that requires client certificates (an
+	// Istio MUTUAL server for "*"), so such a port fails closed.
+	any *hostCerts
 }
 
 type hostCerts struct {
@@ -81,6 +85,9 @@ func (s *Store) Swap(certs []Certificate, def *tls.Certificate) {
 		if c.Cert == nil && !c.Managed {
 			continue
 		}
+		if len(c.Hosts) == 0 && c.ClientCAs != nil && idx.any == nil {
+			idx.any = &hostCerts{certs: []*tls.Certificate{c.Cert}, clientCAs: c.ClientCAs, policy: c.ClientCASource}
+		}
 		for _, h := range c.Hosts {
 			h = strings.ToLower(strings.TrimSuffix(h, "."))
 			m, key := idx.exact, h
@@ -113,7 +120,7 @@ func (idx *index) lookup(name string) *hostCerts {
 			return hc
 		}
 	}
-	return nil
+	return idx.any
 }
 
 // GetCertificate implements tls.Config.GetCertificate: the certificate for

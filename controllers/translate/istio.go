@@ -292,7 +292,7 @@ func (t *translator) mutualTLS(ref ObjectRef, field string, c *certs.Certificate
 	}
 	c.ClientCAs = pool
 	if len(c.Hosts) == 0 {
-		t.problem(ref, field+".hosts", SeverityError, reasonUnsupportedField,
-			"MUTUAL applies per host; a server with only \"*\" hosts cannot require client certificates and is served without")
+		t.problem(ref, field+".hosts", SeverityWarning, reasonUnsupportedField,
+			"MUTUAL for \"*\": client certificates are required for every host of the port without a certificate of its own, including hosts of other routes sharing the port")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1alpha3 "sigs.k8s.io/gateway-api/apis/v1alpha3"
@@ -41,14 +42,22 @@ func init() {
 	codecs = serializer.NewCodecFactory(Scheme, serializer.EnableStrict)
 }
 
-// FileError is a document that could not be read, located by file and line.
+// FileError is a manifest file, or a document in it, that could not be
+// read or was refused, located by file and line.
+// Line is 0 when the error concerns the whole file: not readable, not a
+// regular file, or too large.
 type FileError struct {
 	File string
 	Line int
 	Err  error
 }
 
-func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *FileError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
 
 func (e *FileError) Unwrap() error { return e.Err }
 
@@ -90,14 +99,42 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // Parse decodes every document of one YAML file into typed objects. Empty
 // documents are skipped; kinds standalone mode does not serve are returned
-// in ignored ("apps/v1 Deployment"). The first bad document stops parsing.
+// in ignored ("apps/v1 Deployment"). The first bad document stops parsing
+// with a *FileError; a key repeated in one mapping is such an error, as for
+// the API server's strict field validation.
 func Parse(file string, data []byte) (objs []runtime.Object, ignored []string, err error) {
+	ps, ignored, err := parse(file, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objects(ps), ignored, nil
+}
+
+// parsed is one decoded object and the line its document's content starts on.
+type parsed struct {
+	obj  runtime.Object
+	gvk  schema.GroupVersionKind
+	line int
+}
+
+func objects(ps []parsed) []runtime.Object {
+	objs := make([]runtime.Object, len(ps))
+	for i, p := range ps {
+		objs[i] = p.obj
+	}
+	return objs
+}
+
+func parse(file string, data []byte) (objs []parsed, ignored []string, err error) {
 	for _, d := range splitDocuments(data) {
 		if len(bytes.TrimSpace(stripComments(d.data))) == 0 {
 			continue
 		}
-		js, yerr := yaml.YAMLToJSON(d.data)
+		js, yerr := yaml.YAMLToJSONStrict(d.data)
 		if yerr != nil {
+			if line, derr, ok := duplicateKey(d.data, d.line, yerr); ok {
+				return nil, nil, &FileError{file, line, derr}
+			}
 			line := d.line
 			if m := yamlLine.FindStringSubmatch(yerr.Error()); m != nil {
 				n, _ := strconv.Atoi(m[1])
@@ -116,9 +153,26 @@ func Parse(file string, data []byte) (objs []runtime.Object, ignored []string, e
 			}
 			return nil, nil, &FileError{file, d.line, conciseDecodeError(derr)}
 		}
-		objs = append(objs, obj)
+		p := parsed{obj: obj, line: d.line + leadingBlankLines(d.data)}
+		if gvk != nil {
+			p.gvk = *gvk
+		}
+		objs = append(objs, p)
 	}
 	return objs, ignored, nil
+}
+
+// leadingBlankLines counts the empty and comment lines a document starts with.
+func leadingBlankLines(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		l, rest, _ := bytes.Cut(b, []byte("\n"))
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			break
+		}
+		n, b = n+1, rest
+	}
+	return n
 }
 
 func stripComments(b []byte) []byte {

@@ -10,7 +10,10 @@ import (
 // Watch loads dir, calls apply with the Snapshot, then polls the directory
 // every interval and calls apply again after each change. When a load fails,
 // onError is called and apply is not: the last good configuration keeps
-// serving. Watch returns when ctx is done.
+// serving. Change detection only stats the manifest names and Load opens
+// nothing but regular files, without blocking, so a FIFO or device named
+// *.yaml is reported through onError and never stalls the loop. Watch
+// returns when ctx is done.
 func Watch(ctx context.Context, dir string, interval time.Duration,
 	apply func(*translate.Snapshot, []string), onError func(error)) {
 	last := ""

@@ -70,6 +70,17 @@ type Reconciler struct {
 	configMaps configMaps
 	// nextPort is where the search for a free internal port starts.
 	nextPort int32
+	// kick triggers a rebuild from outside the watches (leadership won).
+	kick chan event.GenericEvent
+}
+
+// Kick asks for a rebuild (and, as leader, a status write) soon; it never
+// blocks, and kicks that arrive while one is pending are merged.
+func (r *Reconciler) Kick() {
+	select {
+	case r.kick <- event.GenericEvent{Object: &networkingv1.IngressClass{}}:
+	default:
+	}
 }
 
 // SetupWithManager registers the reconciler and its watches.
@@ -79,6 +90,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	initial := make(chan event.GenericEvent, 1)
 	initial <- event.GenericEvent{Object: &networkingv1.IngressClass{}}
+	if r.kick == nil {
+		r.kick = make(chan event.GenericEvent, 1)
+	}
 	noLeader, skipNameCheck := false, true
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Publish.Service != "" && len(r.Publish.Addresses) == 0 {
@@ -129,6 +143,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, all).
 		Watches(&corev1.Secret{}, all).
 		WatchesRawSource(source.Channel(initial, all)).
+		WatchesRawSource(source.Channel(r.kick, all)).
 		Build(r)
 	r.ctrl = c
 	return err

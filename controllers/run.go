@@ -115,11 +115,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
-		LeaderElection:                opts.LeaderElect,
-		LeaderElectionID:              LeaderElectionID,
-		LeaderElectionNamespace:       leaderNamespace(opts.LeaderElectionNamespace),
-		LeaderElectionReleaseOnCancel: true,
-		GracefulShutdownTimeout:       &grace,
+		// Leadership is Portico's own (leaderElector): losing it must not
+		// stop a replica that serves traffic.
+		LeaderElection:          false,
+		GracefulShutdownTimeout: &grace,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -180,8 +179,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Namespace:    opts.WatchNamespace,
 		Publish:      opts.Publish,
 		Recorder:     mgr.GetEventRecorder("portico"),
-		IsLeader:     func() bool { return isClosed(mgr.Elected()) },
+		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
+	}
+	if opts.LeaderElect {
+		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))
+		le.onElected = rec.Kick
+		rec.IsLeader = le.IsLeader
+		if err := mgr.Add(le); err != nil {
+			return err
+		}
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up reconciler: %w", err)

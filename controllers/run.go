@@ -111,10 +111,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress:        opts.HealthAddr,
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.HealthAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
 		LeaderElection:          false,
@@ -241,15 +241,6 @@ func leaderNamespace(ns string) string {
 		return v
 	}
 	return "portico-system"
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // readyCheck passes once the first routing table is live (which implies the

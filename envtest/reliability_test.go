@@ -159,11 +159,16 @@ func classFor(t *testing.T, class string) {
 		Spec: networkingv1.IngressClassSpec{Controller: "portico.dev/" + class}})
 }
 
+// noRedirects is a client that returns redirects instead of following
+// them (a followed redirect would resolve test host names).
+var noRedirects = &http.Client{Timeout: 5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // get sends GET http://host/ through addr.
 func get(addr, host string) (int, string, error) {
 	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
 	req.Host = host
-	resp, err := httpClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

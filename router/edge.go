@@ -19,12 +19,20 @@ type EdgeOptions struct {
 	// body (nginx's client_body_timeout); 0 means DefaultBodyReadTimeout.
 	// A client that stalls longer gets 408 and its connection is closed.
 	BodyReadTimeout time.Duration
+	// SendTimeout is the longest a response write may wait for the client
+	// to take bytes (nginx's send_timeout; for HTTP/2, the stream's flow
+	// control window); 0 means DefaultSendTimeout. Then the stream or
+	// connection is reset.
+	SendTimeout time.Duration
 	// EscapedSlashes says what to do with %2F and %5C in request paths.
 	EscapedSlashes EscapedSlashes
 }
 
 // DefaultBodyReadTimeout is EdgeOptions.BodyReadTimeout's default.
 const DefaultBodyReadTimeout = 60 * time.Second
+
+// DefaultSendTimeout is EdgeOptions.SendTimeout's default.
+const DefaultSendTimeout = 60 * time.Second
 
 // BodyBufferBytes bounds the request bodies read whole before the backend
 // is contacted: a client that sends its body slowly, or never, holds no

@@ -42,7 +42,18 @@ const (
 	stChunkData                       // counting chunk bytes
 	stChunkDataCRLF                   // expecting the CRLF after chunk data
 	stTrailers                        // reading trailer lines
-	stPassthrough                     // HTTP/2 prior knowledge or an upgraded tunnel
+	stPassthrough                     // an upgraded tunnel
+	stH2                              // HTTP/2 frames, watched by h2
+)
+
+// h2Mode says whether a connection may, or must, speak HTTP/2 with prior
+// knowledge (its first bytes the HTTP/2 connection preface).
+type h2Mode uint8
+
+const (
+	h2Refused  h2Mode = iota // HTTP/1.x only (TLS that negotiated http/1.1)
+	h2Allowed                // cleartext: HTTP/1.x or h2c
+	h2Required               // TLS that negotiated h2
 )
 
 // framer checks the framing of a stream of HTTP/1.x requests as its bytes
@@ -73,9 +84,11 @@ type framer struct {
 	teValue    []byte
 	connection [][]byte
 	msgs       int // complete messages so far
+	h2mode     h2Mode
+	h2         *h2Guard
 }
 
-func newFramer() *framer { return &framer{first: true} }
+func newFramer(mode h2Mode) *framer { return &framer{first: true, h2mode: mode} }
 
 // feed checks the next bytes of the stream.
 func (f *framer) feed(b []byte) error {
@@ -83,6 +96,8 @@ func (f *framer) feed(b []byte) error {
 		switch f.state {
 		case stPassthrough:
 			return nil
+		case stH2:
+			return f.h2.feed(b)
 		case stBody, stChunkData:
 			k := int64(len(b))
 			if k > f.n {
@@ -174,9 +189,13 @@ func (f *framer) onLine(line []byte) error {
 func (f *framer) requestLine(line []byte) error {
 	first := f.first
 	f.first = false
-	if first && string(line) == "PRI * HTTP/2.0" {
-		f.state = stPassthrough // HTTP/2 with prior knowledge (h2c)
+	if first && f.h2mode != h2Refused && string(line) == "PRI * HTTP/2.0" {
+		// HTTP/2: the rest of the preface ("\r\nSM\r\n\r\n"), then frames.
+		f.state, f.h2 = stH2, newH2Guard(8)
 		return nil
+	}
+	if f.h2mode == h2Required {
+		return framingErr("HTTP/2 negotiated but no HTTP/2 connection preface")
 	}
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {

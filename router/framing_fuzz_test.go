@@ -36,13 +36,13 @@ func FuzzFraming(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr := newFramer()
+		fr := newFramer(h2Allowed)
 		var ends []int64
 		for i := range data {
 			if fr.feed(data[i:i+1]) != nil {
 				break
 			}
-			if fr.state == stPassthrough {
+			if fr.state == stPassthrough || fr.state == stH2 {
 				return
 			}
 			if fr.msgs > len(ends) {

@@ -110,6 +110,24 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// sendTimeout bounds each write (see EdgeOptions.SendTimeout);
+	// deadline is the one set last.
+	sendTimeout time.Duration
+	deadline    time.Time
+}
+
+// extend keeps a write deadline between sendTimeout/2 and sendTimeout
+// ahead, setting it at most once per sendTimeout/2.
+func (r *recorder) extend() {
+	if r.sendTimeout <= 0 {
+		return
+	}
+	now := time.Now()
+	if r.deadline.Sub(now) > r.sendTimeout/2 {
+		return
+	}
+	r.deadline = now.Add(r.sendTimeout)
+	_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(r.deadline)
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -123,6 +141,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
+	r.extend()
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
 	return n, err
@@ -131,6 +150,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 // Flush forwards to the underlying writer; streaming needs it directly
 // because httputil.ReverseProxy checks for http.Flusher on some paths.
 func (r *recorder) Flush() {
+	r.extend()
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

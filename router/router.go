@@ -125,7 +125,10 @@ func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.r
 
 func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, sendTimeout: rt.opts.Edge.SendTimeout}
+	if rec.sendTimeout <= 0 {
+		rec.sendTimeout = DefaultSendTimeout
+	}
 	st := rt.serve(listener, rec, r)
 	if st == nil {
 		st = &proxyState{}

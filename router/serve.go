@@ -79,6 +79,9 @@ func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h 
 	// handshake is done first, so HTTP/2 connections bypass it.
 	srv := NewEdgeServer(strictHandler{h}, tlsConf == nil)
 	srv.ConnContext = connContext
+	// TLS connections reach net/http already decrypted (see tlsListener):
+	// HTTP/2 on them is served as with prior knowledge.
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	if tlsConf != nil {
 		srv.TLSConfig = tlsConf
 		ln = newTLSListener(ln, tlsConf)

@@ -23,8 +23,8 @@ type strictConn struct {
 	err      error
 }
 
-func newStrictConn(c net.Conn, state *tls.ConnectionState) *strictConn {
-	return &strictConn{Conn: c, tlsState: state, f: newFramer()}
+func newStrictConn(c net.Conn, state *tls.ConnectionState, mode h2Mode) *strictConn {
+	return &strictConn{Conn: c, tlsState: state, f: newFramer(mode)}
 }
 
 func (c *strictConn) Read(b []byte) (int, error) {
@@ -103,16 +103,16 @@ func (l strictListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStrictConn(c, nil), nil
+	return newStrictConn(c, nil, h2Allowed), nil
 }
 
 // HandshakeTimeout bounds a client's TLS handshake.
 const HandshakeTimeout = ReadHeaderTimeout
 
-// tlsListener completes each TLS handshake itself, concurrently, so that
-// connections which negotiated HTTP/1.1 can be handed to net/http inside
-// the framing checker; HTTP/2 connections are handed over as they are
-// (HTTP/2 frames its own messages).
+// tlsListener completes each TLS handshake itself, concurrently, and hands
+// every connection to net/http inside the framing checker: HTTP/1.1 ones
+// are checked request by request, HTTP/2 ones (ALPN h2, then served by
+// net/http as HTTP/2 with prior knowledge) by the HTTP/2 frame guard.
 type tlsListener struct {
 	ln    net.Listener
 	cfg   *tls.Config
@@ -152,12 +152,13 @@ func (l *tlsListener) handshake(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	var out net.Conn = tc
-	if state := tc.ConnectionState(); state.NegotiatedProtocol != "h2" {
-		out = newStrictConn(tc, &state)
+	state := tc.ConnectionState()
+	mode := h2Refused
+	if state.NegotiatedProtocol == "h2" {
+		mode = h2Required
 	}
 	select {
-	case l.conns <- out:
+	case l.conns <- newStrictConn(tc, &state, mode):
 	case <-l.done:
 		_ = c.Close()
 	}

@@ -22,6 +22,7 @@ type common struct {
 	httpsAddr      string
 	trusted        string
 	bodyTimeout    time.Duration
+	sendTimeout    time.Duration
 	escapedSlashes string
 	accessLog      bool
 	drainDelay     time.Duration
@@ -45,6 +46,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.httpsAddr, "https-addr", ":8443", "HTTPS listener address (empty disables)")
 	fs.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are trusted")
 	fs.DurationVar(&c.bodyTimeout, "client-body-timeout", router.DefaultBodyReadTimeout, "longest wait for the next bytes of a request body; a client that stalls longer gets 408 and is disconnected")
+	fs.DurationVar(&c.sendTimeout, "client-send-timeout", router.DefaultSendTimeout, "longest a response write waits for the client to read (HTTP/2: to open its flow-control window); then the stream or connection is reset")
 	fs.StringVar(&c.escapedSlashes, "path-escaped-slashes", "keep", "escaped slashes (%2F) and backslashes (%5C) in request paths: keep (route and forward as sent), reject (400) or decode (into / before routing)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
@@ -78,10 +80,10 @@ func (c *common) edge() (router.EdgeOptions, error) {
 	if err != nil {
 		return router.EdgeOptions{}, fmt.Errorf("--path-escaped-slashes: %w", err)
 	}
-	if c.bodyTimeout <= 0 {
-		return router.EdgeOptions{}, fmt.Errorf("--client-body-timeout: must be positive")
+	if c.bodyTimeout <= 0 || c.sendTimeout <= 0 {
+		return router.EdgeOptions{}, fmt.Errorf("--client-body-timeout and --client-send-timeout must be positive")
 	}
-	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, EscapedSlashes: e}, nil
+	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e}, nil
 }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }

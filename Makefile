@@ -5,6 +5,11 @@ ENVTEST_DIR ?= $(HOME)/.cache/portico/k8s-1.37.2
 CONTROLLER_GEN  ?= $(TOOLS_BIN)/controller-gen
 GOLANGCI_LINT   ?= $(TOOLS_BIN)/golangci-lint
 PEBBLE          ?= $(TOOLS_BIN)/pebble
+H2SPEC          ?= $(TOOLS_BIN)/h2spec
+# h2spec v2.6.0 (commit 70ac2294): its go.mod lacks the /v2 suffix, so the
+# module proxy serves the release only as this pseudo-version (@latest is
+# the 2018 v2.2.1).
+H2SPEC_VERSION  ?= v0.0.0-20200804131034-70ac22940108
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 PEBBLE_VERSION           ?= v2.10.1
 GOLANGCI_LINT_VERSION    ?= v2.15.0
@@ -75,6 +80,10 @@ golden: ## Regenerate translate golden files (review the diff!).
 test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests.
 	go test -race $(GO_TEST_FLAGS) -count=1 ./...
 
+.PHONY: test-edge
+test-edge: tools ## Adversarial edge suite: builds portico, runs it as a process and attacks it over loopback (no root needed; under 5 min).
+	PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
+
 .PHONY: check-imports
 check-imports: ## Fail if router or tls import Kubernetes packages.
 	hack/check-imports.sh
@@ -84,8 +93,11 @@ bench: ## Run benchmarks (lookup, compile, proxy, translate).
 	go test -run '^$$' -bench . -benchmem ./router/ ./controllers/translate/
 
 .PHONY: fuzz
-fuzz: ## Fuzz the path canonicaliser for 30s.
+fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, YAML reader.
 	go test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./router/
+	go test -run '^$$' -fuzz FuzzFraming -fuzztime 30s ./router/
+	go test -run '^$$' -fuzz FuzzPeekClientHello -fuzztime 30s ./router/
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./standalone/
 
 ##@ Tools
 
@@ -96,6 +108,7 @@ envtest-bins: ## Build kube-apiserver 1.37.2 and etcd 3.6 into $(ENVTEST_DIR) (o
 .PHONY: tools
 tools: ## Install test tools (Pebble, the ACME test server) into $(TOOLS_BIN).
 	@test -x $(PEBBLE) || GOBIN=$(TOOLS_BIN) go install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
+	@test -x $(H2SPEC) || GOBIN=$(TOOLS_BIN) go install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)
 
 .PHONY: controller-gen
 controller-gen:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 )
 
 // FramingError is an HTTP/1.x request whose message framing is ambiguous
@@ -17,17 +18,30 @@ func framingErr(format string, args ...any) error {
 	return &FramingError{Reason: fmt.Sprintf(format, args...)}
 }
 
+// MaxHeaderFields bounds the header fields of an HTTP/1.x request (Envoy's
+// max_headers_count is 100; some room is left above it).
+const MaxHeaderFields = 128
+
+// errHeadTooLarge: the request head is over MaxHeaderBytes or
+// MaxHeaderFields. The strict connection answers 431 itself when no
+// request is in flight on it (net/http would say 400).
+var errHeadTooLarge = &FramingError{Reason: "request header fields too large"}
+
+// errNoH2Preface: a TLS connection that negotiated h2 did not start with
+// the HTTP/2 preface. It is a read error net/http closes silently on; the
+// strict connection answers GOAWAY first.
+var errNoH2Preface = &net.OpError{Op: "read", Net: "tcp", Err: &FramingError{Reason: "HTTP/2 negotiated but no HTTP/2 connection preface"}}
+
 // IsFramingError reports whether err is, or wraps, a FramingError.
 func IsFramingError(err error) bool {
 	var fe *FramingError
 	return errors.As(err, &fe)
 }
 
-// Limits of the framing checker. Heads larger than net/http's own limit
-// (MaxHeaderBytes plus its 4 KiB slack) are refused by net/http first, with
-// 431; the checker's limit lies beyond it so that answer is the one sent.
+// Limits of the framing checker. A request head (request line, header
+// lines and their line ends) over MaxHeaderBytes, or with more than
+// MaxHeaderFields fields, is refused with 431 (errHeadTooLarge).
 const (
-	maxHeadBytes      = MaxHeaderBytes + 4096 + 64<<10
 	maxChunkLineBytes = 4096
 	maxChunkSizeHex   = 15 // 60 bits: no overflow in int64
 )
@@ -84,6 +98,7 @@ type framer struct {
 	teValue    []byte
 	connection [][]byte
 	msgs       int // complete messages so far
+	fields     int // header fields of the current request
 	h2mode     h2Mode
 	h2         *h2Guard
 }
@@ -125,6 +140,11 @@ func (f *framer) feed(b []byte) error {
 		if i < 0 {
 			return nil
 		}
+		if f.state < stBody || f.state == stTrailers {
+			if f.head++; f.head > MaxHeaderBytes {
+				return errHeadTooLarge
+			}
+		}
 		b = b[i+1:]
 		line := f.line
 		if len(line) == 0 || line[len(line)-1] != '\r' {
@@ -150,9 +170,8 @@ func (f *framer) grow(part []byte) error {
 			return framingErr("chunk line too long")
 		}
 	default:
-		f.head += len(part) + 1
-		if f.head > maxHeadBytes {
-			return framingErr("request head too large")
+		if f.head += len(part); f.head > MaxHeaderBytes {
+			return errHeadTooLarge
 		}
 	}
 	f.line = append(f.line, part...)
@@ -195,7 +214,9 @@ func (f *framer) requestLine(line []byte) error {
 		return nil
 	}
 	if f.h2mode == h2Required {
-		return framingErr("HTTP/2 negotiated but no HTTP/2 connection preface")
+		// Not an HTTP/1.x client: no HTTP/1.1 answer, the connection is
+		// just closed (net/http stays silent on read errors).
+		return errNoH2Preface
 	}
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
@@ -230,6 +251,9 @@ func (f *framer) requestLine(line []byte) error {
 }
 
 func (f *framer) header(line []byte, trailer bool) error {
+	if f.fields++; f.fields > MaxHeaderFields {
+		return errHeadTooLarge
+	}
 	if line[0] == ' ' || line[0] == '\t' {
 		return framingErr("obsolete line folding")
 	}
@@ -339,7 +363,7 @@ func (f *framer) chunkSize(line []byte) error {
 func (f *framer) endMessage() {
 	f.msgs++
 	f.state = stRequestLine
-	f.head = 0
+	f.head, f.fields = 0, 0
 	f.http10, f.te, f.cl = false, false, false
 	f.clValue, f.teValue, f.connection = 0, f.teValue[:0], f.connection[:0]
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -293,4 +294,42 @@ func selfSignedForTest(t *testing.T) tls.Certificate {
 	s := httptest.NewTLSServer(http.NotFoundHandler())
 	defer s.Close()
 	return s.TLS.Certificates[0]
+}
+
+// TestHeadLimits: a request head over 64 KiB, or with more than 100 header
+// fields, gets 431 and the connection is closed; one just under passes.
+func TestHeadLimits(t *testing.T) {
+	be := newCountingBackend(t)
+	bk := &Backend{Name: "b", Endpoints: []Endpoint{{be.ln.Addr().String()}}}
+	rt := New(Options{})
+	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
+		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
+	addr := startStrict(t, rt)
+	head := func(size int) string {
+		base := "GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\nX-Pad: \r\n\r\n"
+		return strings.Replace(base, "X-Pad: ", "X-Pad: "+strings.Repeat("a", size-len(base)), 1)
+	}
+	fields := func(n int) string {
+		var b strings.Builder
+		b.WriteString("GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n")
+		for i := 2; i < n; i++ {
+			fmt.Fprintf(&b, "X-F%d: v\r\n", i)
+		}
+		return b.String() + "\r\n"
+	}
+	for _, tc := range []struct {
+		name, req string
+		want      string
+	}{
+		{"64 KiB head", head(MaxHeaderBytes), " 200 "},
+		{"64 KiB + 1 head", head(MaxHeaderBytes + 1), " 431 "},
+		{"100 fields", fields(MaxHeaderFields), " 200 "},
+		{"101 fields", fields(MaxHeaderFields + 1), " 431 "},
+		{"long request line", "GET /" + strings.Repeat("a", MaxHeaderBytes) + " HTTP/1.1\r\nHost: app.example\r\n\r\n", " 431 "},
+	} {
+		out, closed := exchange(t, addr, tc.req)
+		if !strings.Contains(out, tc.want) || !closed {
+			t.Errorf("%s: %.80q (closed %v), want%s", tc.name, out, closed, tc.want)
+		}
+	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // clientHello captures the bytes a TLS client sends first for sni.
-func clientHello(t *testing.T, sni string) []byte {
+func clientHello(t testing.TB, sni string) []byte {
 	t.Helper()
 	a, b := net.Pipe()
 	go func() {

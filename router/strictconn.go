@@ -3,9 +3,12 @@ package router
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // strictConn is a client connection speaking HTTP/1.x whose bytes pass the
@@ -21,6 +24,8 @@ type strictConn struct {
 	mu       sync.Mutex
 	f        *framer
 	err      error
+	// active counts the requests of this connection being handled.
+	active atomic.Int32
 }
 
 func newStrictConn(c net.Conn, state *tls.ConnectionState, mode h2Mode) *strictConn {
@@ -42,6 +47,21 @@ func (c *strictConn) Read(b []byte) (int, error) {
 		}
 		err = c.err
 		c.mu.Unlock()
+		if err == errHeadTooLarge && c.active.Load() == 0 {
+			// Nothing else is being written on the connection: answer 431
+			// here, and let net/http close it without a word.
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(c.Conn, response431)
+			c.mu.Lock()
+			c.err = errSilentClose
+			c.mu.Unlock()
+			return 0, errSilentClose
+		}
+		if err == errNoH2Preface {
+			// SETTINGS, then GOAWAY(PROTOCOL_ERROR) (RFC 9113 §3.4).
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Conn.Write(h2PrefaceRejection)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -63,6 +83,19 @@ func (c *strictConn) CloseWrite() error {
 	}
 	return nil
 }
+
+// h2PrefaceRejection is an empty SETTINGS frame and a GOAWAY frame with
+// last stream 0 and error PROTOCOL_ERROR.
+var h2PrefaceRejection = []byte{
+	0, 0, 0, 0x4, 0, 0, 0, 0, 0,
+	0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+}
+
+const response431 = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\nContent-Length: 32\r\n\r\nrequest header fields too large\n"
+
+// errSilentClose makes net/http close a connection without answering.
+var errSilentClose = &net.OpError{Op: "read", Net: "tcp", Err: errHeadTooLarge}
 
 type strictConnKey struct{}
 
@@ -87,10 +120,12 @@ func tunnelConn(r *http.Request) {
 type strictHandler struct{ h http.Handler }
 
 func (s strictHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil {
-		if sc, ok := r.Context().Value(strictConnKey{}).(*strictConn); ok && sc.tlsState != nil {
+	if sc, ok := r.Context().Value(strictConnKey{}).(*strictConn); ok {
+		if r.TLS == nil && sc.tlsState != nil {
 			r.TLS = sc.tlsState
 		}
+		sc.active.Add(1)
+		defer sc.active.Add(-1)
 	}
 	s.h.ServeHTTP(w, r)
 }

@@ -4,8 +4,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+
+	"github.com/portico-dev/portico/dataplane"
 )
 
 const usage = `portico: a Kubernetes ingress controller with its own L7 proxy
@@ -23,6 +26,9 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go dataplane.ReturnMemory(ctx)
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "controller":

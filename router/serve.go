@@ -75,18 +75,19 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 
 // ServeListener is Serve on a listener the caller opened.
 func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h http.Handler, d Drain) error {
-	// HTTP/1.x connections pass through the framing checker; over TLS the
-	// handshake is done first, so HTTP/2 connections bypass it.
+	// Every connection passes through the framing checker (HTTP/1.x) or
+	// the HTTP/2 frame guard; over TLS the handshake is done first.
 	srv := NewEdgeServer(strictHandler{h}, tlsConf == nil)
 	srv.ConnContext = connContext
 	// TLS connections reach net/http already decrypted (see tlsListener):
 	// HTTP/2 on them is served as with prior knowledge.
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	tun := &tunnels{conns: map[*strictConn]struct{}{}}
 	if tlsConf != nil {
 		srv.TLSConfig = tlsConf
-		ln = newTLSListener(ln, tlsConf)
+		ln = newTLSListener(ln, tlsConf, tun)
 	} else {
-		ln = strictListener{ln}
+		ln = strictListener{ln, tun}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -101,6 +102,9 @@ func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h 
 	sctx, cancel := context.WithTimeout(context.Background(), d.Grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	// Upgraded connections (WebSockets) are not waited for by Shutdown:
+	// they get the rest of the grace period to end by themselves.
+	tun.drain(sctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

@@ -26,10 +26,12 @@ type strictConn struct {
 	err      error
 	// active counts the requests of this connection being handled.
 	active atomic.Int32
+	// tunnels, when set, tracks the connection once it is upgraded.
+	tunnels *tunnels
 }
 
-func newStrictConn(c net.Conn, state *tls.ConnectionState, mode h2Mode) *strictConn {
-	return &strictConn{Conn: c, tlsState: state, f: newFramer(mode)}
+func newStrictConn(c net.Conn, state *tls.ConnectionState, mode h2Mode, t *tunnels) *strictConn {
+	return &strictConn{Conn: c, tlsState: state, f: newFramer(mode), tunnels: t}
 }
 
 func (c *strictConn) Read(b []byte) (int, error) {
@@ -74,6 +76,65 @@ func (c *strictConn) tunnel() {
 	c.mu.Lock()
 	c.f.tunnel()
 	c.mu.Unlock()
+	if c.tunnels != nil {
+		c.tunnels.add(c)
+	}
+}
+
+// Close closes the connection and forgets it as a tunnel.
+func (c *strictConn) Close() error {
+	if c.tunnels != nil {
+		c.tunnels.remove(c)
+	}
+	return c.Conn.Close()
+}
+
+// tunnels tracks a server's upgraded connections, which
+// http.Server.Shutdown does not wait for.
+type tunnels struct {
+	mu    sync.Mutex
+	conns map[*strictConn]struct{}
+}
+
+func (t *tunnels) add(c *strictConn) {
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *tunnels) remove(c *strictConn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// drain waits until every tunnel has closed or ctx ends, then closes the
+// ones left.
+func (t *tunnels) drain(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		t.mu.Lock()
+		n := len(t.conns)
+		t.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.mu.Lock()
+			left := make([]*strictConn, 0, len(t.conns))
+			for c := range t.conns {
+				left = append(left, c)
+			}
+			t.mu.Unlock()
+			for _, c := range left {
+				_ = c.Close()
+			}
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // CloseWrite half-closes the underlying connection when it supports it.
@@ -131,14 +192,17 @@ func (s strictHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // strictListener wraps cleartext connections in the framing checker.
-type strictListener struct{ net.Listener }
+type strictListener struct {
+	net.Listener
+	tunnels *tunnels
+}
 
 func (l strictListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newStrictConn(c, nil, h2Allowed), nil
+	return newStrictConn(c, nil, h2Allowed, l.tunnels), nil
 }
 
 // HandshakeTimeout bounds a client's TLS handshake.
@@ -156,10 +220,11 @@ type tlsListener struct {
 	once  sync.Once
 	mu    sync.Mutex
 	err   error // why accepting stopped, unless Close stopped it
+	tun   *tunnels
 }
 
-func newTLSListener(ln net.Listener, cfg *tls.Config) *tlsListener {
-	l := &tlsListener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{})}
+func newTLSListener(ln net.Listener, cfg *tls.Config, tun *tunnels) *tlsListener {
+	l := &tlsListener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{}), tun: tun}
 	go l.acceptLoop()
 	return l
 }
@@ -193,7 +258,7 @@ func (l *tlsListener) handshake(c net.Conn) {
 		mode = h2Required
 	}
 	select {
-	case l.conns <- newStrictConn(tc, &state, mode):
+	case l.conns <- newStrictConn(tc, &state, mode, l.tun):
 	case <-l.done:
 		_ = c.Close()
 	}

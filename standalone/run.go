@@ -85,7 +85,7 @@ func Run(ctx context.Context, opts Options) error {
 		serve(name, l, dp.Router)
 	}
 	if opts.AdminAddr != "" {
-		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(dp, reg))
+		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(ctx, dp, reg))
 	}
 
 	if !opts.GatewayPool.IsValid() {
@@ -129,10 +129,17 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-func adminMux(dp *dataplane.Dataplane, reg *prometheus.Registry) *http.ServeMux {
+// adminMux serves health, readiness and metrics. Readiness fails from the
+// moment ctx ends (SIGTERM), so load balancers stop sending during the
+// shutdown delay, while the listeners still serve.
+func adminMux(ctx context.Context, dp *dataplane.Dataplane, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ctx.Err() != nil {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if !dp.Ready() {
 			http.Error(w, "first routing table not loaded yet", http.StatusServiceUnavailable)
 			return

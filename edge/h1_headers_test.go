@@ -196,7 +196,7 @@ func hopProblems(c hopCase, host string, r edgetest.Request) []string {
 			problems = append(problems, fmt.Sprintf("hop-by-hop field %s: %q reached the backend", name, r.Values(name)))
 		}
 	}
-	if te := r.Values("TE"); len(te) > 0 && !(len(te) == 1 && strings.EqualFold(te[0], "trailers")) {
+	if te := r.Values("TE"); len(te) > 0 && (len(te) != 1 || !strings.EqualFold(te[0], "trailers")) {
 		problems = append(problems, fmt.Sprintf("hop-by-hop field TE: %q reached the backend (only \"trailers\" may be passed on)", te))
 	}
 	// Fields the client named in Connection are removed, unless Portico
@@ -335,7 +335,7 @@ func spoofProblems(r edgetest.Request, path string) []string {
 		}
 	}
 	for _, name := range []string{"X-Real-IP", "True-Client-IP", "X-Client-IP"} {
-		if v := r.Values(name); len(v) > 0 && !(len(v) == 1 && v[0] == "127.0.0.1") {
+		if v := r.Values(name); len(v) > 0 && (len(v) != 1 || v[0] != "127.0.0.1") {
 			problems = append(problems, fmt.Sprintf("%s: %q reached the backend; it must be absent or Portico's 127.0.0.1", name, v))
 		}
 	}
@@ -344,7 +344,7 @@ func spoofProblems(r edgetest.Request, path string) []string {
 			problems = append(problems, fmt.Sprintf("%s: %q reached the backend from an untrusted client", name, r.Values(name)))
 		}
 	}
-	if v := r.Values("Forwarded"); len(v) > 0 && !(len(v) == 1 && strings.Contains(v[0], "for=127.0.0.1")) {
+	if v := r.Values("Forwarded"); len(v) > 0 && (len(v) != 1 || !strings.Contains(v[0], "for=127.0.0.1")) {
 		problems = append(problems, fmt.Sprintf("Forwarded: %q reached the backend; it must be absent or Portico's own", v))
 	}
 	return problems

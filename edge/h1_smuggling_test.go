@@ -93,8 +93,6 @@ func getThenSmuggle(requestLine string, headers ...string) string {
 	return b.String()
 }
 
-func chunked(data string) string { return fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(data), data) }
-
 var codes400or501 = []int{400, 501}
 
 func smugglingCases() []smuggleCase {

@@ -217,7 +217,7 @@ func TestAPIServerOutage(t *testing.T) {
 	addr := replica(t, link.config(), "outage", leaseNS, "203.0.113.40")
 	eventually(t, 30*time.Second, func() error {
 		if c, b, err := get(addr, "steady.outage.test"); err != nil || c != 200 {
-			return fmt.Errorf("%d %q %v", c, b, err)
+			return fmt.Errorf("%d %q %w", c, b, err)
 		}
 		if ip := statusIP(t, ns, "steady"); ip != "203.0.113.40" {
 			return fmt.Errorf("status %q", ip)
@@ -258,7 +258,7 @@ func TestAPIServerOutage(t *testing.T) {
 	create(t, svc2, es2, ingress(ns, "fresh", ptr.To("outage"), "fresh.outage.test", path{"/", networkingv1.PathTypePrefix, "fresh"}))
 	eventually(t, 90*time.Second, func() error {
 		if c, b, err := get(addr, "fresh.outage.test"); err != nil || c != 200 {
-			return fmt.Errorf("new Ingress after the outage: %d %q %v", c, b, err)
+			return fmt.Errorf("new Ingress after the outage: %d %q %w", c, b, err)
 		}
 		return nil
 	})
@@ -306,7 +306,7 @@ func TestLeaderFailover(t *testing.T) {
 	addrB := replica(t, cp.Config, "failover", leaseNS, "203.0.113.42")
 	eventually(t, 30*time.Second, func() error {
 		if c, _, err := get(addrB, "first.failover.test"); err != nil || c != 200 {
-			return fmt.Errorf("replica B: %d %v", c, err)
+			return fmt.Errorf("replica B: %d %w", c, err)
 		}
 		return nil
 	})

@@ -103,7 +103,7 @@ func TestManyTLSSecrets(t *testing.T) {
 	eventually(t, 5*time.Minute, func() error {
 		// A TLS host redirects cleartext requests: 308 proves its route.
 		if c, b, err := get(addr, last); err != nil || c != http.StatusPermanentRedirect {
-			return fmt.Errorf("last host: %d %q %v", c, b, err)
+			return fmt.Errorf("last host: %d %q %w", c, b, err)
 		}
 		return nil
 	})

@@ -127,7 +127,7 @@ func TestReferenceGrantRevoked(t *testing.T) {
 	addr := boundAddr(t, fmt.Sprintf("Gateway/%s/web:80", routes))
 	eventually(t, 20*time.Second, func() error {
 		if c, b, err := get(addr, "any.test"); err != nil || c != 200 {
-			return fmt.Errorf("granted backend: %d %q %v", c, b, err)
+			return fmt.Errorf("granted backend: %d %q %w", c, b, err)
 		}
 		return nil
 	})
@@ -137,7 +137,7 @@ func TestReferenceGrantRevoked(t *testing.T) {
 	revoked := time.Now()
 	eventually(t, 10*time.Second, func() error {
 		if c, _, err := get(addr, "any.test"); err != nil || c == 200 {
-			return fmt.Errorf("still served: %d %v", c, err)
+			return fmt.Errorf("still served: %d %w", c, err)
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func (c *strictConn) Read(b []byte) (int, error) {
 		}
 		err = c.err
 		c.mu.Unlock()
-		if err == errHeadTooLarge && c.active.Load() == 0 {
+		if errors.Is(err, errHeadTooLarge) && c.active.Load() == 0 {
 			// Nothing else is being written on the connection: answer 431
 			// here, and let net/http close it without a word.
 			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -59,10 +60,10 @@ func (c *strictConn) Read(b []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, errSilentClose
 		}
-		if err == errNoH2Preface {
+		if errors.Is(err, errNoH2Preface) {
 			// SETTINGS, then GOAWAY(PROTOCOL_ERROR) (RFC 9113 §3.4).
 			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.Conn.Write(h2PrefaceRejection)
+			_, _ = c.Write(h2PrefaceRejection)
 		}
 		if err != nil {
 			return 0, err

@@ -26,9 +26,7 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go dataplane.ReturnMemory(ctx)
+	go dataplane.ReturnMemory(context.Background())
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "controller":

@@ -650,7 +650,7 @@ func (b *Backend) readBody(br *bufio.Reader, r *Request) error {
 		n, err := io.ReadFull(br, buf)
 		b.update(r, func(r *Request) { r.Body = buf[:n] })
 		if err != nil {
-			return fmt.Errorf("cut: %d of %d bytes, then %v", n, r.ContentLength, err)
+			return fmt.Errorf("cut: %d of %d bytes, then %w", n, r.ContentLength, err)
 		}
 		return nil
 	}
@@ -678,11 +678,11 @@ func (b *Backend) readBody(br *bufio.Reader, r *Request) error {
 		body = append(body, chunk[:n]...)
 		b.update(r, func(r *Request) { r.Body = body })
 		if err != nil {
-			return fmt.Errorf("cut: chunk of %d bytes, got %d, then %v", size, n, err)
+			return fmt.Errorf("cut: chunk of %d bytes, got %d, then %w", size, n, err)
 		}
 		crlf := make([]byte, 2)
 		if _, err := io.ReadFull(br, crlf); err != nil || string(crlf) != "\r\n" {
-			return fmt.Errorf("chunk data not followed by CRLF (got %q, %v)", crlf, err)
+			return fmt.Errorf("chunk data not followed by CRLF (got %q, %w)", crlf, err)
 		}
 	}
 	for {
@@ -714,7 +714,7 @@ func parseChunkSize(line string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(hex, 16, 64)
 	if err != nil {
-		return 0, fmt.Errorf("chunk-size %q: %v", hex, err)
+		return 0, fmt.Errorf("chunk-size %q: %w", hex, err)
 	}
 	return n, nil
 }

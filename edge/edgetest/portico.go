@@ -119,7 +119,7 @@ func binary() (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, porticoPkg)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
-		binErr = fmt.Errorf("go build -o %s %s: %v\n%s", out, porticoPkg, err, b)
+		binErr = fmt.Errorf("go build -o %s %s: %w\n%s", out, porticoPkg, err, b)
 		return "", binErr
 	}
 	binPath = out
@@ -282,7 +282,7 @@ func (p *Portico) PID() int {
 func (p *Portico) Alive() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("portico exited: %v", p.exitErr)
+		return fmt.Errorf("portico exited: %w", p.exitErr)
 	default:
 		return nil
 	}

@@ -17,11 +17,7 @@ import (
 // (issue #10, items 3 and 5); large bodies still stream.
 func TestStalledAndMalformedBodies(t *testing.T) {
 	be := newCountingBackend(t)
-	bk := &Backend{Name: "b", Endpoints: []Endpoint{{be.ln.Addr().String()}}}
-	rt := New(Options{Edge: EdgeOptions{BodyReadTimeout: 300 * time.Millisecond}})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	addr := startStrict(t, rt)
+	addr := strictFront(t, "b", be.ln.Addr().String(), Options{Edge: EdgeOptions{BodyReadTimeout: 300 * time.Millisecond}})
 
 	out, closed := exchange(t, addr, "POST /stall HTTP/1.1\r\nHost: app.example\r\nContent-Length: 10\r\n\r\nabc")
 	if !strings.Contains(out, " 408 ") || !closed {

@@ -345,11 +345,10 @@ func (f *framer) chunkSize(line []byte) error {
 	}
 	var n int64
 	for _, c := range size {
-		d, ok := hexDigit(c)
-		if !ok {
+		if !isHex(c) {
 			return framingErr("invalid chunk size %q", size)
 		}
-		n = n<<4 | int64(d)
+		n = n<<4 | int64(unhex(c))
 	}
 	if n == 0 {
 		f.state = stTrailers
@@ -384,18 +383,6 @@ func parseContentLength(v []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).

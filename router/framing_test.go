@@ -89,6 +89,17 @@ func startStrict(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
+// strictFront serves one route for app.example to endpoint the way
+// Portico's listeners do, and returns the front's address.
+func strictFront(t *testing.T, name, endpoint string, opts Options) string {
+	t.Helper()
+	bk := &Backend{Name: name, Endpoints: []Endpoint{{endpoint}}}
+	rt := New(opts)
+	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
+		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
+	return startStrict(t, rt)
+}
+
 // exchange writes raw to addr and returns what came back before the
 // connection closed (or 2 s passed), and whether it was closed.
 func exchange(t *testing.T, addr, raw string) (string, bool) {
@@ -112,11 +123,7 @@ const smuggled = "GET /SMUGGLED HTTP/1.1\r\nHost: app.example\r\n\r\n"
 // 400 (never proxied) and the connection closed (issue #10, item 3).
 func TestFramingRejected(t *testing.T) {
 	be := newCountingBackend(t)
-	bk := &Backend{Name: "b", Endpoints: []Endpoint{{be.ln.Addr().String()}}}
-	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	addr := startStrict(t, rt)
+	addr := strictFront(t, "b", be.ln.Addr().String(), Options{})
 	body := "0\r\n\r\n" + smuggled
 	for _, tc := range []struct{ name, req string }{
 		{"CL+TE", "POST / HTTP/1.1\r\nHost: app.example\r\nContent-Length: 45\r\nTransfer-Encoding: chunked\r\n\r\n" + body},
@@ -167,11 +174,7 @@ func TestFramingRejected(t *testing.T) {
 // pass the checker unchanged.
 func TestFramingAccepted(t *testing.T) {
 	be := newCountingBackend(t)
-	bk := &Backend{Name: "b", Endpoints: []Endpoint{{be.ln.Addr().String()}}}
-	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	addr := startStrict(t, rt)
+	addr := strictFront(t, "b", be.ln.Addr().String(), Options{})
 	req := "POST /a HTTP/1.1\r\nHost: app.example\r\nContent-Length: 5\r\n\r\nhello" +
 		"POST /b HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n" +
 		"GET /c HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n"
@@ -190,11 +193,7 @@ func TestFramingAccepted(t *testing.T) {
 // state; HTTP/2 over TLS is served.
 func TestFramingUpgradeAndTLS(t *testing.T) {
 	ws := httptestHijacker(t)
-	bk := &Backend{Name: "ws", Endpoints: []Endpoint{{ws}}}
-	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	front := startStrict(t, rt)
+	front := strictFront(t, "ws", ws, Options{})
 	c, err := net.Dial("tcp", front)
 	if err != nil {
 		t.Fatal(err)
@@ -300,11 +299,7 @@ func selfSignedForTest(t *testing.T) tls.Certificate {
 // fields, gets 431 and the connection is closed; one just under passes.
 func TestHeadLimits(t *testing.T) {
 	be := newCountingBackend(t)
-	bk := &Backend{Name: "b", Endpoints: []Endpoint{{be.ln.Addr().String()}}}
-	rt := New(Options{})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	addr := startStrict(t, rt)
+	addr := strictFront(t, "b", be.ln.Addr().String(), Options{})
 	head := func(size int) string {
 		base := "GET / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\nX-Pad: \r\n\r\n"
 		return strings.Replace(base, "X-Pad: ", "X-Pad: "+strings.Repeat("a", size-len(base)), 1)

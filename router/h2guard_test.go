@@ -97,11 +97,7 @@ func TestSendTimeout(t *testing.T) {
 		}
 	}))
 	defer big.Close()
-	bk := &Backend{Name: "big", Endpoints: []Endpoint{{addr(big)}}}
-	rt := New(Options{Edge: EdgeOptions{SendTimeout: 500 * time.Millisecond}})
-	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
-		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))
-	front := startStrict(t, rt)
+	front := strictFront(t, "big", addr(big), Options{Edge: EdgeOptions{SendTimeout: 500 * time.Millisecond}})
 	c, err := net.Dial("tcp", front)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,9 @@
 package standalone
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,39 +73,12 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 			t.Fatal(err)
 		}
 	}
-	var mu sync.Mutex
-	bound := map[string]string{}
-	ready := make(chan struct{}, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Dir: dir,
-			Translate:   translate.Options{Istio: &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, PerGateway: true}},
-			GatewayPool: netip.MustParsePrefix("127.0.12.0/24"), Interval: 20 * time.Millisecond,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
-			OnListening: func(name string, a net.Addr) {
-				mu.Lock()
-				bound[name] = a.String()
-				mu.Unlock()
-				ready <- struct{}{}
-			}})
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	for range 3 {
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Istio gateway listeners not bound: %v", bound)
-		}
-	}
-	mu.Lock()
+	bound := startRun(t, Options{Dir: dir,
+		Translate:   translate.Options{Istio: &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, PerGateway: true}},
+		GatewayPool: netip.MustParsePrefix("127.0.12.0/24"), Interval: 20 * time.Millisecond}, 3)
 	httpAddr := bound["IstioGateway/default/test-kratos-gateway:80"]
 	tlsAddr := bound["IstioGateway/default/es-gateway:443"]
 	tcpAddr := bound["IstioGateway/default/data-center-grpc-gateway:21000"]
-	mu.Unlock()
 	if !strings.HasSuffix(httpAddr, ":80") || !strings.HasSuffix(tlsAddr, ":443") || !strings.HasSuffix(tcpAddr, ":21000") ||
 		httpAddr[:len(httpAddr)-3] == tlsAddr[:len(tlsAddr)-4] {
 		t.Fatalf("each Gateway on its own address at its server port: %v", bound)

@@ -1,7 +1,6 @@
 package standalone
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,7 +11,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -208,37 +205,11 @@ data: {tls.crt: %s, tls.key: %s}
 			t.Fatal(err)
 		}
 	}
-	var mu sync.Mutex
-	bound := map[string]string{}
-	ready := make(chan struct{}, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
-			Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
-				GatewayControllerName: "portico.dev/gateway-controller",
-				Istio:                 &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, PerGateway: true}},
-			GatewayPool: netip.MustParsePrefix("127.0.14.0/24"), Interval: 20 * time.Millisecond,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
-			OnListening: func(name string, a net.Addr) {
-				mu.Lock()
-				bound[name] = a.String()
-				mu.Unlock()
-				ready <- struct{}{}
-			}})
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	for range 4 {
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("listeners not bound: %v", bound)
-		}
-	}
-	mu.Lock()
+	bound := startRun(t, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0",
+		Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
+			GatewayControllerName: "portico.dev/gateway-controller",
+			Istio:                 &translate.IstioOptions{Selector: map[string]string{"istio": "ingressgateway"}, PerGateway: true}},
+		GatewayPool: netip.MustParsePrefix("127.0.14.0/24"), Interval: 20 * time.Millisecond}, 4)
 	addrs := map[string]string{"http": bound["http"], "ingress": bound["https"]}
 	for _, a := range bound {
 		switch {
@@ -248,7 +219,6 @@ data: {tls.crt: %s, tls.key: %s}
 			addrs["gateway"] = a
 		}
 	}
-	mu.Unlock()
 	if len(addrs) != 4 {
 		t.Fatalf("listeners: %v", bound)
 	}

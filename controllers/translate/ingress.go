@@ -99,7 +99,7 @@ func (t *translator) ingress(ing *networkingv1.Ingress) {
 	}
 	t.ingressTLS(ing, ref)
 	if !t.boolAnnotation(ing, ref, AnnotationSSLRedirect, true) {
-		t.noRedirect[ing.Namespace+"/"+ing.Name] = true
+		t.noRedirect[ingressKind+"/"+ing.Namespace+"/"+ing.Name] = true
 	}
 	hsts := t.hsts(ing, ref)
 	if db := ing.Spec.DefaultBackend; db != nil {

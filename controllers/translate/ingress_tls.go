@@ -197,12 +197,16 @@ func (t *translator) boolAnnotation(ing *networkingv1.Ingress, ref ObjectRef, ke
 	return def
 }
 
-// applyRedirects marks routes of TLS hosts for the HTTP→HTTPS redirect,
-// unless their Ingress turned it off.
+// applyRedirects marks the Ingress routes of TLS hosts on the shared
+// listeners for the HTTP→HTTPS redirect, unless their Ingress turned it
+// off. An Ingress's spec.tls never redirects routes of other APIs: Gateway
+// listeners redirect only what their own routes say, Istio servers only by
+// tls.httpsRedirect.
 func (t *translator) applyRedirects() {
 	for i := range t.res.Config.Routes {
 		r := &t.res.Config.Routes[i]
-		if t.tlsHosts[r.Host] && !t.noRedirect[r.Source.Namespace+"/"+r.Source.Name] {
+		if r.Source.Kind == ingressKind && r.Listener == "" && t.tlsHosts[r.Host] &&
+			!t.noRedirect[ingressKind+"/"+r.Source.Namespace+"/"+r.Source.Name] {
 			r.HTTPSRedirect = true
 		}
 	}

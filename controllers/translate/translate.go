@@ -47,7 +47,8 @@ type translator struct {
 	defaultFrom *ObjectRef
 	secrets     map[nsName]*corev1.Secret
 	// tlsHosts are hosts named in some spec.tls; noRedirect holds
-	// "namespace/name" of Ingresses that turned the HTTPS redirect off.
+	// "Ingress/namespace/name" of Ingresses that turned the HTTPS redirect
+	// off. Both apply to Ingress routes only.
 	tlsHosts   map[string]bool
 	noRedirect map[string]bool
 	// policies are the validated BackendTLSPolicies, oldest first;

@@ -68,8 +68,8 @@ func (t *translator) backendPolicies() map[policyTarget]*backendPolicy {
 		all = append(all, validatePolicy(&t.snap.BackendTLSPolicies[i], cms))
 	}
 	slices.SortFunc(all, func(a, b *backendPolicy) int {
-		return cmp.Or(a.p.CreationTimestamp.Compare(b.p.CreationTimestamp.Time),
-			cmp.Compare(a.p.Namespace, b.p.Namespace), cmp.Compare(a.p.Name, b.p.Name))
+		return compareAge(a.p.CreationTimestamp, ObjectRef{Namespace: a.p.Namespace, Name: a.p.Name},
+			b.p.CreationTimestamp, ObjectRef{Namespace: b.p.Namespace, Name: b.p.Name})
 	})
 	index := map[policyTarget]*backendPolicy{}
 	t.targeted = map[nsName]bool{}

@@ -21,10 +21,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 	for i := range t.snap.GRPCRoutes {
 		routes = append(routes, &t.snap.GRPCRoutes[i])
 	}
-	slices.SortFunc(routes, func(a, b *gatewayv1.GRPCRoute) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	sortOldestFirst(routes)
 	for _, gr := range routes {
 		in := routeInput{ref: ObjectRef{Kind: kindGRPC, Namespace: gr.Namespace, Name: gr.Name}, gen: gr.Generation,
 			parentRefs: gr.Spec.ParentRefs, hostnames: gr.Spec.Hostnames}

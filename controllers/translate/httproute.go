@@ -22,10 +22,7 @@ func (t *translator) httpRoutes(gateways map[nsName]*gatewayState) {
 	for i := range t.snap.HTTPRoutes {
 		routes = append(routes, &t.snap.HTTPRoutes[i])
 	}
-	slices.SortFunc(routes, func(a, b *gatewayv1.HTTPRoute) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	sortOldestFirst(routes)
 	for _, hr := range routes {
 		t.httpRoute(hr, gateways)
 	}

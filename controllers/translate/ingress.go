@@ -62,13 +62,7 @@ func (t *translator) ingresses() {
 			ours = append(ours, ing)
 		}
 	}
-	slices.SortFunc(ours, func(a, b *networkingv1.Ingress) int {
-		return cmp.Or(
-			a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace),
-			cmp.Compare(a.Name, b.Name),
-		)
-	})
+	sortOldestFirst(ours)
 	n := 0
 	for _, ing := range ours {
 		for _, r := range ing.Spec.Rules {

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"cmp"
 	"crypto/x509"
 	"fmt"
 	"slices"
@@ -93,9 +92,7 @@ func (t *translator) istio() {
 		return
 	}
 	gws := slices.Clone(t.snap.IstioGateways)
-	slices.SortFunc(gws, func(a, b *istiov1.Gateway) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	sortOldestFirst(gws)
 	servers := map[nsName][]*istioServer{}
 	listeners := map[string]int{}
 	for _, gw := range gws {

@@ -33,9 +33,7 @@ func istioService(host, ns string) (nsName, bool) {
 // oldest wins a Service) and reports what of them Portico ignores.
 func (t *translator) destinationRules() map[nsName]*istiov1.DestinationRule {
 	drs := slices.Clone(t.snap.DestinationRules)
-	slices.SortFunc(drs, func(a, b *istiov1.DestinationRule) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	sortOldestFirst(drs)
 	out := map[nsName]*istiov1.DestinationRule{}
 	for _, dr := range drs {
 		ref := ObjectRef{Kind: KindDestinationRule, Namespace: dr.Namespace, Name: dr.Name}

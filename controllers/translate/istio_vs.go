@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -31,9 +30,7 @@ type boundServer struct {
 // Gateways, oldest first, and emits their routes in rule order.
 func (t *translator) virtualServices(servers map[nsName][]*istioServer) {
 	vss := slices.Clone(t.snap.VirtualServices)
-	slices.SortFunc(vss, func(a, b *istiov1.VirtualService) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	sortOldestFirst(vss)
 	for _, vs := range vss {
 		in := vsInput{vs: vs, ref: ObjectRef{Kind: KindVirtualService, Namespace: vs.Namespace, Name: vs.Name}}
 		bound := t.bindServers(in, servers)

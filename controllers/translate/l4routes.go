@@ -47,10 +47,7 @@ func (t *translator) l4Routes(gateways map[nsName]*gatewayState) {
 		}
 		ins = append(ins, in)
 	}
-	slices.SortFunc(ins, func(a, b l4Input) int {
-		return cmp.Or(a.created.Compare(b.created.Time),
-			cmp.Compare(a.ref.Namespace, b.ref.Namespace), cmp.Compare(a.ref.Name, b.ref.Name), cmp.Compare(a.ref.Kind, b.ref.Kind))
-	})
+	slices.SortFunc(ins, func(a, b l4Input) int { return compareAge(a.created, a.ref, b.created, b.ref) })
 	for _, in := range ins {
 		backends, resolved := t.ruleBackends(in.routeInput, in.rules, router.HTTP1)
 		var all []router.WeightedBackend

@@ -77,7 +77,7 @@ func gatewayOfService(svc *corev1.Service) translate.ObjectRef {
 // listenerKey is the router listener key of a Gateway port; it matches the
 // keys translation gives the Gateway's routes.
 func listenerKey(gw translate.ObjectRef, port int32) string {
-	return fmt.Sprintf("Gateway/%s/%s:%d", gw.Namespace, gw.Name, port)
+	return router.ListenerKey("Gateway", gw.Namespace, gw.Name, port)
 }
 
 // gatewayServices lists the Services Portico manages for Gateways.

@@ -305,3 +305,10 @@ type Fault struct {
 	AbortPercent float64       `json:"abortPercent,omitempty"`
 	AbortStatus  int           `json:"abortStatus,omitempty"`
 }
+
+// ListenerKey names the listener serving one port of a gateway object
+// (kind "Gateway" or "IstioGateway"): "Kind/namespace/name:port". Routes,
+// certificates and the data plane's listener sets all use it.
+func ListenerKey(kind, namespace, name string, port int32) string {
+	return kind + "/" + namespace + "/" + name + ":" + strconv.Itoa(int(port))
+}

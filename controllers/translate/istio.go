@@ -220,7 +220,7 @@ func (t *translator) istioListenerKey(gw *istiov1.Gateway, port int32) string {
 	o := t.opts.Istio
 	switch {
 	case o.PerGateway:
-		return fmt.Sprintf("%s/%s/%s:%d", KindIstioGateway, gw.Namespace, gw.Name, port)
+		return router.ListenerKey(KindIstioGateway, gw.Namespace, gw.Name, port)
 	case slices.Contains(o.MainPorts, port):
 		return ""
 	default:

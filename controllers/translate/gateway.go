@@ -176,7 +176,7 @@ func (t *translator) gateway(gw *gatewayv1.Gateway, classParams gatewayParams) *
 	for i := range gw.Spec.Listeners {
 		l := &gw.Spec.Listeners[i]
 		ls := &listenerState{spec: l, valid: true, gw: nsName{gw.Namespace, gw.Name},
-			key: router.ListenerKey(kindGateway, gw.Namespace, gw.Name, int32(l.Port))}
+			key: router.ListenerKey(kindGateway, gw.Namespace, gw.Name, l.Port)}
 		ls.status.Name = l.Name
 		accepted := condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener accepted", gen)
 		resolved := condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "references resolved", gen)

@@ -85,7 +85,7 @@ test-edge: tools ## Adversarial edge suite: builds portico, runs it as a process
 	PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
 
 .PHONY: check-imports
-check-imports: ## Fail if router or tls import Kubernetes packages.
+check-imports: ## Fail if router, tls, serving or dataplane import Kubernetes, Istio or controller packages.
 	hack/check-imports.sh
 
 .PHONY: bench

@@ -182,7 +182,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	}
 	opts.CertCache = r.Dataplane.CertCache
 	res := translate.Translate(snap, opts)
-	table, _ := r.Dataplane.Apply(&res)
+	table, _ := r.Dataplane.Apply(res.Serving())
 	if r.ACME != nil {
 		r.ACME.Manage(res.ACMEHosts)
 	}

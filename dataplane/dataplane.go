@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/router"
+	"github.com/portico-dev/portico/serving"
 	certs "github.com/portico-dev/portico/tls"
 )
 
@@ -113,7 +112,7 @@ func (a admitter) Admit(listener string, cs *tls.ConnectionState, host string) i
 // Apply puts a translation live: certificates first, then the routing
 // table. It returns the table's generation and how long compiling and
 // swapping took.
-func (d *Dataplane) Apply(res *translate.Result) (*router.Table, time.Duration) {
+func (d *Dataplane) Apply(res *serving.Model) (*router.Table, time.Duration) {
 	start := time.Now()
 	def := d.fallback
 	if res.DefaultCertificate != nil {
@@ -124,7 +123,7 @@ func (d *Dataplane) Apply(res *translate.Result) (*router.Table, time.Duration) 
 		certificates = append(certificates[:len(certificates):len(certificates)], acmeCertificates(res.ACMEHosts)...)
 	}
 	d.Certs.Swap(certificates, def)
-	d.swapListenerCerts(res.GatewayListeners)
+	d.swapListenerCerts(res.Listeners)
 	table := router.Compile(res.Config)
 	d.Router.Swap(table)
 	d.CertCache.Sweep()
@@ -148,10 +147,10 @@ func (d *Dataplane) Listeners() map[string]router.Listener {
 	return out
 }
 
-func acmeCertificates(hosts []translate.ACMEHost) []certs.Certificate {
+func acmeCertificates(hosts []serving.ACMEHost) []certs.Certificate {
 	out := make([]certs.Certificate, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, certs.Certificate{Hosts: h.Hosts, Managed: true, Source: "ACME for " + h.Source.String()})
+		out = append(out, certs.Certificate{Hosts: h.Hosts, Managed: true, Source: "ACME for " + h.Source})
 	}
 	return out
 }
@@ -159,20 +158,14 @@ func acmeCertificates(hosts []translate.ACMEHost) []certs.Certificate {
 // swapListenerCerts gives each TLS Gateway port its certificates: by
 // listener hostname, and a certificate of a listener without hostname as
 // the port's default.
-func (d *Dataplane) swapListenerCerts(ls []translate.GatewayListener) {
+func (d *Dataplane) swapListenerCerts(ls []serving.Listener) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seen := map[string]bool{}
 	d.listenerKinds = map[string]router.ListenerKind{}
 	for _, l := range ls {
-		switch l.Protocol {
-		case gatewayv1.TLSProtocolType:
-			d.listenerKinds[l.Key] = router.ListenerTLSPassthrough
-			if l.TLS {
-				d.listenerKinds[l.Key] = router.ListenerTLSTerminate
-			}
-		case gatewayv1.TCPProtocolType:
-			d.listenerKinds[l.Key] = router.ListenerTCP
+		if l.Kind != router.ListenerHTTP {
+			d.listenerKinds[l.Key] = l.Kind
 		}
 		if !l.TLS {
 			continue

@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 			topts := opts.Translate
 			topts.Now, topts.CertCache = start, dp.CertCache
 			res := translate.Translate(snap, topts)
-			table, _ := dp.Apply(&res)
+			table, _ := dp.Apply(res.Serving())
 			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", len(table.Routes()),
 				"problems", len(res.Problems), "took", time.Since(start).String())
 			for _, k := range ignored {

@@ -84,9 +84,13 @@ func New(opts Options) *Router {
 }
 
 // Swap makes t the Table that new requests are served from, numbering it
-// with the next generation, and returns that generation.
+// with the next generation, and returns that generation. A Table is
+// numbered once, before it is first published, and never written again: a
+// Table swapped in a second time keeps its number.
 func (rt *Router) Swap(t *Table) uint64 {
-	t.Generation = rt.gen.Add(1)
+	if t.Generation == 0 {
+		t.Generation = rt.gen.Add(1)
+	}
 	rt.table.Store(t)
 	if m := rt.opts.Metrics; m != nil {
 		m.swapped(t)

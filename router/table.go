@@ -20,8 +20,8 @@ type Table struct {
 	// predicates says whether any route matches on method, headers or
 	// query, so lookups that need none skip building a request view.
 	predicates bool
-	// Generation numbers Tables in the order they were compiled by one
-	// Compiler; 0 for a Table made by Compile.
+	// Generation numbers Tables in the order a Router first published
+	// them (Swap sets it once, before publishing); 0 until then.
 	Generation uint64
 }
 

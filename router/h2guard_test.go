@@ -112,3 +112,33 @@ func TestSendTimeout(t *testing.T) {
 		t.Fatal("the stalled response was still being relayed after 15s (send timeout 500ms)")
 	}
 }
+
+// TestSendTimeoutSparesIdleStreams: a streaming response whose backend is
+// quiet for longer than the send timeout (SSE, gRPC streams) is not cut,
+// over HTTP/2 (where a stream's write deadline is a timer) as over
+// HTTP/1.1; only a write that cannot complete is.
+func TestSendTimeoutSparesIdleStreams(t *testing.T) {
+	sse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		time.Sleep(1500 * time.Millisecond)
+		_, _ = io.WriteString(w, "b")
+	}))
+	defer sse.Close()
+	front := strictFront(t, "sse", addr(sse), Options{Edge: EdgeOptions{SendTimeout: 500 * time.Millisecond}})
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	for name, tr := range map[string]*http.Transport{"h1": {}, "h2c": h2c} {
+		req, _ := http.NewRequest("GET", "http://"+front+"/events", nil)
+		req.Host = "app.example"
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(b) != "ab" || (name == "h2c") != (resp.ProtoMajor == 2) {
+			t.Errorf("%s: %s %q %v, want the whole stream", name, resp.Proto, b, err)
+		}
+	}
+}

@@ -114,20 +114,34 @@ type recorder struct {
 	// deadline is the one set last.
 	sendTimeout time.Duration
 	deadline    time.Time
+	// perWrite: the deadline must be lifted after each write. An HTTP/2
+	// stream's write deadline is a timer that resets the stream when it
+	// fires, written to or not, which would cut idle streaming responses
+	// (SSE, gRPC); a connection's deadline only fails writes.
+	perWrite bool
 }
 
-// extend keeps a write deadline between sendTimeout/2 and sendTimeout
-// ahead, setting it at most once per sendTimeout/2.
+// extend arms the write deadline before a write. Over HTTP/1.x it keeps it
+// between sendTimeout/2 and sendTimeout ahead, setting it at most once per
+// sendTimeout/2 (net/http lifts it after the response).
 func (r *recorder) extend() {
 	if r.sendTimeout <= 0 {
 		return
 	}
 	now := time.Now()
-	if r.deadline.Sub(now) > r.sendTimeout/2 {
+	if !r.perWrite && r.deadline.Sub(now) > r.sendTimeout/2 {
 		return
 	}
 	r.deadline = now.Add(r.sendTimeout)
 	_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(r.deadline)
+}
+
+// settle lifts an HTTP/2 stream's write deadline after a write.
+func (r *recorder) settle() {
+	if r.perWrite && !r.deadline.IsZero() {
+		r.deadline = time.Time{}
+		_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Time{})
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -143,6 +157,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	r.extend()
 	n, err := r.ResponseWriter.Write(p)
+	r.settle()
 	r.bytes += int64(n)
 	return n, err
 }
@@ -154,6 +169,7 @@ func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+	r.settle()
 }
 
 // Unwrap exposes the underlying writer to http.ResponseController.

@@ -129,7 +129,7 @@ func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.r
 
 func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, sendTimeout: rt.opts.Edge.SendTimeout}
+	rec := &recorder{ResponseWriter: w, sendTimeout: rt.opts.Edge.SendTimeout, perWrite: r.ProtoMajor == 2}
 	if rec.sendTimeout <= 0 {
 		rec.sendTimeout = DefaultSendTimeout
 	}

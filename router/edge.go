@@ -18,6 +18,7 @@ type EdgeOptions struct {
 	// BodyReadTimeout is the longest wait for the next bytes of a request
 	// body (nginx's client_body_timeout); 0 means DefaultBodyReadTimeout.
 	// A client that stalls longer gets 408 and its connection is closed.
+	// HTTP/2 bodies without a declared length (gRPC streams) are exempt.
 	BodyReadTimeout time.Duration
 	// SendTimeout is the longest a response write may wait for the client
 	// to take bytes (nginx's send_timeout; for HTTP/2, the stream's flow
@@ -96,7 +97,9 @@ type requestBody struct {
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	if b.timeout > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	}
 	n, err := b.body.Read(p)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
@@ -135,6 +138,12 @@ func (rt *Router) prepareBody(w http.ResponseWriter, r *http.Request) (*requestB
 	timeout := rt.opts.Edge.BodyReadTimeout
 	if timeout <= 0 {
 		timeout = DefaultBodyReadTimeout
+	}
+	if r.ProtoMajor == 2 && r.ContentLength < 0 {
+		// An HTTP/2 body without a length is a stream (gRPC client and
+		// bidirectional streaming) that may rightly stay quiet for long;
+		// the stream's read deadline is a timer that would end it.
+		timeout = 0
 	}
 	rb := &requestBody{body: r.Body, rc: http.NewResponseController(w), timeout: timeout}
 	r.Body = rb

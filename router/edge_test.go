@@ -88,3 +88,19 @@ func TestEscapedSlashes(t *testing.T) {
 		t.Error("ParseEscapedSlashes accepted nope")
 	}
 }
+
+// TestSlowAnswerAfterBody: the body timeout ends with the body; a backend
+// that answers long after it (here 3 body timeouts) is waited for.
+func TestSlowAnswerAfterBody(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		time.Sleep(900 * time.Millisecond)
+		_, _ = io.WriteString(w, "late")
+	}))
+	defer slow.Close()
+	front := strictFront(t, "slow", addr(slow), Options{Edge: EdgeOptions{BodyReadTimeout: 300 * time.Millisecond}})
+	out, _ := exchange(t, front, "POST / HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello")
+	if !strings.Contains(out, " 200 ") || !strings.HasSuffix(out, "late") {
+		t.Fatalf("slow answer after the body: %q", out)
+	}
+}

@@ -35,7 +35,7 @@ func (c *configMaps) referenced(ctx context.Context, cached, direct client.Reade
 			}
 		}
 	}
-	for _, nn := range translate.ParametersRefs(snap.GatewayClasses, snap.Gateways) {
+	for _, nn := range append(translate.ParametersRefs(snap.GatewayClasses, snap.Gateways), translate.FrontendCARefs(snap.Gateways)...) {
 		ns, name, _ := strings.Cut(nn, "/")
 		keys = append(keys, client.ObjectKey{Namespace: ns, Name: name})
 	}

@@ -68,6 +68,11 @@ func issue(t *testing.T, cn string, names []string, isCA, client bool, parent *x
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}
+
 // TestClientCertificatePolicyMatrix is issue #10's matrix: for the
 // Ingress, Istio and Gateway API front doors, over HTTP/1.1 and HTTP/2, a
 // request reaches a host that requires client certificates only on a
@@ -185,6 +190,17 @@ spec:
   gatewayClassName: portico
   listeners:
   - {name: https, port: 9443, protocol: HTTPS, tls: {certificateRefs: [{name: gw-tls}]}}
+  tls:
+    frontend:
+      default:
+        validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca-cm}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: client-ca-cm, namespace: default}
+data:
+  ca.crt: |
+%s
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -198,7 +214,7 @@ kind: Secret
 metadata: {name: gw-tls, namespace: default}
 type: kubernetes.io/tls
 data: {tls.crt: %s, tls.key: %s}
-`, b64(gw.crt), b64(gw.key))
+`, indent(string(caPEM.crt), "    "), b64(gw.crt), b64(gw.key))
 	dir := t.TempDir()
 	for name, data := range map[string]string{"svc.yaml": svc, "ingress.yaml": ingress, "istio.yaml": istio, "gateway.yaml": gatewayAPI} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -228,7 +244,7 @@ data: {tls.crt: %s, tls.key: %s}
 	type scenario struct {
 		name, front, sni, host string
 		cert                   *tls.Certificate
-		want                   int
+		want                   int // 0: the handshake must fail
 	}
 	var cases []scenario
 	for _, d := range []struct{ front, protected, plain string }{
@@ -246,9 +262,14 @@ data: {tls.crt: %s, tls.key: %s}
 			scenario{"no SNI, plain Host", d.front, "", d.plain, nil, 200},
 		)
 	}
+	// The Gateway requires client certificates on its whole port
+	// (spec.tls.frontend): no certificate, no handshake.
 	cases = append(cases,
-		scenario{"Gateway: SNI of the certificate, same Host", "gateway", "a.gw.test", "a.gw.test", nil, 200},
-		scenario{"Gateway: Host the connection's certificate does not cover", "gateway", "a.gw.test", "b.gw.test", nil, 421},
+		scenario{"Gateway: client certificate, SNI of the certificate, same Host", "gateway", "a.gw.test", "a.gw.test", &client, 200},
+		scenario{"Gateway: client certificate, Host the connection's certificate does not cover", "gateway", "a.gw.test", "b.gw.test", &client, 421},
+		scenario{"Gateway: no client certificate", "gateway", "a.gw.test", "a.gw.test", nil, 0},
+		scenario{"Gateway: no SNI, no client certificate", "gateway", "", "a.gw.test", nil, 0},
+		scenario{"Gateway: certificate of another CA", "gateway", "a.gw.test", "a.gw.test", &stranger, 0},
 	)
 	for _, proto := range []string{"h1", "h2"} {
 		for _, tc := range cases {
@@ -265,6 +286,13 @@ data: {tls.crt: %s, tls.key: %s}
 				req, _ := http.NewRequest("GET", "https://"+addrs[tc.front]+"/", nil)
 				req.Host = tc.host
 				resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+				if tc.want == 0 {
+					if err == nil {
+						resp.Body.Close()
+						t.Fatalf("the handshake succeeded: %d", resp.StatusCode)
+					}
+					return
+				}
 				if err != nil {
 					t.Fatalf("request: %v", err)
 				}

@@ -89,10 +89,23 @@ func parseKeyPair(certPEM, keyPEM []byte) (*tls.Certificate, error) {
 	return &c, nil
 }
 
-// ParseCAs parses a PEM bundle of CA certificates.
+// ParseCAs parses a PEM bundle of CA certificates into a pool.
 func ParseCAs(data []byte) (*x509.CertPool, error) {
+	cas, err := ParseCACertificates(data)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
-	n := 0
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// ParseCACertificates parses a PEM bundle of CA certificates; it fails
+// when the bundle holds none.
+func ParseCACertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
 	for len(data) > 0 {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -106,11 +119,10 @@ func ParseCAs(data []byte) (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing CA certificate: %w", err)
 		}
-		pool.AddCert(c)
-		n++
+		out = append(out, c)
 	}
-	if n == 0 {
+	if len(out) == 0 {
 		return nil, errors.New("no PEM CERTIFICATE block found")
 	}
-	return pool, nil
+	return out, nil
 }

@@ -186,6 +186,14 @@ func (t *translator) gateway(gw *gatewayv1.Gateway, classParams gatewayParams) *
 			if ok, cond := t.listenerCertificates(gw, l, ls, gen); !ok {
 				resolved = cond
 			}
+			if r, a := t.frontendValidation(gw, l, ls, gen); r != nil || a != nil {
+				if r != nil && resolved.Status == metav1.ConditionTrue {
+					resolved = *r
+				}
+				if a != nil {
+					accepted = *a
+				}
+			}
 		case gatewayv1.TLSProtocolType:
 			if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode == gatewayv1.TLSModeTerminate {
 				// Terminate (the default): decrypt, then forward the

@@ -27,12 +27,7 @@ func (t *translator) parametersConfigMap(group, kind, ns, name string) (gatewayP
 	if ns == "" {
 		return p, fmt.Errorf("parametersRef to ConfigMap %s needs a namespace", name)
 	}
-	var cm *corev1.ConfigMap
-	for i := range t.snap.ConfigMaps {
-		if c := &t.snap.ConfigMaps[i]; c.Namespace == ns && c.Name == name {
-			cm = c
-		}
-	}
+	cm := t.configMap(ns, name)
 	if cm == nil {
 		return p, fmt.Errorf("parametersRef: ConfigMap %s/%s not found", ns, name)
 	}

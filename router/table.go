@@ -23,7 +23,22 @@ type Table struct {
 	// Generation numbers Tables in the order a Router first published
 	// them (Swap sets it once, before publishing); 0 until then.
 	Generation uint64
+	// dropped lists the routes Compile left out.
+	dropped []Drop
 }
+
+// Drop is a route Compile left out of a Table: one that can never match
+// because an earlier route of its listener and host has the very same
+// match (Winner), or one whose regular expressions do not compile.
+type Drop struct {
+	Route  Source
+	Winner *Source
+	Reason string
+}
+
+// Dropped lists the routes Compile left out, in configuration order, so
+// that nothing is dropped without a word.
+func (t *Table) Dropped() []Drop { return t.dropped }
 
 // hostIndex finds the routes of a host on one listener.
 type hostIndex struct {
@@ -86,70 +101,75 @@ func Compile(cfg Config) *Table {
 	t := &Table{listeners: map[string]*hostIndex{}}
 	backends := map[*Backend]*compiledBackend{}
 	for i := range cfg.Routes {
-		r := compileRoute(&cfg.Routes[i], backends)
-		if r == nil {
-			continue // an invalid regex; translation reports it
+		r, err := compileRoute(&cfg.Routes[i], backends)
+		if err != nil {
+			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Reason: "invalid regular expression: " + err.Error()})
+			continue
 		}
-		if t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r) {
-			t.routes = append(t.routes, r)
-			t.predicates = t.predicates || r.hasPredicates()
+		if winner := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r); winner != nil {
+			src := winner.Source
+			t.dropped = append(t.dropped, Drop{Route: r.Source, Winner: &src,
+				Reason: "never matches: " + src.String() + " has the same host and match and comes first"})
+			continue
 		}
+		t.routes = append(t.routes, r)
+		t.predicates = t.predicates || r.hasPredicates()
 	}
 	for _, h := range cfg.Hosts {
 		t.index(h.Listener).hostTableFor(h.Host, h.HostMatch)
 	}
 	if cfg.Default != nil {
-		t.def = compileRoute(cfg.Default, backends)
+		t.def, _ = compileRoute(cfg.Default, backends)
 	}
 	t.l4 = compileL4(cfg, backends)
 	return t
 }
 
-// add files r under its path, in precedence order. It reports false when an
-// earlier route has the very same match, which makes r unreachable.
-func (ht *hostTable) add(r *CompiledRoute) bool {
-	var ok bool
+// add files r under its path, in precedence order. It returns the earlier
+// route with the very same match, which makes r unreachable, or nil.
+func (ht *hostTable) add(r *CompiledRoute) *CompiledRoute {
+	var winner *CompiledRoute
 	switch r.PathMatch {
 	case PathRegularExpression:
-		ht.regex, ok = insert(ht.regex, r, false)
+		ht.regex, winner = insert(ht.regex, r, false)
 	case PathExact:
 		if ht.exact == nil {
 			ht.exact = map[string][]*CompiledRoute{}
 		}
-		ht.exact[r.Path], ok = insert(ht.exact[r.Path], r, true)
+		ht.exact[r.Path], winner = insert(ht.exact[r.Path], r, true)
 	default:
 		if ht.prefix == nil {
 			ht.prefix = map[string][]*CompiledRoute{}
 		}
 		k := prefixKey(r.Path)
-		ht.prefix[k], ok = insert(ht.prefix[k], r, true)
+		ht.prefix[k], winner = insert(ht.prefix[k], r, true)
 	}
-	return ok
+	return winner
 }
 
-// insert appends r unless a route with the same match is there, keeping the
-// list in precedence order when sorted.
-func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRoute, bool) {
+// insert appends r unless a route with the same match is there (which it
+// returns), keeping the list in precedence order when sorted.
+func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRoute, *CompiledRoute) {
 	for _, other := range list {
 		if other.sameMatch(r) {
-			return list, false
+			return list, other
 		}
 	}
 	list = append(list, r)
 	if sorted {
 		slices.SortStableFunc(list, precedence)
 	}
-	return list, true
+	return list, nil
 }
 
-func compileRoute(r *Route, backends map[*Backend]*compiledBackend) *CompiledRoute {
+func compileRoute(r *Route, backends map[*Backend]*compiledBackend) (*CompiledRoute, error) {
 	cr := &CompiledRoute{Route: r}
 	if err := cr.compileMatches(); err != nil {
-		return nil
+		return nil, err
 	}
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
-	return cr
+	return cr, nil
 }
 
 func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBackend) weighted {

@@ -94,7 +94,9 @@ func routes(args []string, w io.Writer) error {
 	}
 	opts.Now = time.Now()
 	res := translate.Translate(snap, opts)
-	rep := standalone.Describe(router.Compile(res.Config), &res)
+	table := router.Compile(res.Config)
+	res.Problems = append(res.Problems, translate.DropProblems(table.Dropped())...)
+	rep := standalone.Describe(table, &res)
 	switch *output {
 	case "json":
 		err = rep.WriteJSON(w)

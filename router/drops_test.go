@@ -9,7 +9,9 @@ import (
 // one of its listener and host, and a route whose regular expression does
 // not compile, are left out and listed by Dropped with the winner.
 func TestCompileReportsDrops(t *testing.T) {
-	src := func(name string) Source { return Source{Kind: "HTTPRoute", Namespace: "ns", Name: name, Rule: 0, Path: 0} }
+	src := func(name string) Source {
+		return Source{Kind: "HTTPRoute", Namespace: "ns", Name: name, Rule: 0, Path: 0}
+	}
 	cfg := Config{Routes: []Route{
 		{Host: "a.test", HostMatch: HostExact, Path: "/x", PathMatch: PathPrefix, Source: src("old")},
 		{Host: "a.test", HostMatch: HostExact, Path: "/x/", PathMatch: PathPrefix, Source: src("same")},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,7 @@ type Dataplane struct {
 	listenerKinds map[string]router.ListenerKind
 	// stores is listenerCerts as the request path reads it, without the
 	// lock: replaced whole on every change.
-	stores atomic.Pointer[map[string]*certs.Store]
+	stores atomic.Pointer[map[string]*portTLS]
 }
 
 // New builds a data plane whose default certificate is a fresh self-signed
@@ -66,7 +67,7 @@ func New(opts Options) (*Dataplane, error) {
 	store := certs.NewStore(fallback)
 	d := &Dataplane{Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
 		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{}}
-	d.stores.Store(&map[string]*certs.Store{})
+	d.stores.Store(&map[string]*portTLS{})
 	ro := router.Options{
 		TrustedProxies: opts.TrustedProxies,
 		ErrorLog:       opts.Log,
@@ -93,12 +94,13 @@ type admitter struct{ d *Dataplane }
 
 func (a admitter) Admit(listener string, cs *tls.ConnectionState, host string) int {
 	store := a.d.Certs
+	var port *portTLS
 	if listener != "" {
-		store = (*a.d.stores.Load())[listener]
-		if store == nil {
+		if port = (*a.d.stores.Load())[listener]; port == nil {
 			// A cleartext Gateway port: no certificate policy of its own.
 			return 0
 		}
+		store = port.store
 	}
 	switch store.Admit(cs, host) {
 	case certs.Misdirected:
@@ -106,7 +108,39 @@ func (a admitter) Admit(listener string, cs *tls.ConnectionState, host string) i
 	case certs.Forbidden:
 		return http.StatusForbidden
 	}
+	if port != nil && cs != nil && cs.ServerName != "" && len(port.hostnames) > 0 &&
+		listenerFor(port.hostnames, cs.ServerName) != listenerFor(port.hostnames, host) {
+		return http.StatusMisdirectedRequest
+	}
 	return 0
+}
+
+// portTLS is what the request path needs of one TLS Gateway port.
+type portTLS struct {
+	store     *certs.Store
+	hostnames []string
+}
+
+// listenerFor picks the listener hostname of a port that serves name, as
+// the Gateway API selects listeners: an exact hostname, else the longest
+// matching wildcard (any number of labels), else the listener without a
+// hostname; -1 when none does.
+func listenerFor(hostnames []string, name string) int {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	best, bestLen := -1, -1
+	for i, h := range hostnames {
+		switch {
+		case h == name:
+			return i
+		case strings.HasPrefix(h, "*.") && strings.HasSuffix(name, h[1:]) && len(name) > len(h)-1:
+			if len(h) > bestLen {
+				best, bestLen = i, len(h)
+			}
+		case h == "" && bestLen < 0:
+			best = i
+		}
+	}
+	return best
 }
 
 // Apply puts a translation live: certificates first, then the routing
@@ -194,9 +228,13 @@ func (d *Dataplane) swapListenerCerts(ls []serving.Listener) {
 			delete(d.listenerCerts, key)
 		}
 	}
-	stores := make(map[string]*certs.Store, len(d.listenerCerts))
+	hostnames := map[string][]string{}
+	for _, l := range ls {
+		hostnames[l.Key] = l.Hostnames
+	}
+	stores := make(map[string]*portTLS, len(d.listenerCerts))
 	for k, v := range d.listenerCerts {
-		stores[k] = v
+		stores[k] = &portTLS{store: v, hostnames: hostnames[k]}
 	}
 	d.stores.Store(&stores)
 }

@@ -40,4 +40,9 @@ type Listener struct {
 	// that has client CAs requires client certificates port-wide).
 	TLS          bool
 	Certificates []certs.Certificate
+	// Hostnames are the hostnames of the HTTPS listeners sharing the port
+	// ("" for one without a hostname). A request whose Host selects
+	// another of them than its connection's SNI is misdirected (421): the
+	// Gateway API's rule for HTTPS listeners.
+	Hostnames []string
 }

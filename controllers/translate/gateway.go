@@ -55,6 +55,8 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportTCPRoute,
 	features.SupportBackendTLSPolicy,
 	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
+	features.SupportGatewayFrontendClientCertificateValidation,
 	features.SupportGatewayPort8080,
 	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportBackendTLSPolicySANValidation,
@@ -246,6 +248,9 @@ func (t *translator) gateway(gw *gatewayv1.Gateway, classParams gatewayParams) *
 			t.res.GatewayListeners = append(t.res.GatewayListeners, gl)
 		}
 		t.res.GatewayListeners[i].Certificates = append(t.res.GatewayListeners[i].Certificates, ls.certs...)
+		if ls.spec.Protocol == gatewayv1.HTTPSProtocolType {
+			t.res.GatewayListeners[i].Hostnames = append(t.res.GatewayListeners[i].Hostnames, hostnameOf(ls.spec.Hostname))
+		}
 	}
 	return gs
 }

@@ -189,6 +189,9 @@ type GatewayListener struct {
 	// port without it passes TLS through.
 	TLS          bool                `json:"tls,omitempty"`
 	Certificates []certs.Certificate `json:"certificates,omitempty"`
+	// Hostnames are the hostnames of the Gateway listeners that terminate
+	// TLS on the port ("" for a listener without one).
+	Hostnames []string `json:"hostnames,omitempty"`
 }
 
 // ACMEHost is a set of hosts to obtain one certificate for.

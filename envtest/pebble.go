@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -149,12 +150,18 @@ func (p *Pebble) Stop() {
 }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
+	// Below the kernel's ephemeral range (32768-60999 by default), so that
+	// no connection or ":0" listener of a concurrently running test package
+	// can take the port between this check and its use.
+	for range 200 {
+		p := 12000 + rand.IntN(8000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			l.Close()
+			return p
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return 0
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

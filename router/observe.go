@@ -119,6 +119,14 @@ type recorder struct {
 	// fires, written to or not, which would cut idle streaming responses
 	// (SSE, gRPC); a connection's deadline only fails writes.
 	perWrite bool
+	rc       *http.ResponseController // made on first use
+}
+
+func (r *recorder) controller() *http.ResponseController {
+	if r.rc == nil {
+		r.rc = http.NewResponseController(r.ResponseWriter)
+	}
+	return r.rc
 }
 
 // extend arms the write deadline before a write. Over HTTP/1.x it keeps it
@@ -133,14 +141,14 @@ func (r *recorder) extend() {
 		return
 	}
 	r.deadline = now.Add(r.sendTimeout)
-	_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(r.deadline)
+	_ = r.controller().SetWriteDeadline(r.deadline)
 }
 
 // settle lifts an HTTP/2 stream's write deadline after a write.
 func (r *recorder) settle() {
 	if r.perWrite && !r.deadline.IsZero() {
 		r.deadline = time.Time{}
-		_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Time{})
+		_ = r.controller().SetWriteDeadline(time.Time{})
 	}
 }
 

@@ -132,6 +132,9 @@ type Route struct {
 	// HSTS, when set, is the Strict-Transport-Security header value added
 	// to responses served over TLS.
 	HSTS string `json:"hsts,omitempty"`
+
+	// regexes are the expressions Validate compiled, reused by Compile.
+	regexes *routeRegexes
 }
 
 // HeaderOps modify headers: Set replaces, Add appends, Remove deletes

@@ -28,7 +28,7 @@ func TestCompileReportsDrops(t *testing.T) {
 	if d[0].Route.Name != "same" || d[0].Winner == nil || d[0].Winner.Name != "old" || !strings.Contains(d[0].Reason, "HTTPRoute/ns/old") {
 		t.Errorf("shadowed route: %+v", d[0])
 	}
-	if d[1].Route.Name != "bad-regex" || d[1].Winner != nil || !strings.Contains(d[1].Reason, "invalid regular expression") {
+	if d[1].Route.Name != "bad-regex" || d[1].Winner != nil || !strings.Contains(d[1].Reason, "path regular expression") {
 		t.Errorf("invalid route: %+v", d[1])
 	}
 	if n := len(tbl.Routes()); n != 4 {

@@ -34,51 +34,36 @@ func (m *compiledMatch) matches(v string) bool {
 	return v == m.value
 }
 
-// compileMatches prepares the route's regular expressions and canonical
-// header names.
-func (r *CompiledRoute) compileMatches() error {
-	if r.PathMatch == PathRegularExpression {
-		re, err := regexp.Compile("^(?:" + r.Path + ")$")
-		if err != nil {
-			return err
-		}
-		r.pathRe = re
+// compileMatches prepares the route's matches from its compiled regular
+// expressions (see Validate) and canonical header names.
+func (r *CompiledRoute) compileMatches(rx *routeRegexes) {
+	if rx == nil {
+		rx = &routeRegexes{}
+	}
+	if rx.path != nil {
+		r.pathRe = rx.path
 		// A literal prefix (as every Istio prefix match has) rejects most
 		// paths without running the expression.
-		r.pathLit, _ = re.LiteralPrefix()
+		r.pathLit, _ = rx.path.LiteralPrefix()
 	}
-	if r.Rewrite != nil && r.Rewrite.Path != nil && r.Rewrite.Path.Regex != "" {
-		re, err := regexp.Compile(r.Rewrite.Path.Regex)
-		if err != nil {
-			return err
-		}
-		r.rewriteRe = re
-	}
-	var err error
-	if r.headers, err = compileValueMatches(r.Headers, true); err != nil {
-		return err
-	}
-	r.query, err = compileValueMatches(r.QueryParams, false)
-	return err
+	r.rewriteRe = rx.rewrite
+	r.headers = compileValueMatches(r.Headers, rx.headers, true)
+	r.query = compileValueMatches(r.QueryParams, rx.query, false)
 }
 
-func compileValueMatches(ms []ValueMatch, header bool) ([]compiledMatch, error) {
+func compileValueMatches(ms []ValueMatch, res []*regexp.Regexp, header bool) []compiledMatch {
 	out := make([]compiledMatch, 0, len(ms))
-	for _, m := range ms {
+	for i, m := range ms {
 		cm := compiledMatch{name: m.Name, value: m.Value, invert: m.Invert}
 		if header {
 			cm.name = textproto.CanonicalMIMEHeaderKey(m.Name)
 		}
-		if m.Regex {
-			re, err := regexp.Compile(m.Value)
-			if err != nil {
-				return nil, err
-			}
-			cm.re = re
+		if res != nil {
+			cm.re = res[i]
 		}
 		out = append(out, cm)
 	}
-	return out, nil
+	return out
 }
 
 func (r *CompiledRoute) hasPredicates() bool {

@@ -103,7 +103,7 @@ func Compile(cfg Config) *Table {
 	for i := range cfg.Routes {
 		r, err := compileRoute(&cfg.Routes[i], backends)
 		if err != nil {
-			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Reason: "invalid regular expression: " + err.Error()})
+			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Reason: "invalid route: " + err.Error()})
 			continue
 		}
 		if winner := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r); winner != nil {
@@ -164,9 +164,11 @@ func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRo
 
 func compileRoute(r *Route, backends map[*Backend]*compiledBackend) (*CompiledRoute, error) {
 	cr := &CompiledRoute{Route: r}
-	if err := cr.compileMatches(); err != nil {
+	rx, err := r.compiledRegexes()
+	if err != nil {
 		return nil, err
 	}
+	cr.compileMatches(rx)
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
 	return cr, nil

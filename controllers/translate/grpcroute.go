@@ -115,12 +115,6 @@ func grpcMatchRoute(m gatewayv1.GRPCRouteMatch) (router.Route, error) {
 			if method == "" {
 				method = "[^/]+"
 			}
-			if _, err := regexp.Compile(service); err != nil {
-				return r, fmt.Errorf("service regular expression: %w", err)
-			}
-			if _, err := regexp.Compile(method); err != nil {
-				return r, fmt.Errorf("method regular expression: %w", err)
-			}
 			r.Path, r.PathMatch = "/(?:"+service+")/(?:"+method+")", router.PathRegularExpression
 		}
 	}
@@ -131,6 +125,9 @@ func grpcMatchRoute(m gatewayv1.GRPCRouteMatch) (router.Route, error) {
 		}
 	}
 	r.Headers = headers.out
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("service or method match: %w", err)
+	}
 	return r, nil
 }
 

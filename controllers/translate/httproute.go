@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -285,9 +284,6 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 				r.PathMatch = router.PathExact
 			case gatewayv1.PathMatchRegularExpression:
 				r.PathMatch = router.PathRegularExpression
-				if _, err := regexp.Compile(r.Path); err != nil {
-					return r, fmt.Errorf("path regular expression %q: %w", r.Path, err)
-				}
 			}
 		}
 		if r.PathMatch != router.PathRegularExpression {
@@ -312,7 +308,7 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 		}
 	}
 	r.Headers, r.QueryParams = headers.out, query.out
-	return r, nil
+	return r, r.Validate()
 }
 
 // emitRoutes adds a rule's routes for each hostname of an attachment.
@@ -434,11 +430,6 @@ func (s *valueMatchSet) add(name, value string, regex bool) error {
 		s.seen = map[string]bool{}
 	}
 	s.seen[key] = true
-	if regex {
-		if _, err := regexp.Compile(value); err != nil {
-			return fmt.Errorf("%s %s regular expression: %w", s.kind, name, err)
-		}
-	}
 	s.out = append(s.out, router.ValueMatch{Name: name, Value: value, Regex: regex})
 	return nil
 }

@@ -60,12 +60,9 @@ func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchReques
 	hosts := b.hosts
 	if m == nil {
 		t.finishRewrite(r, rw, "/")
-		return hosts, nil
+		return hosts, r.Validate()
 	}
 	if re, ok := stringMatchRegex(m.GetUri()); ok {
-		if _, err := regexp.Compile(re); err != nil {
-			return nil, fmt.Errorf("uri: %w", err)
-		}
 		r.Path = re
 	}
 	if m.GetIgnoreUriCase() {
@@ -138,7 +135,7 @@ func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchReques
 		}
 		r.QueryParams = append(r.QueryParams, vm)
 	}
-	return hosts, nil
+	return hosts, r.Validate()
 }
 
 // finishRewrite completes a uri rewrite for the match's kind: after a
@@ -186,9 +183,6 @@ func (t *translator) httpActions(in vsInput, rule int, h *istionet.HTTPRoute, b 
 		switch {
 		case rw.GetUriRegexRewrite() != nil:
 			rr := rw.GetUriRegexRewrite()
-			if _, err := regexp.Compile(rr.GetMatch()); err != nil {
-				return r, fmt.Errorf("rewrite.uriRegexRewrite.match: %w", err)
-			}
 			r.Rewrite.Path = &router.PathModifier{Regex: rr.GetMatch(), Value: istioBackrefs(rr.GetRewrite())}
 		case rw.GetUri() != "":
 			r.Rewrite.Path = &router.PathModifier{Value: rw.GetUri()}

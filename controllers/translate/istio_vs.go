@@ -273,9 +273,6 @@ func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error)
 		return router.ValueMatch{Name: name, Value: "", Regex: true}, nil
 	}
 	re = "^(?:" + re + ")$"
-	if _, err := regexp.Compile(re); err != nil {
-		return router.ValueMatch{}, err
-	}
 	return router.ValueMatch{Name: name, Value: re, Regex: true}, nil
 }
 

@@ -22,22 +22,22 @@ const (
 	defaultCORSMaxAge = 5
 )
 
-// preflight answers a CORS preflight request (OPTIONS with Origin and
-// Access-Control-Request-Method) itself. It reports whether it did.
-func (c *CORS) preflight(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get(hOrigin)
-	if r.Method != http.MethodOptions || origin == "" || r.Header.Get(hReqMethod) == "" {
+// preflight recognises a CORS preflight request (OPTIONS with Origin and
+// Access-Control-Request-Method), which the router answers itself: it sets
+// the answer's headers in h and reports true; the caller then answers 200.
+func (c *CORS) preflight(x *Exchange, h Headers) bool {
+	origin := x.Header.Get(hOrigin)
+	if x.Method != http.MethodOptions || origin == "" || x.Header.Get(hReqMethod) == "" {
 		return false
 	}
-	h := w.Header()
 	if c.allows(origin) {
 		c.originHeaders(h, origin)
 		c.exposeHeaders(h)
 		if len(c.AllowMethods) > 0 {
-			h.Set(hAllowMethods, c.wildOrList(c.AllowMethods, r.Header.Get(hReqMethod)))
+			h.Set(hAllowMethods, c.wildOrList(c.AllowMethods, x.Header.Get(hReqMethod)))
 		}
 		if len(c.AllowHeaders) > 0 {
-			if v := c.wildOrList(c.AllowHeaders, r.Header.Get(hReqHeaders)); v != "" {
+			if v := c.wildOrList(c.AllowHeaders, x.Header.Get(hReqHeaders)); v != "" {
 				h.Set(hAllowHeaders, v)
 			}
 		}
@@ -48,12 +48,11 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request) bool {
 		h.Set(hMaxAge, strconv.Itoa(int(maxAge)))
 	}
 	h.Add("Vary", hOrigin)
-	w.WriteHeader(http.StatusOK)
 	return true
 }
 
 // respond adds the CORS headers of an actual (non-preflight) response.
-func (c *CORS) respond(h http.Header, origin string) {
+func (c *CORS) respond(h Headers, origin string) {
 	if origin == "" || !c.allows(origin) {
 		return
 	}
@@ -65,13 +64,13 @@ func (c *CORS) respond(h http.Header, origin string) {
 // exposeHeaders lists the exposed response headers (also on preflights,
 // as the Gateway API expects); "*" is not sent with credentials, where it
 // would mean a header named "*".
-func (c *CORS) exposeHeaders(h http.Header) {
+func (c *CORS) exposeHeaders(h Headers) {
 	if len(c.ExposeHeaders) > 0 && (!c.AllowCredentials || !slices.Contains(c.ExposeHeaders, "*")) {
 		h.Set(hExposeHeaders, strings.Join(c.ExposeHeaders, ", "))
 	}
 }
 
-func (c *CORS) originHeaders(h http.Header, origin string) {
+func (c *CORS) originHeaders(h Headers, origin string) {
 	if slices.Contains(c.AllowOrigins, "*") && !c.AllowCredentials {
 		h.Set(hAllowOrigin, "*")
 	} else {

@@ -15,7 +15,7 @@ import (
 )
 
 // apply modifies h as ops say.
-func (ops *HeaderOps) apply(h http.Header) {
+func (ops *HeaderOps) apply(h Headers) {
 	if ops == nil {
 		return
 	}
@@ -55,14 +55,14 @@ func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string
 	}
 }
 
-// redirect answers r with the route's redirect.
-func (rt *Router) redirect(w http.ResponseWriter, r *http.Request, route *CompiledRoute) {
+// redirectTo is the Location and status of the route's redirect for x.
+func (route *CompiledRoute) redirectTo(x *Exchange) (string, int) {
 	rd := route.Redirect
 	scheme := "http"
-	if r.TLS != nil {
+	if x.TLS {
 		scheme = "https"
 	}
-	host := stripPort(r.Host)
+	host := stripPort(x.Host)
 	port := 0
 	switch {
 	case rd.Port != 0:
@@ -72,7 +72,7 @@ func (rt *Router) redirect(w http.ResponseWriter, r *http.Request, route *Compil
 	case route.ListenerPort != 0:
 		port = int(route.ListenerPort)
 	default:
-		if _, p, err := net.SplitHostPort(r.Host); err == nil {
+		if _, p, err := net.SplitHostPort(x.Host); err == nil {
 			port, _ = strconv.Atoi(p)
 		}
 	}
@@ -88,28 +88,37 @@ func (rt *Router) redirect(w http.ResponseWriter, r *http.Request, route *Compil
 	if port != 0 {
 		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
 	}
-	path := r.URL.Path
+	path := x.Path
 	if rd.Path != nil {
 		path = rd.Path.modifyPath(path, route.Path, nil)
 	}
-	u := url.URL{Scheme: scheme, Host: host, Path: path, RawQuery: r.URL.RawQuery}
+	u := url.URL{Scheme: scheme, Host: host, Path: path, RawQuery: x.RawQuery}
 	code := rd.StatusCode
 	if code == 0 {
 		code = http.StatusFound
 	}
-	w.Header().Set("Location", u.String())
-	w.WriteHeader(code)
+	return u.String(), code
 }
 
-// rewrite changes the request before it is forwarded.
-func (route *CompiledRoute) rewriteRequest(r *http.Request) {
+// httpsLocation is where a plain-HTTP request is redirected: the same
+// host, path and query on https, at httpsPort unless it is 443 (or 0).
+func httpsLocation(x *Exchange, httpsPort int) string {
+	host := stripPort(x.Host)
+	if httpsPort != 0 && httpsPort != 443 {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(httpsPort))
+	}
+	u := url.URL{Scheme: "https", Host: host, Path: x.Path, RawPath: x.RawPath, RawQuery: x.RawQuery}
+	return u.String()
+}
+
+// rewriteRequest changes the forwarded host and path as the route says.
+func (route *CompiledRoute) rewriteRequest(x *Exchange) {
 	rw := route.Rewrite
 	if rw.Hostname != "" {
-		r.Host = rw.Hostname
+		x.Host, x.rewritten = rw.Hostname, true
 	}
 	if rw.Path != nil {
-		p := rw.Path.modifyPath(r.URL.Path, route.Path, route.rewriteRe)
-		r.URL.Path, r.URL.RawPath = p, ""
+		x.Path, x.RawPath, x.rewritten = rw.Path.modifyPath(x.Path, route.Path, route.rewriteRe), "", true
 	}
 }
 
@@ -117,8 +126,14 @@ func (route *CompiledRoute) rewriteRequest(r *http.Request) {
 // bodies are mirrored without body.
 const maxMirrorBody = 64 << 10
 
-// mirror sends copies of r to the route's mirror backends, in the
-// background, and never affects the client's request.
+// fires reports whether this request is one of the share the mirror
+// copies.
+func (m *Mirror) fires() bool {
+	return m.Backend != nil && len(m.Backend.Endpoints) > 0 && (m.Fraction >= 1 || rand.Float64() < m.Fraction)
+}
+
+// mirror sends copies of r to the route's mirror backends that fire, in
+// the background, and never affects the client's request.
 func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 && r.ContentLength <= maxMirrorBody {
@@ -130,7 +145,7 @@ func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 	}
 	for i := range route.Mirrors {
 		m := &route.Mirrors[i]
-		if m.Backend == nil || len(m.Backend.Endpoints) == 0 || (m.Fraction < 1 && rand.Float64() >= m.Fraction) {
+		if !m.fires() {
 			continue
 		}
 		transport, scheme, err := rt.opts.Transport.roundTripper(m.Backend)
@@ -159,17 +174,16 @@ func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 // mirrorTimeout bounds a mirrored request.
 const mirrorTimeout = 30 * time.Second
 
-// inject delays or aborts the request as the fault says and reports
-// whether it answered.
-func (f *Fault) inject(w http.ResponseWriter, r *http.Request) bool {
+// inject delays the request as the fault says, then returns the status to
+// abort it with: 0 to go on, -1 when the client went away while delayed.
+func (f *Fault) inject(ctx context.Context) int {
 	if f.Delay > 0 && rand.Float64()*100 < f.DelayPercent {
-		if !sleepCtx(r.Context(), f.Delay) {
-			return true
+		if !sleepCtx(ctx, f.Delay) {
+			return -1
 		}
 	}
 	if f.AbortStatus != 0 && rand.Float64()*100 < f.AbortPercent {
-		http.Error(w, "fault injected", f.AbortStatus)
-		return true
+		return f.AbortStatus
 	}
-	return false
+	return 0
 }

@@ -14,7 +14,7 @@ import (
 // header) and the client's X-Forwarded-* before calling it, so headers set
 // here cannot be stripped by the client.
 func (rt *Router) rewrite(pr *httputil.ProxyRequest) {
-	st := pr.In.Context().Value(ctxKey{}).(*proxyState)
+	st := stateOf(pr.In.Context())
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = st.backend.Name // replaced by the transport with an endpoint
 	pr.Out.Host = pr.In.Host

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -90,6 +87,9 @@ func New(opts Options) *Router {
 func (rt *Router) Swap(t *Table) uint64 {
 	if t.Generation == 0 {
 		t.Generation = rt.gen.Add(1)
+		if rt.opts.Transport != nil {
+			rt.opts.Transport.health.bind(t)
+		}
 	}
 	rt.table.Store(t)
 	if m := rt.opts.Metrics; m != nil {
@@ -101,11 +101,14 @@ func (rt *Router) Swap(t *Table) uint64 {
 // Table returns the Table being served, or nil before the first Swap.
 func (rt *Router) Table() *Table { return rt.table.Load() }
 
-type ctxKey struct{}
-
-// proxyState is what one proxied request carries from ServeHTTP to the
-// Rewrite hook and the transport.
+// proxyState is the typed state of one request, from ServeHTTP through the
+// ReverseProxy hooks and the transport to the metrics and the access log.
+// It is also the proxied request's context (see stateOf), so carrying it
+// costs nothing more.
 type proxyState struct {
+	context.Context
+	// x is the router's view of the request, what filters work on.
+	x              Exchange
 	route          *CompiledRoute
 	backend        *compiledBackend
 	backendFilters *WeightedBackend // the chosen backend's own filters
@@ -133,10 +136,8 @@ func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Reques
 	if rec.sendTimeout <= 0 {
 		rec.sendTimeout = DefaultSendTimeout
 	}
-	st := rt.serve(listener, rec, r)
-	if st == nil {
-		st = &proxyState{}
-	}
+	st := &proxyState{}
+	rt.serve(listener, rec, r, st)
 	if m := rt.opts.Metrics; m != nil {
 		m.observe(st, rec.code(), time.Since(start))
 	}
@@ -145,28 +146,30 @@ func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Reques
 	}
 }
 
-func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request) *proxyState {
+// serve answers r on listener: the edge checks, routing, the route's
+// filters on the request's Exchange, then proxying.
+func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request, st *proxyState) {
 	t := rt.table.Load()
 	if t == nil {
 		http.Error(w, "no routing configuration loaded yet", http.StatusServiceUnavailable)
-		return nil
+		return
 	}
 	raw := r.URL.EscapedPath()
 	path, ok := CanonicalPath(raw)
 	if !ok {
 		http.Error(w, "malformed request path", http.StatusBadRequest)
-		return nil
+		return
 	}
 	if path, ok = rt.opts.Edge.EscapedSlashes.apply(path); !ok {
 		http.Error(w, "escaped slash in request path", http.StatusBadRequest)
-		return nil
+		return
 	}
 	if path != raw {
 		setPath(r.URL, path)
 	}
 	sanitizeRequest(r.Header, rt.trusted(remoteIP(r.RemoteAddr)))
 	if r.TLS == nil && rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
-		return nil // ACME HTTP-01 is answered on cleartext only
+		return // ACME HTTP-01 is answered on cleartext only
 	}
 	admit := 0
 	if rt.opts.Certs != nil {
@@ -174,54 +177,77 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	}
 	if admit == http.StatusMisdirectedRequest {
 		http.Error(w, "this connection's handshake does not cover the requested host; connect with it as the TLS server name", admit)
-		return nil
+		return
 	}
 	if admit != 0 && r.TLS != nil {
 		http.Error(w, http.StatusText(admit), admit)
-		return nil
+		return
 	}
 	if r.TLS != nil && rt.opts.Intercept != nil && rt.opts.Intercept(w, r) {
-		return nil
+		return
 	}
+	x := &st.x
+	x.fromStd(r)
 	var req Request
 	if t.NeedsRequest() {
-		req = &httpRequest{r: r}
+		req = matchView{x}
 	}
-	route := t.LookupOn(listener, r.Host, path, req)
+	route := t.LookupOn(listener, x.Host, path, req)
 	if route == nil {
 		http.Error(w, "no route for this host and path", http.StatusNotFound)
-		return nil
+		return
 	}
-	if r.TLS == nil && route.HTTPSRedirect {
-		rt.redirectHTTPS(w, r)
-		return &proxyState{route: route}
+	st.route = route
+	if !x.TLS && route.HTTPSRedirect {
+		http.Redirect(w, r, httpsLocation(x, rt.opts.HTTPSPort), http.StatusPermanentRedirect)
+		return
 	}
 	if admit != 0 {
 		// A host that requires client certificates, asked for over
 		// cleartext: only its redirect to HTTPS is served.
 		http.Error(w, "this host requires a client certificate; use HTTPS", admit)
-		return &proxyState{route: route}
+		return
 	}
-	if r.TLS != nil && route.HSTS != "" {
+	if rt.filter(w, r, st) {
+		rt.forward(w, r, st)
+	}
+}
+
+// filter runs the route's request filters on the Exchange and reports
+// whether the request goes on to a backend (false: it was answered).
+func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState) bool {
+	route, x := st.route, &st.x
+	if x.TLS && route.HSTS != "" {
 		w.Header().Set("Strict-Transport-Security", route.HSTS)
 	}
 	if route.Redirect != nil {
-		rt.redirect(w, r, route)
-		return &proxyState{route: route}
+		loc, code := route.redirectTo(x)
+		w.Header().Set("Location", loc)
+		w.WriteHeader(code)
+		return false
 	}
-	if route.CORS != nil && route.CORS.preflight(w, r) {
-		return &proxyState{route: route}
+	if route.CORS != nil && route.CORS.preflight(x, w.Header()) {
+		w.WriteHeader(http.StatusOK)
+		return false
 	}
-	if route.Fault != nil && route.Fault.inject(w, r) {
-		return &proxyState{route: route}
+	if route.Fault != nil {
+		switch code := route.Fault.inject(r.Context()); code {
+		case 0:
+		case -1:
+			return false
+		default:
+			http.Error(w, "fault injected", code)
+			return false
+		}
 	}
-	st := &proxyState{route: route}
+	var ok bool
 	if st.body, ok = rt.prepareBody(w, r); !ok {
-		return st
+		return false
 	}
-	route.RequestHeaders.apply(r.Header)
+	route.RequestHeaders.apply(x.Header)
 	if route.Rewrite != nil {
-		route.rewriteRequest(r)
+		route.rewriteRequest(x)
+		x.applyTo(r)
 	}
 	if len(route.Mirrors) > 0 && rt.proxy != nil {
 		rt.mirror(r, route)
@@ -229,36 +255,42 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request)
 	st.backend, st.backendFilters = route.pickWithFilters()
 	if st.backend == nil {
 		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
-		return st
+		return false
 	}
 	if f := st.backendFilters; f != nil {
-		f.RequestHeaders.apply(r.Header)
+		f.RequestHeaders.apply(x.Header)
 	}
-	if st.backend.Status != 0 {
-		http.Error(w, st.backend.Reason, st.backend.Status)
-		return st
+	return true
+}
+
+// forward proxies the request to st.backend.
+func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *proxyState) {
+	b := st.backend
+	if b.Status != 0 {
+		http.Error(w, b.Reason, b.Status)
+		return
 	}
-	if len(st.backend.Endpoints) == 0 || rt.proxy == nil {
-		http.Error(w, "no ready endpoint for backend "+st.backend.Name, http.StatusServiceUnavailable)
-		return st
+	if len(b.Endpoints) == 0 || rt.proxy == nil {
+		http.Error(w, "no ready endpoint for backend "+b.Name, http.StatusServiceUnavailable)
+		return
 	}
-	if bal := st.backend.Balancing; bal != nil && bal.MaxRequests > 0 {
-		if st.backend.active.Add(1) > bal.MaxRequests {
-			st.backend.active.Add(-1)
+	if bal := b.Balancing; bal != nil && bal.MaxRequests > 0 {
+		if b.active.Add(1) > bal.MaxRequests {
+			b.active.Add(-1)
 			w.Header().Set("X-Portico-Overflow", "max requests")
-			http.Error(w, "backend "+st.backend.Name+" is at its request limit", http.StatusServiceUnavailable)
-			return st
+			http.Error(w, "backend "+b.Name+" is at its request limit", http.StatusServiceUnavailable)
+			return
 		}
-		defer st.backend.active.Add(-1)
+		defer b.active.Add(-1)
 	}
-	ctx := context.WithValue(r.Context(), ctxKey{}, st)
-	if route.Timeout > 0 {
+	st.Context = r.Context()
+	ctx := context.Context(st)
+	if st.route.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, st.route.Timeout)
 		defer cancel()
 	}
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
-	return st
 }
 
 // setPath stores the canonical escaped path so that the same form is
@@ -310,7 +342,7 @@ func (r *weighted) pickIndex() int {
 }
 
 func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	st, _ := r.Context().Value(ctxKey{}).(*proxyState)
+	st := stateOf(r.Context())
 	code := http.StatusBadGateway
 	switch {
 	case st.body != nil && st.body.status() != 0:
@@ -335,28 +367,18 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	http.Error(w, http.StatusText(code), code)
 }
 
-// redirectHTTPS answers 308 with the same host, path and query on https.
-func (rt *Router) redirectHTTPS(w http.ResponseWriter, r *http.Request) {
-	host := stripPort(r.Host)
-	if p := rt.opts.HTTPSPort; p != 0 && p != 443 {
-		host = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(p))
-	}
-	u := url.URL{Scheme: "https", Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	http.Redirect(w, r, u.String(), http.StatusPermanentRedirect)
-}
-
 // modifyResponse applies the route's response header modifier.
 func modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		tunnelConn(resp.Request)
 	}
-	if st, ok := resp.Request.Context().Value(ctxKey{}).(*proxyState); ok && st.route != nil {
+	if st := stateOf(resp.Request.Context()); st != nil && st.route != nil {
 		st.route.ResponseHeaders.apply(resp.Header)
 		if f := st.backendFilters; f != nil {
 			f.ResponseHeaders.apply(resp.Header)
 		}
 		if st.route.CORS != nil {
-			st.route.CORS.respond(resp.Header, resp.Request.Header.Get(hOrigin))
+			st.route.CORS.respond(resp.Header, st.x.Header.Get(hOrigin))
 		}
 	}
 	return nil

@@ -25,6 +25,9 @@ type Table struct {
 	Generation uint64
 	// dropped lists the routes Compile left out.
 	dropped []Drop
+	// balanced are the backends whose pickers keep endpoint health, bound
+	// to the Router's registry when the Table is published.
+	balanced []*compiledBackend
 }
 
 // Drop is a route Compile left out of a Table: one that can never match
@@ -89,7 +92,8 @@ type weighted struct {
 // *Backend.
 type compiledBackend struct {
 	*Backend
-	next atomic.Uint32
+	picker Picker
+	next   atomic.Uint32
 	// active counts requests in flight, for Balancing.MaxRequests.
 	active atomic.Int32
 }
@@ -122,6 +126,11 @@ func Compile(cfg Config) *Table {
 		t.def, _ = compileRoute(cfg.Default, backends)
 	}
 	t.l4 = compileL4(cfg, backends)
+	for _, b := range backends {
+		if b.picker.tracksHealth() {
+			t.balanced = append(t.balanced, b)
+		}
+	}
 	return t
 }
 
@@ -182,7 +191,7 @@ func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBacke
 		}
 		cb, ok := backends[wb.Backend]
 		if !ok {
-			cb = &compiledBackend{Backend: wb.Backend}
+			cb = &compiledBackend{Backend: wb.Backend, picker: newPicker(wb.Backend)}
 			backends[wb.Backend] = cb
 		}
 		w.totalWeight += wb.Weight

@@ -19,8 +19,9 @@ type Transports struct {
 	HTTP1 *http.Transport
 	H2C   *http.Transport
 	tls   tlsTransports
-	// health tracks endpoints for least-request and outlier ejection.
-	health healthMap
+	// health keeps the endpoint health of balanced backends across
+	// tables; see healthRegistry.
+	health healthRegistry
 }
 
 // NewTransports returns pools tuned for a proxy: short connect timeout,
@@ -50,7 +51,7 @@ func NewTransports() *Transports {
 type endpointTransport struct{ t *Transports }
 
 func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := req.Context().Value(ctxKey{}).(*proxyState)
+	st := stateOf(req.Context())
 	b := st.backend
 	rt, scheme, err := et.t.roundTripper(b.Backend)
 	if err != nil {
@@ -73,9 +74,9 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 		if i > 0 && retry != nil && !sleepCtx(req.Context(), retry.backoff(i)) {
 			return nil, req.Context().Err()
 		}
-		st.endpoint = et.t.pick(b, req, first, i)
-		h := et.t.health.of(st.endpoint)
-		h.inflight.Add(1)
+		ep := b.picker.Pick(&st.x, first, i)
+		st.endpoint = eps[ep].Address
+		b.picker.started(ep)
 		out, cancel := req, context.CancelFunc(func() {})
 		if attemptTimeout > 0 {
 			var ctx context.Context
@@ -85,14 +86,11 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 		out.URL.Scheme, out.URL.Host = scheme, st.endpoint
 		var resp *http.Response
 		resp, err = rt.RoundTrip(out)
-		h.inflight.Add(-1)
 		code := 0
 		if err == nil {
 			code = resp.StatusCode
 		}
-		if err == nil || isDialError(err) {
-			et.t.observe(b, st.endpoint, code)
-		}
+		b.picker.finished(ep, code, err == nil || isDialError(err))
 		last := i == attempts-1 || !replayable(req)
 		switch {
 		case err == nil && (retry == nil || last || !retry.retriable(resp.StatusCode)):

@@ -43,4 +43,3 @@ type Outlier struct {
 	BaseEjection             time.Duration `json:"baseEjection"`
 	MaxEjectionPercent       int           `json:"maxEjectionPercent"`
 }
-

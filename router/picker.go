@@ -177,4 +177,3 @@ func (h *endpointHealth) observe(o *Outlier, code int) {
 		h.ejectedUntil.Store(time.Now().Add(o.BaseEjection * time.Duration(k)).UnixNano())
 	}
 }
-

@@ -183,7 +183,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	opts.CertCache = r.Dataplane.CertCache
 	res := translate.Translate(snap, opts)
 	table, _ := r.Dataplane.Apply(res.Serving())
-	res.Problems = append(res.Problems, translate.DropProblems(table.Dropped())...)
+	translate.ApplyDrops(&res, table.Dropped())
 	if r.ACME != nil {
 		r.ACME.Manage(res.ACMEHosts)
 	}

@@ -2,6 +2,7 @@ package router
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -314,4 +315,16 @@ type Fault struct {
 // certificates and the data plane's listener sets all use it.
 func ListenerKey(kind, namespace, name string, port int32) string {
 	return kind + "/" + namespace + "/" + name + ":" + strconv.Itoa(int(port))
+}
+
+// ParseListenerKey splits a key made by ListenerKey; ok is false for
+// anything else (such as "", the shared listeners).
+func ParseListenerKey(key string) (kind, namespace, name string, port int32, ok bool) {
+	rest, p, found := strings.Cut(key, ":")
+	parts := strings.Split(rest, "/")
+	n, err := strconv.ParseInt(p, 10, 32)
+	if !found || err != nil || len(parts) != 3 {
+		return "", "", "", 0, false
+	}
+	return parts[0], parts[1], parts[2], int32(n), true
 }

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,26 @@ func TestCompileReportsDrops(t *testing.T) {
 	}
 	if n := len(tbl.Routes()); n != 4 {
 		t.Errorf("%d routes compiled, want 4", n)
+	}
+}
+
+// TestEarlierPrefixRegexCoversLater: in configuration order (Istio's first
+// match), a later rule under an earlier rule's literal prefix, or after a
+// rule that matches everything, never matches and is reported; one the
+// earlier rule does not cover is kept.
+func TestEarlierPrefixRegexCoversLater(t *testing.T) {
+	re := func(name, path string) Route {
+		return Route{Host: "a.test", HostMatch: HostExact, Path: path, PathMatch: PathRegularExpression,
+			Source: Source{Kind: "VirtualService", Name: name, Rule: 0, Path: 0}}
+	}
+	withHeader := re("hdr", "/api.*")
+	withHeader.Headers = []ValueMatch{{Name: "x-v", Value: "1"}}
+	tab := Compile(Config{Routes: []Route{withHeader, re("api", "/api.*"), re("deeper", "/api/v1.*"), re("exact", "/other"), re("all", ".*"), re("after-all", "/zzz")}})
+	var got []string
+	for _, d := range tab.Dropped() {
+		got = append(got, d.Route.Name+"<"+d.Winner.Name)
+	}
+	if want := []string{"deeper<api", "after-all<all"}; !slices.Equal(got, want) {
+		t.Fatalf("dropped %v, want %v", got, want)
 	}
 }

@@ -77,6 +77,18 @@ func (r *CompiledRoute) sameMatch(o *CompiledRoute) bool {
 		slices.Equal(r.Headers, o.Headers) && slices.Equal(r.QueryParams, o.QueryParams)
 }
 
+// covers reports whether r, tried before o in configuration order (regex
+// routes, such as every Istio match), matches every request o matches, so
+// that o never matches: r has no predicates and its expression is a
+// literal prefix followed by ".*" (an Istio prefix match, or ".*" for a
+// rule without match) that o's literal prefix starts with.
+func (r *CompiledRoute) covers(o *CompiledRoute) bool {
+	if r.pathRe == nil || o.pathRe == nil || r.hasPredicates() || !strings.HasPrefix(o.pathLit, r.pathLit) {
+		return false
+	}
+	return r.Path == regexp.QuoteMeta(r.pathLit)+".*"
+}
+
 // precedence orders routes of one path: a method match first, then more
 // header matches, then more query matches; ties keep configuration order
 // (the caller sorts stably).

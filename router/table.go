@@ -34,9 +34,11 @@ type Table struct {
 // because an earlier route of its listener and host has the very same
 // match (Winner), or one whose regular expressions do not compile.
 type Drop struct {
-	Route  Source
-	Winner *Source
-	Reason string
+	Route Source
+	// Listener and Host say where the route was left out.
+	Listener, Host string
+	Winner         *Source
+	Reason         string
 }
 
 // Dropped lists the routes Compile left out, in configuration order, so
@@ -107,13 +109,14 @@ func Compile(cfg Config) *Table {
 	for i := range cfg.Routes {
 		r, err := compileRoute(&cfg.Routes[i], backends)
 		if err != nil {
-			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Reason: "invalid route: " + err.Error()})
+			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Listener: cfg.Routes[i].Listener, Host: cfg.Routes[i].Host,
+				Reason: "invalid route: " + err.Error()})
 			continue
 		}
 		if winner := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r); winner != nil {
 			src := winner.Source
-			t.dropped = append(t.dropped, Drop{Route: r.Source, Winner: &src,
-				Reason: "never matches: " + src.String() + " has the same host and match and comes first"})
+			t.dropped = append(t.dropped, Drop{Route: r.Source, Listener: r.Listener, Host: r.Host, Winner: &src,
+				Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would"})
 			continue
 		}
 		t.routes = append(t.routes, r)
@@ -160,7 +163,7 @@ func (ht *hostTable) add(r *CompiledRoute) *CompiledRoute {
 // returns), keeping the list in precedence order when sorted.
 func insert(list []*CompiledRoute, r *CompiledRoute, sorted bool) ([]*CompiledRoute, *CompiledRoute) {
 	for _, other := range list {
-		if other.sameMatch(r) {
+		if other.sameMatch(r) || !sorted && other.covers(r) {
 			return list, other
 		}
 	}

@@ -102,7 +102,7 @@ func Run(ctx context.Context, opts Options) error {
 			topts.Now, topts.CertCache = start, dp.CertCache
 			res := translate.Translate(snap, topts)
 			table, _ := dp.Apply(res.Serving())
-			res.Problems = append(res.Problems, translate.DropProblems(table.Dropped())...)
+			translate.ApplyDrops(&res, table.Dropped())
 			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", len(table.Routes()),
 				"problems", len(res.Problems), "took", time.Since(start).String())
 			for _, k := range ignored {

@@ -95,7 +95,7 @@ func routes(args []string, w io.Writer) error {
 	opts.Now = time.Now()
 	res := translate.Translate(snap, opts)
 	table := router.Compile(res.Config)
-	res.Problems = append(res.Problems, translate.DropProblems(table.Dropped())...)
+	translate.ApplyDrops(&res, table.Dropped())
 	rep := standalone.Describe(table, &res)
 	switch *output {
 	case "json":

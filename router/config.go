@@ -10,8 +10,10 @@ import (
 // Translation produces it; Compile turns it into a Table. A Config holds no
 // Kubernetes types, and Compile never modifies it.
 type Config struct {
-	// Routes are the HTTP routes of every host. Their order does not matter:
-	// Compile orders them by precedence.
+	// Routes are the HTTP routes of every host. Compile orders them by
+	// match precedence (see the package doc); their order here decides
+	// only ties: of routes with the same match the first wins, and
+	// regular-expression routes are tried in this order.
 	Routes []Route `json:"routes"`
 	// Default, when set, serves requests that match no route of the host
 	// table selected for them (for Ingress: spec.defaultBackend or the

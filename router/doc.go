@@ -1,9 +1,36 @@
 // Package router owns Portico's data plane for HTTP: the plain-data routing
-// Config, its compilation into an immutable lookup Table, the Router that
-// swaps Tables atomically and serves requests from them, and the proxying and
-// endpoint balancing behind each route.
+// Config, its validation (Route.Validate) and compilation into an immutable
+// lookup Table, the Router that swaps Tables atomically and serves requests
+// from them, the request filters, and the proxying and endpoint balancing
+// behind each route.
 //
-// The package imports no Kubernetes packages. Route lookup takes host, path,
-// method and a header accessor rather than an *http.Request, so another HTTP
-// engine can sit on the same Table later.
+// The package imports no Kubernetes packages (hack/check-imports.sh
+// enforces it).
+//
+// # Where precedence lives
+//
+// Match precedence lives here, in Compile and Lookup: for a request, the
+// listener's most specific host table is chosen (exact host, then the
+// longest wildcard, then any host), and within it exact paths, then
+// regular expressions, then the longest prefix; among routes of one path,
+// a method match, then more header matches, then more query matches win
+// (the Gateway API's order, which Ingress and Istio routes also follow).
+// Configuration order matters only where that leaves a tie: between routes
+// with the very same match the first wins, and regular-expression routes
+// are tried in configuration order (Istio's first match). Translation owns
+// that order: it emits routes of the oldest object first and each object's
+// rules in list order. A route that can never match — the same match as
+// an earlier one, or under an earlier regex rule that matches everything
+// it would — is left out and reported by Table.Dropped, and translation
+// turns that into a condition or Event on its object.
+//
+// # Engine independence
+//
+// Route lookup takes host, path and a Request accessor, and the filters
+// (header modifiers, rewrites, redirects, CORS, fault injection, mirror
+// selection) and balancing (Picker) work on the router's own request view,
+// Exchange, with Headers any engine can provide. Only serve and the
+// ReverseProxy hooks touch net/http, so a second HTTP engine can reuse
+// the rest unchanged. A request's state is one typed struct, proxyState,
+// which is also its context.
 package router

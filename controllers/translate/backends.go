@@ -5,7 +5,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -58,8 +57,9 @@ type backendResolver struct {
 	slices   map[nsName][]*discoveryv1.EndpointSlice
 	made     map[backendKey]*router.Backend
 	variants map[string]*router.Backend
-	// policies index BackendTLSPolicies by target; policyOf says which one
-	// a backend was made with.
+	// policies index BackendTLSPolicies by target and targeted holds the
+	// Services they name (see indexPolicies); targetOf says which target a
+	// backend was made for.
 	policies map[policyTarget]*backendPolicy
 	targeted map[nsName]bool
 	targetOf map[*router.Backend]policyTarget
@@ -75,7 +75,9 @@ type backendKey struct {
 	port int32
 }
 
-func newBackendResolver(s *Snapshot) *backendResolver {
+// newBackendResolver indexes the snapshot's Services, EndpointSlices and
+// Pods, and the validated BackendTLSPolicies (oldest first) by target.
+func newBackendResolver(s *Snapshot, policies []*backendPolicy) *backendResolver {
 	r := &backendResolver{
 		services: make(map[nsName]*corev1.Service, len(s.Services)),
 		slices:   make(map[nsName][]*discoveryv1.EndpointSlice, len(s.Services)),
@@ -102,6 +104,7 @@ func newBackendResolver(s *Snapshot) *backendResolver {
 		k := nsName{es.Namespace, svc}
 		r.slices[k] = append(r.slices[k], es)
 	}
+	r.indexPolicies(policies)
 	return r
 }
 
@@ -244,46 +247,6 @@ func slicePort(es *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bo
 		}
 	}
 	return 0, false
-}
-
-// controllerDefault adds the controller-wide default backend when no
-// Ingress set one.
-func (t *translator) controllerDefault() {
-	if t.res.Config.Default != nil || t.opts.DefaultBackend == "" {
-		return
-	}
-	ns, name, port, err := parseServicePort(t.opts.DefaultBackend)
-	ref := ObjectRef{Kind: "Service", Namespace: ns, Name: name}
-	if err != nil {
-		t.problem(ObjectRef{Kind: "Controller", Name: "--default-backend"}, "", SeverityError, "InvalidDefaultBackend", err.Error())
-		return
-	}
-	be, p := t.backends.resolve(ns, name, port)
-	if p != nil {
-		t.problem(ref, "(controller default backend)", p.severity, p.reason, p.message)
-	}
-	var backends []router.WeightedBackend
-	if be != nil {
-		backends = []router.WeightedBackend{{Backend: be, Weight: 1}}
-	}
-	t.res.Config.Default = &router.Route{Path: "/", Backends: backends,
-		Source: router.Source{Kind: "Controller", Name: "default-backend", Rule: -1, Path: -1}}
-}
-
-// parseServicePort parses "namespace/service:port", port by number or name.
-func parseServicePort(s string) (ns, name string, port servicePortRef, err error) {
-	slash := strings.IndexByte(s, '/')
-	colon := strings.LastIndexByte(s, ':')
-	if slash <= 0 || colon < slash+2 || colon == len(s)-1 {
-		return "", "", port, fmt.Errorf("default backend %q: want namespace/service:port", s)
-	}
-	ns, name, p := s[:slash], s[slash+1:colon], s[colon+1:]
-	if n, err := strconv.ParseInt(p, 10, 32); err == nil {
-		port.number = int32(n)
-	} else {
-		port.name = p
-	}
-	return ns, name, port, nil
 }
 
 // withProtocol returns a copy of b spoken to with p, shared by every

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"cmp"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -21,30 +20,12 @@ const KindBackendTLSPolicy = "BackendTLSPolicy"
 // caKey is the ConfigMap key holding a CA bundle, as the spec requires.
 const caKey = "ca.crt"
 
-// PolicyStatus is the status Portico wants on a policy: one ancestor entry
-// per Gateway whose routes use a backend the policy applies to.
-type PolicyStatus struct {
-	Ref       ObjectRef                        `json:"ref"`
-	Ancestors []gatewayv1.PolicyAncestorStatus `json:"ancestors,omitempty"`
-}
-
 // backendPolicy is one BackendTLSPolicy after validation.
 type backendPolicy struct {
 	p        *gatewayv1.BackendTLSPolicy
 	tls      *router.UpstreamTLS // nil when the policy cannot be used
 	accepted metav1.Condition
 	resolved metav1.Condition
-}
-
-// policyUse is the set of Portico's Gateways whose routes use a Service
-// port, recorded for Services some policy targets.
-type policyUse map[policyTarget]map[nsName]bool
-
-func (u policyUse) add(target policyTarget, gw nsName) {
-	if u[target] == nil {
-		u[target] = map[nsName]bool{}
-	}
-	u[target][gw] = true
 }
 
 // policyTarget is what a policy targets: a Service, or one of its ports
@@ -54,25 +35,31 @@ type policyTarget struct {
 	section string
 }
 
-// backendPolicies validates every BackendTLSPolicy and indexes the winners
-// by target: the oldest policy (then namespace/name) wins a target, the
-// others are Conflicted.
-func (t *translator) backendPolicies() map[policyTarget]*backendPolicy {
+// backendPolicies validates every BackendTLSPolicy, oldest first (the
+// order in which they win their targets, see indexPolicies).
+func backendPolicies(s *Snapshot) []*backendPolicy {
 	cms := map[nsName]*corev1.ConfigMap{}
-	for i := range t.snap.ConfigMaps {
-		cm := &t.snap.ConfigMaps[i]
+	for i := range s.ConfigMaps {
+		cm := &s.ConfigMaps[i]
 		cms[nsName{cm.Namespace, cm.Name}] = cm
 	}
-	all := make([]*backendPolicy, 0, len(t.snap.BackendTLSPolicies))
-	for i := range t.snap.BackendTLSPolicies {
-		all = append(all, validatePolicy(&t.snap.BackendTLSPolicies[i], cms))
+	all := make([]*backendPolicy, 0, len(s.BackendTLSPolicies))
+	for i := range s.BackendTLSPolicies {
+		all = append(all, validatePolicy(&s.BackendTLSPolicies[i], cms))
 	}
 	slices.SortFunc(all, func(a, b *backendPolicy) int {
 		return compareAge(a.p.CreationTimestamp, ObjectRef{Namespace: a.p.Namespace, Name: a.p.Name},
 			b.p.CreationTimestamp, ObjectRef{Namespace: b.p.Namespace, Name: b.p.Name})
 	})
+	return all
+}
+
+// indexPolicies indexes the validated policies, oldest first, by target:
+// the oldest policy (then namespace/name) wins a target, the others are
+// Conflicted.
+func (r *backendResolver) indexPolicies(all []*backendPolicy) {
 	index := map[policyTarget]*backendPolicy{}
-	t.targeted = map[nsName]bool{}
+	r.targeted = map[nsName]bool{}
 	for _, bp := range all {
 		for _, ref := range bp.p.Spec.TargetRefs {
 			if ref.Group != "" || ref.Kind != "Service" {
@@ -82,7 +69,7 @@ func (t *translator) backendPolicies() map[policyTarget]*backendPolicy {
 			if ref.SectionName != nil {
 				key.section = string(*ref.SectionName)
 			}
-			t.targeted[key.svc] = true
+			r.targeted[key.svc] = true
 			if winner, taken := index[key]; taken {
 				bp.accepted = condition(string(gatewayv1.PolicyConditionAccepted), false, string(gatewayv1.PolicyReasonConflicted),
 					fmt.Sprintf("BackendTLSPolicy %s/%s, older, already targets this Service port", winner.p.Namespace, winner.p.Name),
@@ -92,9 +79,7 @@ func (t *translator) backendPolicies() map[policyTarget]*backendPolicy {
 			index[key] = bp
 		}
 	}
-	t.res.BackendTLSPolicies = make([]PolicyStatus, 0, len(all))
-	t.policies = all
-	return index
+	r.policies = index
 }
 
 // validatePolicy checks a policy's CA references and options and builds its
@@ -215,54 +200,4 @@ func applyPolicy(b *router.Backend, bp *backendPolicy) {
 	}
 	b.Status = 502
 	b.Reason = fmt.Sprintf("BackendTLSPolicy %s/%s cannot be used: %s", bp.p.Namespace, bp.p.Name, bp.accepted.Message)
-}
-
-// usePolicies records that a route attached to the Gateway gw uses the
-// backends, making gw an ancestor in the status of the policies that
-// target them.
-func (t *translator) usePolicies(gw nsName, backends [][]router.WeightedBackend) {
-	for _, bs := range backends {
-		for _, wb := range bs {
-			if target, ok := t.backends.targetOf[wb.Backend]; ok {
-				t.policyUse.add(target, gw)
-				t.policyUse.add(policyTarget{target.svc, ""}, gw)
-			}
-		}
-	}
-}
-
-// policyStatuses writes one ancestor entry per Gateway using a Service
-// (port) each policy targets, at most 16 (the API's limit), in name order.
-// Conflicted policies get entries too, so their owners see why.
-func (t *translator) policyStatuses() {
-	for _, bp := range t.policies {
-		st := PolicyStatus{Ref: ObjectRef{Kind: KindBackendTLSPolicy, Namespace: bp.p.Namespace, Name: bp.p.Name}}
-		seen := map[nsName]bool{}
-		var gws []nsName
-		for _, ref := range bp.p.Spec.TargetRefs {
-			key := policyTarget{nsName{bp.p.Namespace, string(ref.Name)}, ""}
-			if ref.SectionName != nil {
-				key.section = string(*ref.SectionName)
-			}
-			for gw := range t.policyUse[key] {
-				if !seen[gw] {
-					seen[gw] = true
-					gws = append(gws, gw)
-				}
-			}
-		}
-		slices.SortFunc(gws, func(a, b nsName) int { return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name)) })
-		for _, gw := range gws[:min(len(gws), 16)] {
-			ns := gatewayv1.Namespace(gw.ns)
-			st.Ancestors = append(st.Ancestors, gatewayv1.PolicyAncestorStatus{
-				AncestorRef:    gatewayv1.ParentReference{Group: ptrGroup(gatewayGroup), Kind: ptrKind(kindGateway), Namespace: &ns, Name: gatewayv1.ObjectName(gw.name)},
-				ControllerName: gatewayv1.GatewayController(t.opts.GatewayControllerName),
-				Conditions:     []metav1.Condition{bp.accepted, bp.resolved},
-			})
-		}
-		t.res.BackendTLSPolicies = append(t.res.BackendTLSPolicies, st)
-	}
-	slices.SortFunc(t.res.BackendTLSPolicies, func(a, b PolicyStatus) int {
-		return cmp.Or(cmp.Compare(a.Ref.Namespace, b.Ref.Namespace), cmp.Compare(a.Ref.Name, b.Ref.Name))
-	})
 }

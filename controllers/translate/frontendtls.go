@@ -61,7 +61,7 @@ func gatewayFrontend(gw *gatewayv1.Gateway) *gatewayv1.FrontendTLSConfig {
 // unsupported AllowInsecureFallback mode is served as AllowValidOnly. It
 // returns the listener's ResolvedRefs and Accepted conditions when they are
 // not true.
-func (t *translator) frontendValidation(gw *gatewayv1.Gateway, l *gatewayv1.Listener, ls *listenerState, gen int64) (resolved, accepted *metav1.Condition) {
+func (t *gatewayProcessor) frontendValidation(gw *gatewayv1.Gateway, l *gatewayv1.Listener, ls *listenerState, gen int64) (resolved, accepted *metav1.Condition) {
 	f := gatewayFrontend(gw)
 	if f == nil || len(ls.certs) == 0 {
 		return nil, nil
@@ -132,7 +132,7 @@ func (t *translator) frontendValidation(gw *gatewayv1.Gateway, l *gatewayv1.List
 }
 
 // configMap finds a ConfigMap of the snapshot.
-func (t *translator) configMap(ns, name string) *corev1.ConfigMap {
+func (t *gatewayProcessor) configMap(ns, name string) *corev1.ConfigMap {
 	for i := range t.snap.ConfigMaps {
 		if c := &t.snap.ConfigMaps[i]; c.Namespace == ns && c.Name == name {
 			return c

@@ -16,7 +16,7 @@ const kindGRPC = "GRPCRoute"
 // grpcRoutes attaches GRPCRoutes, oldest first. A gRPC call is an HTTP/2
 // POST to /package.Service/Method, so they become HTTP routes on the same
 // listeners, with h2c to backends.
-func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
+func (t *gatewayProcessor) grpcRoutes(gateways map[nsName]*gatewayState) {
 	routes := make([]*gatewayv1.GRPCRoute, 0, len(t.snap.GRPCRoutes))
 	for i := range t.snap.GRPCRoutes {
 		routes = append(routes, &t.snap.GRPCRoutes[i])
@@ -43,7 +43,7 @@ func (t *translator) grpcRoutes(gateways map[nsName]*gatewayState) {
 	})
 }
 
-func (t *translator) grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]router.WeightedBackend, refs *refState) ([]ruleRoutes, error) {
+func (t *gatewayProcessor) grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]router.WeightedBackend, refs *refState) ([]ruleRoutes, error) {
 	var out []ruleRoutes
 	for ri, rule := range gr.Spec.Rules {
 		field := fmt.Sprintf("spec.rules[%d]", ri)

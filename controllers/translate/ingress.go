@@ -52,9 +52,57 @@ func OwnsIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass,
 	return false
 }
 
+// ingressProcessor translates the Ingresses of Portico's class: their
+// routes on the shared listeners, TLS passthrough, certificates and the
+// default backend.
+type ingressProcessor struct {
+	*common
+	// claims holds the oldest Ingress claiming each host and path.
+	claims map[claimKey]ObjectRef
+	// defaultFrom is the Ingress whose spec.defaultBackend is in use.
+	defaultFrom *ObjectRef
+	// tlsHosts are hosts named in some spec.tls; noRedirect holds
+	// "Ingress/namespace/name" of Ingresses that turned the HTTPS redirect
+	// off.
+	tlsHosts   map[string]bool
+	noRedirect map[string]bool
+}
+
+// newIngressProcessor sizes the claims for every Ingress path.
+func newIngressProcessor(c *common) *ingressProcessor {
+	return &ingressProcessor{
+		common:     c,
+		claims:     make(map[claimKey]ObjectRef, claimsHint(c.snap)),
+		tlsHosts:   map[string]bool{},
+		noRedirect: map[string]bool{},
+	}
+}
+
+// claimKey identifies what a route claims: two routes with the same key
+// conflict, whatever their backends.
+type claimKey struct {
+	hostMatch router.HostMatch
+	host      string
+	pathMatch router.PathMatch
+	path      string
+}
+
+// claimsHint sizes the claim map: one claim per Ingress path.
+func claimsHint(s *Snapshot) int {
+	n := 0
+	for i := range s.Ingresses {
+		for _, r := range s.Ingresses[i].Spec.Rules {
+			if r.HTTP != nil {
+				n += len(r.HTTP.Paths)
+			}
+		}
+	}
+	return n
+}
+
 // ingresses translates our Ingresses oldest first, so that the oldest claim
 // on a host and path wins.
-func (t *translator) ingresses() {
+func (t *ingressProcessor) ingresses() {
 	var ours []*networkingv1.Ingress
 	for i := range t.snap.Ingresses {
 		ing := &t.snap.Ingresses[i]
@@ -84,7 +132,7 @@ func (t *translator) ingresses() {
 	})
 }
 
-func (t *translator) ingress(ing *networkingv1.Ingress) {
+func (t *ingressProcessor) ingress(ing *networkingv1.Ingress) {
 	ref := ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}
 	t.foreignAnnotations(ing, ref)
 	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) {
@@ -136,26 +184,10 @@ func (t *translator) ingress(ing *networkingv1.Ingress) {
 	}
 }
 
-// ingressDefault uses the oldest Ingress's spec.defaultBackend as the
-// catch-all; any later one is reported as a conflict.
-func (t *translator) ingressDefault(ing *networkingv1.Ingress, ref ObjectRef, db *networkingv1.IngressBackend) {
-	if t.defaultFrom != nil {
-		t.problem(ref, "spec.defaultBackend", SeverityError, reasonDefaultConflict, fmt.Sprintf(
-			"the default backend is already set by %s, which is older; this one is not used", t.defaultFrom))
-		return
-	}
-	t.defaultFrom = &ref
-	t.res.Config.Default = &router.Route{
-		Path: "/", PathMatch: router.PathPrefix,
-		Backends: t.ingressBackend(ref, ing.Namespace, db, func() string { return "spec.defaultBackend" }),
-		Source:   router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: -1, Path: -1},
-	}
-}
-
 // ingressBackend resolves one IngressBackend. An unresolvable backend still
 // yields a route (answering 503), so the path is not served by another rule.
 // field renders the backend's field path; it is only called for a problem.
-func (t *translator) ingressBackend(ref ObjectRef, ns string, b *networkingv1.IngressBackend, field func() string) []router.WeightedBackend {
+func (t *ingressProcessor) ingressBackend(ref ObjectRef, ns string, b *networkingv1.IngressBackend, field func() string) []router.WeightedBackend {
 	if b.Resource != nil {
 		t.problem(ref, field()+".resource", SeverityError, reasonUnsupportedBackend, fmt.Sprintf(
 			"resource backends (%s %s) are not supported; requests get 503", b.Resource.Kind, b.Resource.Name))
@@ -298,7 +330,7 @@ var foreignPrefixes = []string{
 // foreignAnnotations reports annotations Portico does not act on, so a
 // migrated Ingress does not silently lose behaviour: unknown portico.dev
 // annotations are errors (likely typos), other controllers' are warnings.
-func (t *translator) foreignAnnotations(ing *networkingv1.Ingress, ref ObjectRef) {
+func (t *ingressProcessor) foreignAnnotations(ing *networkingv1.Ingress, ref ObjectRef) {
 	keys := make([]string, 0, len(ing.Annotations))
 	for k := range ing.Annotations {
 		keys = append(keys, k)

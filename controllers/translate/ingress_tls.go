@@ -1,13 +1,11 @@
 package translate
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/portico-dev/portico/router"
@@ -35,7 +33,7 @@ const (
 // ingressTLS collects the certificates of one Ingress's spec.tls entries
 // and marks their hosts as TLS hosts. A broken entry is reported and its
 // hosts fall back to the default certificate.
-func (t *translator) ingressTLS(ing *networkingv1.Ingress, ref ObjectRef) {
+func (t *ingressProcessor) ingressTLS(ing *networkingv1.Ingress, ref ObjectRef) {
 	var clientCAs *certsPool
 	if v, ok := ing.Annotations[AnnotationClientCASecret]; ok {
 		clientCAs = t.clientCAs(ing, ref, v)
@@ -100,38 +98,13 @@ func ruleHosts(ing *networkingv1.Ingress) []string {
 	return hosts
 }
 
-// secretCertificate loads a kubernetes.io/tls Secret. On failure it returns
-// a message and reason.
-func (t *translator) secretCertificate(ns, name string) (*tls.Certificate, string, string) {
-	sec, ok := t.secrets[nsName{ns, name}]
-	if !ok {
-		return nil, fmt.Sprintf("Secret %s/%s not found", ns, name), reasonSecretNotFound
-	}
-	if sec.Type != corev1.SecretTypeTLS {
-		return nil, fmt.Sprintf("Secret %s/%s has type %q, want %q", ns, name, sec.Type, corev1.SecretTypeTLS), reasonInvalidSecret
-	}
-	cert, err := t.opts.CertCache.ParseKeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
-	if err != nil {
-		return nil, fmt.Sprintf("Secret %s/%s: %v", ns, name, err), reasonInvalidCertificate
-	}
-	if !t.opts.Now.IsZero() {
-		if t.opts.Now.After(cert.Leaf.NotAfter) {
-			return nil, fmt.Sprintf("Secret %s/%s: certificate expired at %s", ns, name, cert.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
-		}
-		if t.opts.Now.Before(cert.Leaf.NotBefore) {
-			return nil, fmt.Sprintf("Secret %s/%s: certificate is not valid before %s", ns, name, cert.Leaf.NotBefore.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
-		}
-	}
-	return cert, "", ""
-}
-
 // certsPool is a parsed client-CA bundle and the Secret it came from.
 type certsPool struct {
 	pool *x509.CertPool
 	name string
 }
 
-func (t *translator) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v string) *certsPool {
+func (t *ingressProcessor) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v string) *certsPool {
 	ns, name, ok := strings.Cut(v, "/")
 	if !ok {
 		ns, name = ing.Namespace, v
@@ -154,7 +127,7 @@ func (t *translator) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v strin
 }
 
 // hsts parses the HSTS annotations into a header value; "" when off.
-func (t *translator) hsts(ing *networkingv1.Ingress, ref ObjectRef) string {
+func (t *ingressProcessor) hsts(ing *networkingv1.Ingress, ref ObjectRef) string {
 	v, ok := ing.Annotations[AnnotationHSTS]
 	if !ok || v == "false" {
 		return ""
@@ -181,7 +154,7 @@ func (t *translator) hsts(ing *networkingv1.Ingress, ref ObjectRef) string {
 
 // boolAnnotation reads "true"/"false"; anything else is reported and def
 // used.
-func (t *translator) boolAnnotation(ing *networkingv1.Ingress, ref ObjectRef, key string, def bool) bool {
+func (t *ingressProcessor) boolAnnotation(ing *networkingv1.Ingress, ref ObjectRef, key string, def bool) bool {
 	v, ok := ing.Annotations[key]
 	if !ok {
 		return def
@@ -202,7 +175,7 @@ func (t *translator) boolAnnotation(ing *networkingv1.Ingress, ref ObjectRef, ke
 // off. An Ingress's spec.tls never redirects routes of other APIs: Gateway
 // listeners redirect only what their own routes say, Istio servers only by
 // tls.httpsRedirect.
-func (t *translator) applyRedirects() {
+func (t *ingressProcessor) applyRedirects() {
 	for i := range t.res.Config.Routes {
 		r := &t.res.Config.Routes[i]
 		if r.Source.Kind == ingressKind && r.Listener == "" && t.tlsHosts[r.Host] &&
@@ -214,7 +187,7 @@ func (t *translator) applyRedirects() {
 
 // ingressPassthrough routes each rule host of a passthrough Ingress by SNI
 // to the backend of the rule's first path.
-func (t *translator) ingressPassthrough(ing *networkingv1.Ingress, ref ObjectRef) {
+func (t *ingressProcessor) ingressPassthrough(ing *networkingv1.Ingress, ref ObjectRef) {
 	for ri, rule := range ing.Spec.Rules {
 		field := fmt.Sprintf("spec.rules[%d]", ri)
 		host, hostMatch, err := ingressHost(rule.Host)

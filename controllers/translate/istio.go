@@ -49,6 +49,15 @@ type IstioOptions struct {
 	Namespace string
 }
 
+// istioProcessor translates Istio Gateways that select Portico, the
+// VirtualServices bound to them and the DestinationRules of the Services
+// those route to.
+type istioProcessor struct {
+	*common
+	// istioDRs are the DestinationRules by the Service they apply to.
+	istioDRs map[nsName]*istiov1.DestinationRule
+}
+
 // istioServer is one server of a selected Gateway.
 type istioServer struct {
 	gw    *istiov1.Gateway
@@ -86,7 +95,7 @@ func selectsPortico(sel, ours map[string]string) bool {
 }
 
 // istio translates Istio Gateways and VirtualServices.
-func (t *translator) istio() {
+func (t *istioProcessor) istio() {
 	o := t.opts.Istio
 	if o == nil {
 		return
@@ -112,7 +121,7 @@ func (t *translator) istio() {
 }
 
 // istioServer validates one server and registers the listener it needs.
-func (t *translator) istioServer(gw *istiov1.Gateway, ref ObjectRef, i int, srv *istionet.Server, listeners map[string]int) *istioServer {
+func (t *istioProcessor) istioServer(gw *istiov1.Gateway, ref ObjectRef, i int, srv *istionet.Server, listeners map[string]int) *istioServer {
 	field := fmt.Sprintf("spec.servers[%d]", i)
 	p := srv.GetPort()
 	if p == nil || p.GetNumber() == 0 || p.GetNumber() > 65535 {
@@ -216,7 +225,7 @@ func (t *translator) istioServer(gw *istiov1.Gateway, ref ObjectRef, i int, srv 
 const AnnotationIstioAddress = "portico.dev/address"
 
 // istioListenerKey names the router listener serving a Gateway's port.
-func (t *translator) istioListenerKey(gw *istiov1.Gateway, port int32) string {
+func (t *istioProcessor) istioListenerKey(gw *istiov1.Gateway, port int32) string {
 	o := t.opts.Istio
 	switch {
 	case o.PerGateway:
@@ -231,7 +240,7 @@ func (t *translator) istioListenerKey(gw *istiov1.Gateway, port int32) string {
 // istioCertificates resolves a SIMPLE server's credentialName: a
 // kubernetes.io/tls Secret in the Gateway's namespace or, as Istio reads
 // it, Portico's.
-func (t *translator) istioCertificates(ref ObjectRef, field string, srv *istionet.Server, s *istioServer) []certs.Certificate {
+func (t *istioProcessor) istioCertificates(ref ObjectRef, field string, srv *istionet.Server, s *istioServer) []certs.Certificate {
 	name := srv.GetTls().GetCredentialName()
 	if name == "" {
 		t.problem(ref, field+".tls.credentialName", SeverityError, reasonUnresolvedRef,
@@ -279,7 +288,7 @@ func routerHost(h string) (string, router.HostMatch) {
 // mutualTLS requires client certificates signed by the CAs in the
 // credential Secret's ca.crt (Istio's MUTUAL mode). Without usable CAs the
 // hosts refuse every client rather than accept unverified ones.
-func (t *translator) mutualTLS(ref ObjectRef, field string, c *certs.Certificate, caPEM []byte) {
+func (t *istioProcessor) mutualTLS(ref ObjectRef, field string, c *certs.Certificate, caPEM []byte) {
 	c.ClientCASource = c.Source + "#ca.crt"
 	pool, err := certs.ParseCAs(caPEM)
 	if err != nil {

@@ -31,7 +31,7 @@ func istioService(host, ns string) (nsName, bool) {
 
 // destinationRules indexes DestinationRules by the Service they name (the
 // oldest wins a Service) and reports what of them Portico ignores.
-func (t *translator) destinationRules() map[nsName]*istiov1.DestinationRule {
+func (t *istioProcessor) destinationRules() map[nsName]*istiov1.DestinationRule {
 	drs := slices.Clone(t.snap.DestinationRules)
 	sortOldestFirst(drs)
 	out := map[nsName]*istiov1.DestinationRule{}
@@ -59,7 +59,7 @@ func (t *translator) destinationRules() map[nsName]*istiov1.DestinationRule {
 }
 
 // policyUnsupported reports the traffic policy fields Portico ignores.
-func (t *translator) policyUnsupported(ref ObjectRef, field string, p *istionet.TrafficPolicy) {
+func (t *istioProcessor) policyUnsupported(ref ObjectRef, field string, p *istionet.TrafficPolicy) {
 	if p == nil {
 		return
 	}
@@ -171,7 +171,7 @@ func balancing(lb *istionet.LoadBalancerSettings, pool *istionet.ConnectionPoolS
 
 // applyDestinationRule narrows a backend to a subset and applies the
 // traffic policy of the Service's DestinationRule.
-func (t *translator) applyDestinationRule(in vsInput, field string, svc nsName, port servicePortRef, be *router.Backend, subset string) *router.Backend {
+func (t *istioProcessor) applyDestinationRule(in vsInput, field string, svc nsName, port servicePortRef, be *router.Backend, subset string) *router.Backend {
 	dr := t.istioDRs[svc]
 	if dr == nil {
 		if subset != "" {
@@ -200,7 +200,7 @@ func (t *translator) applyDestinationRule(in vsInput, field string, svc nsName, 
 	return out
 }
 
-func (t *translator) destinationFailed(in vsInput, field, reason, msg string) *router.Backend {
+func (t *istioProcessor) destinationFailed(in vsInput, field, reason, msg string) *router.Backend {
 	t.problem(in.ref, field, SeverityError, reason, msg+"; requests get 503")
 	return &router.Backend{Name: "invalid", Status: 503, Reason: msg}
 }

@@ -16,7 +16,7 @@ import (
 // vsHTTP emits a VirtualService's http rules on an HTTP server, in rule
 // order: every path becomes an anchored regular expression, so the router
 // tries them in the order written, as Istio does.
-func (t *translator) vsHTTP(in vsInput, b boundServer) {
+func (t *istioProcessor) vsHTTP(in vsInput, b boundServer) {
 	for i, h := range in.vs.Spec.GetHttp() {
 		field := fmt.Sprintf("spec.http[%d]", i)
 		if h.GetDelegate() != nil || h.GetDirectResponse() != nil {
@@ -55,7 +55,7 @@ func (t *translator) vsHTTP(in vsInput, b boundServer) {
 
 // applyHTTPMatch sets the route's path and predicates from one match and
 // returns the hosts it applies to (an exact authority narrows them).
-func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchRequest, b boundServer, rw *router.Rewrite) ([]string, error) {
+func (t *istioProcessor) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchRequest, b boundServer, rw *router.Rewrite) ([]string, error) {
 	r.Path, r.PathMatch = ".*", router.PathRegularExpression
 	hosts := b.hosts
 	if m == nil {
@@ -140,7 +140,7 @@ func (t *translator) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchReques
 
 // finishRewrite completes a uri rewrite for the match's kind: after a
 // prefix match the matched prefix is replaced, otherwise the whole path.
-func (t *translator) finishRewrite(r *router.Route, rw *router.Rewrite, prefix string) {
+func (t *istioProcessor) finishRewrite(r *router.Route, rw *router.Rewrite, prefix string) {
 	if rw == nil || rw.Path == nil || rw.Path.Regex != "" {
 		return
 	}
@@ -153,7 +153,7 @@ func (t *translator) finishRewrite(r *router.Route, rw *router.Rewrite, prefix s
 
 // httpActions converts what an http rule does: route or redirect, rewrite,
 // headers, timeouts, retries, fault, mirrors, CORS.
-func (t *translator) httpActions(in vsInput, rule int, h *istionet.HTTPRoute, b boundServer) (router.Route, error) {
+func (t *istioProcessor) httpActions(in vsInput, rule int, h *istionet.HTTPRoute, b boundServer) (router.Route, error) {
 	field := fmt.Sprintf("spec.http[%d]", rule)
 	r := router.Route{Listener: b.key, ListenerPort: b.port,
 		Source: router.Source{Kind: KindVirtualService, Namespace: in.vs.Namespace, Name: in.vs.Name, Rule: rule}}
@@ -285,7 +285,7 @@ func istioFault(f *istionet.HTTPFaultInjection) *router.Fault {
 
 // istioCORS maps a corsPolicy; origins matched by prefix or regex cannot be
 // expressed and are reported.
-func (t *translator) istioCORS(in vsInput, field string, c *istionet.CorsPolicy) *router.CORS {
+func (t *istioProcessor) istioCORS(in vsInput, field string, c *istionet.CorsPolicy) *router.CORS {
 	//nolint:staticcheck // allowOrigin is deprecated but still written by users
 	out := &router.CORS{AllowOrigins: slices.Clone(c.GetAllowOrigin()), AllowMethods: c.GetAllowMethods(),
 		AllowHeaders: c.GetAllowHeaders(), ExposeHeaders: c.GetExposeHeaders(), AllowCredentials: c.GetAllowCredentials().GetValue()}
@@ -304,7 +304,7 @@ func (t *translator) istioCORS(in vsInput, field string, c *istionet.CorsPolicy)
 }
 
 // vsTLS emits tls rules on a passthrough server: SNI hosts to backends.
-func (t *translator) vsTLS(in vsInput, b boundServer) {
+func (t *istioProcessor) vsTLS(in vsInput, b boundServer) {
 	for i, rule := range in.vs.Spec.GetTls() {
 		field := fmt.Sprintf("spec.tls[%d]", i)
 		backends := t.l4Backends(in, field, rule.GetRoute())
@@ -338,7 +338,7 @@ func hostAllowed(h string, hosts []string) bool {
 }
 
 // vsTCP emits the first tcp rule that matches the server's port.
-func (t *translator) vsTCP(in vsInput, b boundServer) {
+func (t *istioProcessor) vsTCP(in vsInput, b boundServer) {
 	for i, rule := range in.vs.Spec.GetTcp() {
 		matches := len(rule.GetMatch()) == 0
 		for _, m := range rule.GetMatch() {

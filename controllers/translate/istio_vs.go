@@ -28,7 +28,7 @@ type boundServer struct {
 
 // virtualServices binds VirtualServices to the servers of Portico's
 // Gateways, oldest first, and emits their routes in rule order.
-func (t *translator) virtualServices(servers map[nsName][]*istioServer) {
+func (t *istioProcessor) virtualServices(servers map[nsName][]*istioServer) {
 	vss := slices.Clone(t.snap.VirtualServices)
 	sortOldestFirst(vss)
 	for _, vs := range vss {
@@ -55,7 +55,7 @@ func (t *translator) virtualServices(servers map[nsName][]*istioServer) {
 // bindServers finds the servers of Portico's Gateways the VirtualService
 // names, with the hosts it may serve on each. It returns nil when no named
 // Gateway is Portico's.
-func (t *translator) bindServers(in vsInput, servers map[nsName][]*istioServer) []boundServer {
+func (t *istioProcessor) bindServers(in vsInput, servers map[nsName][]*istioServer) []boundServer {
 	var out []boundServer
 	ours := false
 	for gi, g := range in.vs.Spec.GetGateways() {
@@ -92,7 +92,7 @@ func (t *translator) bindServers(in vsInput, servers map[nsName][]*istioServer) 
 	return out
 }
 
-func (t *translator) istioGatewayExists(k nsName) bool {
+func (t *istioProcessor) istioGatewayExists(k nsName) bool {
 	for _, gw := range t.snap.IstioGateways {
 		if gw.Namespace == k.ns && gw.Name == k.name {
 			return true
@@ -135,7 +135,7 @@ func intersectIstioHosts(s *istioServer, ns string, vsHosts []string) []string {
 }
 
 // vsUnsupported reports the VirtualService fields Portico ignores.
-func (t *translator) vsUnsupported(in vsInput) {
+func (t *istioProcessor) vsUnsupported(in vsInput) {
 	if len(in.vs.Spec.GetExportTo()) > 0 {
 		t.problem(in.ref, "spec.exportTo", SeverityWarning, reasonUnsupportedField, "exportTo is ignored (it scopes mesh visibility)")
 	}
@@ -159,7 +159,7 @@ func (t *translator) vsUnsupported(in vsInput) {
 }
 
 // destinationBackends resolves route destinations to weighted backends.
-func (t *translator) destinationBackends(in vsInput, field string, dests []*istionet.HTTPRouteDestination) []router.WeightedBackend {
+func (t *istioProcessor) destinationBackends(in vsInput, field string, dests []*istionet.HTTPRouteDestination) []router.WeightedBackend {
 	out := make([]router.WeightedBackend, 0, len(dests))
 	for i, d := range dests {
 		f := fmt.Sprintf("%s.route[%d]", field, i)
@@ -174,7 +174,7 @@ func (t *translator) destinationBackends(in vsInput, field string, dests []*isti
 }
 
 // l4Backends resolves the destinations of a tls or tcp rule.
-func (t *translator) l4Backends(in vsInput, field string, dests []*istionet.RouteDestination) []router.WeightedBackend {
+func (t *istioProcessor) l4Backends(in vsInput, field string, dests []*istionet.RouteDestination) []router.WeightedBackend {
 	out := make([]router.WeightedBackend, 0, len(dests))
 	for i, d := range dests {
 		be := t.istioDestination(in, fmt.Sprintf("%s.route[%d].destination", field, i), d.GetDestination())
@@ -185,7 +185,7 @@ func (t *translator) l4Backends(in vsInput, field string, dests []*istionet.Rout
 
 // istioDestination resolves a destination host ("svc", "svc.ns",
 // "svc.ns.svc[.cluster.local]") and port to a Service port.
-func (t *translator) istioDestination(in vsInput, field string, d *istionet.Destination) *router.Backend {
+func (t *istioProcessor) istioDestination(in vsInput, field string, d *istionet.Destination) *router.Backend {
 	fail := func(reason, msg string) *router.Backend {
 		t.problem(in.ref, field, SeverityError, reason, msg)
 		return &router.Backend{Name: "invalid", Status: 503, Reason: msg}

@@ -25,7 +25,7 @@ type l4Input struct {
 
 // l4Routes attaches TLSRoutes (passthrough by SNI on TLS listeners) and
 // TCPRoutes (every connection of a TCP listener), oldest first.
-func (t *translator) l4Routes(gateways map[nsName]*gatewayState) {
+func (t *gatewayProcessor) l4Routes(gateways map[nsName]*gatewayState) {
 	var ins []l4Input
 	for i := range t.snap.TLSRoutes {
 		r := &t.snap.TLSRoutes[i]

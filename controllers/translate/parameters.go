@@ -19,7 +19,7 @@ type gatewayParams struct {
 
 // parametersConfigMap reads a parameters ConfigMap: only a core ConfigMap
 // with known keys and values is valid.
-func (t *translator) parametersConfigMap(group, kind, ns, name string) (gatewayParams, error) {
+func (t *gatewayProcessor) parametersConfigMap(group, kind, ns, name string) (gatewayParams, error) {
 	var p gatewayParams
 	if group != "" || kind != "ConfigMap" {
 		return p, fmt.Errorf("parametersRef kind %s/%s is not supported (ConfigMap is)", group, kind)
@@ -54,7 +54,7 @@ func (t *translator) parametersConfigMap(group, kind, ns, name string) (gatewayP
 }
 
 // classParameters resolves a GatewayClass's parametersRef.
-func (t *translator) classParameters(gc *gatewayv1.GatewayClass) (gatewayParams, error) {
+func (t *gatewayProcessor) classParameters(gc *gatewayv1.GatewayClass) (gatewayParams, error) {
 	ref := gc.Spec.ParametersRef
 	if ref == nil {
 		return gatewayParams{}, nil
@@ -67,7 +67,7 @@ func (t *translator) classParameters(gc *gatewayv1.GatewayClass) (gatewayParams,
 }
 
 // gatewayParameters merges a Gateway's own parametersRef over its class's.
-func (t *translator) gatewayParameters(gw *gatewayv1.Gateway, class gatewayParams) (gatewayParams, error) {
+func (t *gatewayProcessor) gatewayParameters(gw *gatewayv1.Gateway, class gatewayParams) (gatewayParams, error) {
 	if gw.Spec.Infrastructure == nil || gw.Spec.Infrastructure.ParametersRef == nil {
 		return class, nil
 	}

@@ -14,7 +14,7 @@ import (
 // backendRefs answers 500. The condition is ResolvedRefs, naming the first
 // unresolved ref. Backends are spoken to with proto (h2c for gRPC unless the
 // Service port says otherwise).
-func (t *translator) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef, proto router.Protocol) ([][]router.WeightedBackend, *refState) {
+func (t *gatewayProcessor) ruleBackends(in routeInput, rules [][]gatewayv1.BackendRef, proto router.Protocol) ([][]router.WeightedBackend, *refState) {
 	refs := newRefState(in.gen)
 	fail := refs.fail
 	out := make([][]router.WeightedBackend, len(rules))
@@ -61,7 +61,7 @@ func (s *refState) fail(reason gatewayv1.RouteConditionReason, msg string) *rout
 }
 
 // backendRef resolves one reference to a Service port.
-func (t *translator) backendRef(routeNS, routeKind string, ref gatewayv1.BackendObjectReference, field string,
+func (t *gatewayProcessor) backendRef(routeNS, routeKind string, ref gatewayv1.BackendObjectReference, field string,
 	fail func(gatewayv1.RouteConditionReason, string) *router.Backend) *router.Backend {
 	group, kind := "", "Service"
 	if ref.Group != nil {
@@ -102,7 +102,7 @@ func (t *translator) backendRef(routeNS, routeKind string, ref gatewayv1.Backend
 
 // grantAllows reports whether a ReferenceGrant in toNS lets objects of
 // fromKind in fromNS refer to the named object of toGroup/toKind.
-func (t *translator) grantAllows(fromNS, fromKind, toNS, toGroup, toKind, toName string) bool {
+func (t *gatewayProcessor) grantAllows(fromNS, fromKind, toNS, toGroup, toKind, toName string) bool {
 	for i := range t.snap.ReferenceGrants {
 		g := &t.snap.ReferenceGrants[i]
 		if g.Namespace != toNS {

@@ -2,27 +2,30 @@ package translate
 
 import (
 	"cmp"
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"strings"
 
-	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/portico-dev/portico/router"
 	certs "github.com/portico-dev/portico/tls"
 )
 
 // Translate turns a Snapshot into a Result. It is pure: see the package doc.
 func Translate(s *Snapshot, opts Options) Result {
-	t := newTranslator(s, opts)
-	t.ingresses()
-	t.gatewayAPI()
-	t.istio()
-	t.applyRedirects()
-	t.controllerDefault()
-	t.defaultCertificate()
-	slices.SortStableFunc(t.res.Problems, func(a, b Problem) int {
+	policies := backendPolicies(s)
+	c := newCommon(s, opts, policies)
+	ingress := newIngressProcessor(c)
+	gateway := newGatewayProcessor(c, policies)
+	istio := istioProcessor{common: c}
+	ingress.ingresses()
+	gateway.gatewayAPI()
+	istio.istio()
+	ingress.applyRedirects()
+	ingress.controllerDefault()
+	c.defaultCertificate()
+	slices.SortStableFunc(c.res.Problems, func(a, b Problem) int {
 		return cmp.Or(
 			cmp.Compare(a.Object.Kind, b.Object.Kind),
 			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
@@ -32,97 +35,84 @@ func Translate(s *Snapshot, opts Options) Result {
 		)
 	})
 	// A rule bound to several servers reports its problems once.
-	t.res.Problems = slices.Compact(t.res.Problems)
-	return t.res
+	c.res.Problems = slices.Compact(c.res.Problems)
+	return c.res
 }
 
-// translator holds the indexes and claims of one Translate call.
-type translator struct {
+// common is what the translation of every API shares in one Translate
+// call: its input, the Result being built, the Services the routes of every
+// API resolve to (with the BackendTLSPolicies that apply to them) and the
+// Secrets they take certificates from. The state of one API lives in its
+// processor (ingressProcessor, gatewayProcessor, istioProcessor).
+type common struct {
 	snap     *Snapshot
 	opts     Options
 	res      Result
 	backends *backendResolver
-	claims   map[claimKey]ObjectRef
-	// defaultFrom is the Ingress whose spec.defaultBackend is in use.
-	defaultFrom *ObjectRef
-	secrets     map[nsName]*corev1.Secret
-	// tlsHosts are hosts named in some spec.tls; noRedirect holds
-	// "Ingress/namespace/name" of Ingresses that turned the HTTPS redirect
-	// off. Both apply to Ingress routes only.
-	tlsHosts   map[string]bool
-	noRedirect map[string]bool
-	// policies are the validated BackendTLSPolicies, oldest first;
-	// targeted holds the Services they name, policyUse the Gateways using
-	// those Services.
-	policies []*backendPolicy
-	// istioDRs are the DestinationRules by the Service they apply to.
-	istioDRs  map[nsName]*istiov1.DestinationRule
-	targeted  map[nsName]bool
-	policyUse policyUse
+	secrets  map[nsName]*corev1.Secret
 }
 
-// claimKey identifies what a route claims: two routes with the same key
-// conflict, whatever their backends.
-type claimKey struct {
-	hostMatch router.HostMatch
-	host      string
-	pathMatch router.PathMatch
-	path      string
-}
-
-func newTranslator(s *Snapshot, opts Options) *translator {
-	t := &translator{
-		snap:       s,
-		opts:       opts,
-		backends:   newBackendResolver(s),
-		claims:     make(map[claimKey]ObjectRef, claimsHint(s)),
-		secrets:    map[nsName]*corev1.Secret{},
-		tlsHosts:   map[string]bool{},
-		noRedirect: map[string]bool{},
+// newCommon indexes the snapshot's Services and Secrets, and the validated
+// policies (see backendPolicies) by the Services they target.
+func newCommon(s *Snapshot, opts Options, policies []*backendPolicy) *common {
+	c := &common{
+		snap:     s,
+		opts:     opts,
+		backends: newBackendResolver(s, policies),
+		secrets:  map[nsName]*corev1.Secret{},
 	}
 	for i := range s.Secrets {
 		sec := &s.Secrets[i]
-		t.secrets[nsName{sec.Namespace, sec.Name}] = sec
+		c.secrets[nsName{sec.Namespace, sec.Name}] = sec
 	}
-	t.backends.policies = t.backendPolicies()
-	t.backends.targeted = t.targeted
-	t.policyUse = policyUse{}
-	return t
+	return c
 }
 
-func (t *translator) problem(obj ObjectRef, field string, sev Severity, reason, msg string) {
-	t.res.Problems = append(t.res.Problems, Problem{Object: obj, Field: field, Severity: sev, Reason: reason, Message: msg})
+func (c *common) problem(obj ObjectRef, field string, sev Severity, reason, msg string) {
+	c.res.Problems = append(c.res.Problems, Problem{Object: obj, Field: field, Severity: sev, Reason: reason, Message: msg})
+}
+
+// secretCertificate loads a kubernetes.io/tls Secret. On failure it returns
+// a message and reason.
+func (c *common) secretCertificate(ns, name string) (*tls.Certificate, string, string) {
+	sec, ok := c.secrets[nsName{ns, name}]
+	if !ok {
+		return nil, fmt.Sprintf("Secret %s/%s not found", ns, name), reasonSecretNotFound
+	}
+	if sec.Type != corev1.SecretTypeTLS {
+		return nil, fmt.Sprintf("Secret %s/%s has type %q, want %q", ns, name, sec.Type, corev1.SecretTypeTLS), reasonInvalidSecret
+	}
+	cert, err := c.opts.CertCache.ParseKeyPair(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		return nil, fmt.Sprintf("Secret %s/%s: %v", ns, name, err), reasonInvalidCertificate
+	}
+	if !c.opts.Now.IsZero() {
+		if c.opts.Now.After(cert.Leaf.NotAfter) {
+			return nil, fmt.Sprintf("Secret %s/%s: certificate expired at %s", ns, name, cert.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
+		}
+		if c.opts.Now.Before(cert.Leaf.NotBefore) {
+			return nil, fmt.Sprintf("Secret %s/%s: certificate is not valid before %s", ns, name, cert.Leaf.NotBefore.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
+		}
+	}
+	return cert, "", ""
 }
 
 // defaultCertificate resolves --default-certificate.
-func (t *translator) defaultCertificate() {
-	if t.opts.DefaultCertificate == "" {
+func (c *common) defaultCertificate() {
+	if c.opts.DefaultCertificate == "" {
 		return
 	}
-	ns, name, ok := strings.Cut(t.opts.DefaultCertificate, "/")
+	ns, name, ok := strings.Cut(c.opts.DefaultCertificate, "/")
 	ref := ObjectRef{Kind: "Secret", Namespace: ns, Name: name}
 	if !ok {
-		t.problem(ObjectRef{Kind: "Controller", Name: "--default-certificate"}, "", SeverityError, reasonInvalidSecret,
-			fmt.Sprintf("%q: want namespace/name", t.opts.DefaultCertificate))
+		c.problem(ObjectRef{Kind: "Controller", Name: "--default-certificate"}, "", SeverityError, reasonInvalidSecret,
+			fmt.Sprintf("%q: want namespace/name", c.opts.DefaultCertificate))
 		return
 	}
-	cert, msg, reason := t.secretCertificate(ns, name)
+	cert, msg, reason := c.secretCertificate(ns, name)
 	if cert == nil {
-		t.problem(ref, "(controller default certificate)", SeverityError, reason, msg+"; a generated self-signed certificate is served instead")
+		c.problem(ref, "(controller default certificate)", SeverityError, reason, msg+"; a generated self-signed certificate is served instead")
 		return
 	}
-	t.res.DefaultCertificate = &certs.Certificate{Cert: cert, Source: "Secret/" + ns + "/" + name}
-}
-
-// claimsHint sizes the claim map: one claim per Ingress path.
-func claimsHint(s *Snapshot) int {
-	n := 0
-	for i := range s.Ingresses {
-		for _, r := range s.Ingresses[i].Spec.Rules {
-			if r.HTTP != nil {
-				n += len(r.HTTP.Paths)
-			}
-		}
-	}
-	return n
+	c.res.DefaultCertificate = &certs.Certificate{Cert: cert, Source: "Secret/" + ns + "/" + name}
 }

@@ -14,9 +14,16 @@ import (
 // published. A pick allocates nothing and touches no shared map; backends
 // without Balancing are taken round robin and keep no health state.
 type Picker struct {
+	n      uint32
 	policy LBPolicy
 	bal    *Balancing
-	n      uint32
+	// balanced is nil for backends without Balancing, keeping the
+	// Picker of the common backend small.
+	*balanced
+}
+
+// balanced is the state of a Picker with Balancing.
+type balanced struct {
 	// addrHash are the endpoints' address hashes, for rendezvous hashing.
 	addrHash []uint64
 	// health is per endpoint, by index; nil until the Table is published
@@ -30,6 +37,7 @@ func newPicker(b *Backend) Picker {
 		return p
 	}
 	p.policy = p.bal.Policy
+	p.balanced = &balanced{}
 	if p.policy == ConsistentHash {
 		p.addrHash = make([]uint64, len(b.Endpoints))
 		for i, ep := range b.Endpoints {
@@ -139,13 +147,13 @@ func mix64(z uint64) uint64 {
 // its outcome for outlier detection (code 0 is a connect failure, counted
 // only when counted is true).
 func (p *Picker) started(i int) {
-	if p.health != nil {
+	if p.balanced != nil && p.health != nil {
 		p.health[i].inflight.Add(1)
 	}
 }
 
 func (p *Picker) finished(i int, code int, counted bool) {
-	if p.health == nil {
+	if p.balanced == nil || p.health == nil {
 		return
 	}
 	h := p.health[i]

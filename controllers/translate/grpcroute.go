@@ -120,9 +120,7 @@ func grpcMatchRoute(m gatewayv1.GRPCRouteMatch) (router.Route, error) {
 	}
 	headers := valueMatchSet{kind: "header", foldCase: true}
 	for _, h := range m.Headers {
-		if err := headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.GRPCHeaderMatchRegularExpression); err != nil {
-			return r, err
-		}
+		headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.GRPCHeaderMatchRegularExpression)
 	}
 	r.Headers = headers.out
 	if err := r.Validate(); err != nil {

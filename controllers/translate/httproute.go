@@ -127,15 +127,11 @@ func matchRoute(m gatewayv1.HTTPRouteMatch) (router.Route, error) {
 	}
 	headers := valueMatchSet{kind: "header", foldCase: true}
 	for _, h := range m.Headers {
-		if err := headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression); err != nil {
-			return r, err
-		}
+		headers.add(string(h.Name), h.Value, h.Type != nil && *h.Type == gatewayv1.HeaderMatchRegularExpression)
 	}
 	query := valueMatchSet{kind: "query parameter"}
 	for _, q := range m.QueryParams {
-		if err := query.add(string(q.Name), q.Value, q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression); err != nil {
-			return r, err
-		}
+		query.add(string(q.Name), q.Value, q.Type != nil && *q.Type == gatewayv1.QueryParamMatchRegularExpression)
 	}
 	r.Headers, r.QueryParams = headers.out, query.out
 	return r, r.Validate()
@@ -205,8 +201,8 @@ func applyBackendFilters(wb *router.WeightedBackend, fs []gatewayv1.HTTPRouteFil
 }
 
 // valueMatchSet collects header or query-parameter matches, keeping only
-// the first of equivalent names as the spec says, and checks regular
-// expressions.
+// the first of equivalent names as the spec says (router.Route.Validate
+// checks their regular expressions).
 type valueMatchSet struct {
 	kind     string
 	foldCase bool // header names compare case-insensitively
@@ -214,18 +210,17 @@ type valueMatchSet struct {
 	out      []router.ValueMatch
 }
 
-func (s *valueMatchSet) add(name, value string, regex bool) error {
+func (s *valueMatchSet) add(name, value string, regex bool) {
 	key := name
 	if s.foldCase {
 		key = strings.ToLower(name)
 	}
 	if s.seen[key] {
-		return nil
+		return
 	}
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
 	s.seen[key] = true
 	s.out = append(s.out, router.ValueMatch{Name: name, Value: value, Regex: regex})
-	return nil
 }

@@ -114,25 +114,16 @@ func (t *istioProcessor) applyHTTPMatch(r *router.Route, m *istionet.HTTPMatchRe
 		}
 	}
 	for _, k := range sortedKeys(m.GetHeaders()) {
-		vm, err := valueMatch(k, m.GetHeaders()[k])
-		if err != nil {
-			return nil, fmt.Errorf("headers[%s]: %w", k, err)
-		}
+		vm := valueMatch(k, m.GetHeaders()[k])
 		r.Headers = append(r.Headers, vm)
 	}
 	for _, k := range sortedKeys(m.GetWithoutHeaders()) {
-		vm, err := valueMatch(k, m.GetWithoutHeaders()[k])
-		if err != nil {
-			return nil, fmt.Errorf("withoutHeaders[%s]: %w", k, err)
-		}
+		vm := valueMatch(k, m.GetWithoutHeaders()[k])
 		vm.Invert = true
 		r.Headers = append(r.Headers, vm)
 	}
 	for _, k := range sortedKeys(m.GetQueryParams()) {
-		vm, err := valueMatch(k, m.GetQueryParams()[k])
-		if err != nil {
-			return nil, fmt.Errorf("queryParams[%s]: %w", k, err)
-		}
+		vm := valueMatch(k, m.GetQueryParams()[k])
 		r.QueryParams = append(r.QueryParams, vm)
 	}
 	return hosts, r.Validate()

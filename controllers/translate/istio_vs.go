@@ -263,17 +263,17 @@ func stringMatchRegex(m *istionet.StringMatch) (string, bool) {
 
 // valueMatch converts a header or query match; Istio's regular
 // expressions match the whole value.
-func valueMatch(name string, m *istionet.StringMatch) (router.ValueMatch, error) {
+func valueMatch(name string, m *istionet.StringMatch) router.ValueMatch {
 	if ex, ok := m.GetMatchType().(*istionet.StringMatch_Exact); ok {
-		return router.ValueMatch{Name: name, Value: ex.Exact}, nil
+		return router.ValueMatch{Name: name, Value: ex.Exact}
 	}
 	re, ok := stringMatchRegex(m)
 	if !ok {
 		// An empty match checks presence.
-		return router.ValueMatch{Name: name, Value: "", Regex: true}, nil
+		return router.ValueMatch{Name: name, Value: "", Regex: true}
 	}
 	re = "^(?:" + re + ")$"
-	return router.ValueMatch{Name: name, Value: re, Regex: true}, nil
+	return router.ValueMatch{Name: name, Value: re, Regex: true}
 }
 
 // istioWeight is a destination's share: its weight, or an equal share when

@@ -77,12 +77,14 @@ golden: ## Regenerate translate golden files (review the diff!).
 ##@ Testing
 
 .PHONY: test
-test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests.
+test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests; the serving tests on both HTTP/1 engines.
 	go test -race $(GO_TEST_FLAGS) -count=1 ./...
+	PORTICO_HTTP1_ENGINE=fast go test -race $(GO_TEST_FLAGS) -count=1 ./router/ ./standalone/
 
 .PHONY: test-edge
 test-edge: tools ## Adversarial edge suite: builds portico, runs it as a process and attacks it over loopback (no root needed; under 5 min).
 	PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
+	PORTICO_HTTP1_ENGINE=fast PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
 
 .PHONY: check-imports
 check-imports: ## Fail if router, tls, serving or dataplane import Kubernetes, Istio or controller packages.
@@ -96,6 +98,7 @@ bench: ## Run benchmarks (lookup, compile, proxy, translate).
 fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, YAML reader.
 	go test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzFraming -fuzztime 30s ./router/
+	go test -run '^$$' -fuzz FuzzFastEngine -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzPeekClientHello -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./standalone/
 

@@ -27,6 +27,8 @@ type EdgeOptions struct {
 	SendTimeout time.Duration
 	// EscapedSlashes says what to do with %2F and %5C in request paths.
 	EscapedSlashes EscapedSlashes
+	// Engine is the HTTP/1.x engine of the client-facing listeners.
+	Engine Engine
 }
 
 // DefaultBodyReadTimeout is EdgeOptions.BodyReadTimeout's default.

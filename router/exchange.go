@@ -42,6 +42,8 @@ type Exchange struct {
 	Header        Headers
 	// RemoteAddr is the client's address, host:port.
 	RemoteAddr string
+	// clientIP, when valid, is RemoteAddr's address, parsed already.
+	clientIP netip.Addr
 	// rewritten is set when a filter changed Host or Path.
 	rewritten bool
 }
@@ -60,7 +62,12 @@ func (x *Exchange) applyTo(r *http.Request) {
 }
 
 // ClientIP is the client's address without port (invalid if unknown).
-func (x *Exchange) ClientIP() netip.Addr { return remoteIP(x.RemoteAddr) }
+func (x *Exchange) ClientIP() netip.Addr {
+	if x.clientIP.IsValid() {
+		return x.clientIP
+	}
+	return remoteIP(x.RemoteAddr)
+}
 
 // matchView lets an Exchange be matched (it implements Request).
 type matchView struct{ x *Exchange }

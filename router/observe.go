@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 )
 
 // Metrics are the data plane's Prometheus collectors.
@@ -75,6 +77,15 @@ func (m *Metrics) swapped(t *Table) {
 }
 
 func (m *Metrics) observe(st *proxyState, code int, d time.Duration) {
+	if r := st.route; r != nil {
+		// Most requests of a route have the series of the one before:
+		// reuse it rather than hash the labels again.
+		if c := r.metrics.Load(); c != nil && c.m == m && c.backend == st.backend && c.code == code {
+			c.requests.Inc()
+			c.duration.Observe(d.Seconds())
+			return
+		}
+	}
 	route, backend := "", ""
 	if st.route != nil {
 		route = st.route.metricName
@@ -82,8 +93,22 @@ func (m *Metrics) observe(st *proxyState, code int, d time.Duration) {
 	if st.backend != nil {
 		backend = st.backend.Name
 	}
-	m.requests.WithLabelValues(route, backend, codeString(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	c := &routeSeries{m: m, backend: st.backend, code: code,
+		requests: m.requests.WithLabelValues(route, backend, codeString(code)), duration: m.duration.WithLabelValues(route)}
+	c.requests.Inc()
+	c.duration.Observe(d.Seconds())
+	if st.route != nil {
+		st.route.metrics.Store(c)
+	}
+}
+
+// routeSeries are the series a route's last request was counted in.
+type routeSeries struct {
+	m        *Metrics
+	backend  *compiledBackend
+	code     int
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 var commonCodes = func() map[int]string {
@@ -208,4 +233,25 @@ func logAccess(l *slog.Logger, r *http.Request, st *proxyState, rec *recorder, s
 		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
 	}
 	l.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// logAccessFast is logAccess for the fast engine.
+func logAccessFast(l *slog.Logger, ctx *fasthttp.RequestCtx, st *proxyState, code int, start time.Time) {
+	attrs := []slog.Attr{
+		slog.String("client", ctx.RemoteAddr().String()),
+		slog.String("method", string(ctx.Method())),
+		slog.String("host", st.x.Host),
+		slog.String("path", string(ctx.Request.Header.RequestURI())),
+		slog.String("proto", string(ctx.Request.Header.Protocol())),
+		slog.Int("status", code),
+		slog.Int("bytes", ctx.Response.Header.ContentLength()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if st.route != nil {
+		attrs = append(attrs, slog.String("route", st.route.Source.String()))
+	}
+	if st.backend != nil {
+		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
+	}
+	l.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }

@@ -69,6 +69,9 @@ func (r *recordingConn) Write([]byte) (int, error) { return 0, io.ErrClosedPipe 
 type prefixConn struct {
 	net.Conn
 	prefix []byte
+	// strict, when set, is the framing-checked connection under Conn
+	// (when Conn hides it).
+	strict *strictConn
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {

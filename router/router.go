@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Options tunes a Router. The zero value is usable.
@@ -114,6 +116,12 @@ type proxyState struct {
 	backendFilters *WeightedBackend // the chosen backend's own filters
 	endpoint       string           // the endpoint last tried
 	body           *requestBody     // the client's body, when it has one
+	limited        bool             // holds a slot of backend.active
+	overflow       bool             // refused: the backend's limit was reached
+	// The fast engine's: the request to send when it is not the client's
+	// own, and whether the body streams (so is not replayable).
+	outbound *fasthttp.Request
+	streamed bool
 }
 
 // ServeHTTP routes r through the current Table's shared (Ingress)
@@ -216,73 +224,122 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 // filter runs the route's request filters on the Exchange and reports
 // whether the request goes on to a backend (false: it was answered).
 func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState) bool {
-	route, x := st.route, &st.x
-	if x.TLS && route.HSTS != "" {
-		w.Header().Set("Strict-Transport-Security", route.HSTS)
-	}
-	if route.Redirect != nil {
-		loc, code := route.redirectTo(x)
-		w.Header().Set("Location", loc)
-		w.WriteHeader(code)
-		return false
-	}
-	if route.CORS != nil && route.CORS.preflight(x, w.Header()) {
-		w.WriteHeader(http.StatusOK)
-		return false
-	}
-	if route.Fault != nil {
-		switch code := route.Fault.inject(r.Context()); code {
-		case 0:
-		case -1:
-			return false
-		default:
-			http.Error(w, "fault injected", code)
-			return false
+	if code, text := st.answerEarly(r.Context(), w.Header()); code != 0 {
+		if code > 0 {
+			writeAnswer(w, code, text)
 		}
+		return false
 	}
 	var ok bool
 	if st.body, ok = rt.prepareBody(w, r); !ok {
 		return false
 	}
-	route.RequestHeaders.apply(x.Header)
-	if route.Rewrite != nil {
-		route.rewriteRequest(x)
-		x.applyTo(r)
+	st.applyRequestFilters()
+	st.x.applyTo(r)
+	if len(st.route.Mirrors) > 0 && rt.proxy != nil {
+		rt.mirror(r, st.route)
 	}
-	if len(route.Mirrors) > 0 && rt.proxy != nil {
-		rt.mirror(r, route)
-	}
-	st.backend, st.backendFilters = route.pickWithFilters()
-	if st.backend == nil {
-		http.Error(w, "route has no usable backend", http.StatusServiceUnavailable)
+	if code, text := st.chooseBackend(rt.proxy != nil); code != 0 {
+		if st.overflow {
+			w.Header().Set("X-Portico-Overflow", "max requests")
+		}
+		writeAnswer(w, code, text)
 		return false
-	}
-	if f := st.backendFilters; f != nil {
-		f.RequestHeaders.apply(x.Header)
 	}
 	return true
 }
 
-// forward proxies the request to st.backend.
-func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *proxyState) {
-	b := st.backend
-	if b.Status != 0 {
-		http.Error(w, b.Reason, b.Status)
+// writeAnswer answers with a status and its text: a Location-only redirect
+// or preflight (text "") gets no body.
+func writeAnswer(w http.ResponseWriter, code int, text string) {
+	if text == "" {
+		w.WriteHeader(code)
 		return
 	}
-	if len(b.Endpoints) == 0 || rt.proxy == nil {
-		http.Error(w, "no ready endpoint for backend "+b.Name, http.StatusServiceUnavailable)
-		return
+	http.Error(w, text, code)
+}
+
+// answerEarly runs the filters that may answer a request before its body
+// is read, setting the answer's headers in resp: HSTS, the route's
+// redirect, a CORS preflight, fault injection. It returns the status to
+// answer (0: go on; -1: nothing to answer, the client went away) and the
+// text of the answer's body ("" for none).
+func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, string) {
+	route, x := st.route, &st.x
+	if x.TLS && route.HSTS != "" {
+		resp.Set("Strict-Transport-Security", route.HSTS)
+	}
+	if route.Redirect != nil {
+		loc, code := route.redirectTo(x)
+		resp.Set("Location", loc)
+		return code, ""
+	}
+	if route.CORS != nil && route.CORS.preflight(x, resp) {
+		return http.StatusOK, ""
+	}
+	if route.Fault != nil {
+		switch code := route.Fault.inject(ctx); code {
+		case 0:
+		case -1:
+			return -1, ""
+		default:
+			return code, "fault injected"
+		}
+	}
+	return 0, ""
+}
+
+// applyRequestFilters modifies the request's headers and, by the route's
+// rewrite, its host and path.
+func (st *proxyState) applyRequestFilters() {
+	st.route.RequestHeaders.apply(st.x.Header)
+	if st.route.Rewrite != nil {
+		st.route.rewriteRequest(&st.x)
+	}
+}
+
+// chooseBackend picks the backend by weight and applies its own request
+// filters. It returns the status to answer instead of proxying (0 to
+// proxy) and its text: no backend, an invalid one, no ready endpoint,
+// or the backend's request limit reached (then st.backend.active was not
+// taken). With the limit not reached, the caller must call st.release.
+func (st *proxyState) chooseBackend(canProxy bool) (int, string) {
+	st.backend, st.backendFilters = st.route.pickWithFilters()
+	b := st.backend
+	if b == nil {
+		return http.StatusServiceUnavailable, "route has no usable backend"
+	}
+	if f := st.backendFilters; f != nil {
+		f.RequestHeaders.apply(st.x.Header)
+	}
+	if b.Status != 0 {
+		return b.Status, b.Reason
+	}
+	if len(b.Endpoints) == 0 || !canProxy {
+		return http.StatusServiceUnavailable, "no ready endpoint for backend " + b.Name
 	}
 	if bal := b.Balancing; bal != nil && bal.MaxRequests > 0 {
 		if b.active.Add(1) > bal.MaxRequests {
 			b.active.Add(-1)
-			w.Header().Set("X-Portico-Overflow", "max requests")
-			http.Error(w, "backend "+b.Name+" is at its request limit", http.StatusServiceUnavailable)
-			return
+			st.overflow = true
+			return http.StatusServiceUnavailable, "backend " + b.Name + " is at its request limit"
 		}
-		defer b.active.Add(-1)
+		st.limited = true
 	}
+	return 0, ""
+}
+
+// release gives back the backend's request-limit slot, if taken.
+func (st *proxyState) release() {
+	if st.limited {
+		st.limited = false
+		st.backend.active.Add(-1)
+	}
+}
+
+// forward proxies the request to st.backend.
+func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *proxyState) {
+	defer st.release()
 	st.Context = r.Context()
 	ctx := context.Context(st)
 	if st.route.Timeout > 0 {

@@ -33,13 +33,12 @@ func addr(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://
 
 func serveTable(t *testing.T, cfg Config, opts Options) (*Router, *httptest.Server) {
 	t.Helper()
+	if testEngine == EngineFast {
+		opts.Edge.Engine = EngineFast
+	}
 	rt := New(opts)
 	rt.Swap(Compile(cfg))
-	front := httptest.NewUnstartedServer(rt)
-	front.Config = NewEdgeServer(rt, true)
-	front.Start()
-	t.Cleanup(front.Close)
-	return rt, front
+	return rt, serveEdge(t, rt)
 }
 
 func get(t *testing.T, url, host string, hdr ...string) (int, string) {

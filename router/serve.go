@@ -89,6 +89,12 @@ func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h 
 	} else {
 		ln = strictListener{ln, tun}
 	}
+	fast := fastEngineFor(h)
+	if fast != nil {
+		// HTTP/1.x connections go to the fast engine; net/http gets the
+		// HTTP/2 ones and those the fast engine hands over.
+		ln = fast.split(ln)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -102,6 +108,11 @@ func ServeListener(ctx context.Context, ln net.Listener, tlsConf *tls.Config, h 
 	sctx, cancel := context.WithTimeout(context.Background(), d.Grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if fast != nil {
+		if ferr := fast.shutdown(sctx); err == nil {
+			err = ferr
+		}
+	}
 	// Upgraded connections (WebSockets) are not waited for by Shutdown:
 	// they get the rest of the grace period to end by themselves.
 	tun.drain(sctx)

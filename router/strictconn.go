@@ -29,6 +29,21 @@ type strictConn struct {
 	active atomic.Int32
 	// tunnels, when set, tracks the connection once it is upgraded.
 	tunnels *tunnels
+	// perRead, when set (nanoseconds), bounds each read: the fast
+	// engine's streamed request bodies.
+	perRead atomic.Int64
+	// lingerOnError makes Close linger after a framing error (the fast
+	// engine's connections).
+	lingerOnError bool
+}
+
+// setPerReadTimeout makes each read wait at most d for the client (0:
+// back to the deadlines set from outside).
+func (c *strictConn) setPerReadTimeout(d time.Duration) {
+	c.perRead.Store(int64(d))
+	if d == 0 {
+		_ = c.SetReadDeadline(time.Time{})
+	}
 }
 
 func newStrictConn(c net.Conn, state *tls.ConnectionState, mode h2Mode, t *tunnels) *strictConn {
@@ -41,6 +56,9 @@ func (c *strictConn) Read(b []byte) (int, error) {
 	c.mu.Unlock()
 	if err != nil {
 		return 0, err
+	}
+	if d := c.perRead.Load(); d > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(time.Duration(d)))
 	}
 	n, rerr := c.Conn.Read(b)
 	if n > 0 {
@@ -82,10 +100,20 @@ func (c *strictConn) tunnel() {
 	}
 }
 
-// Close closes the connection and forgets it as a tunnel.
+// Close closes the connection and forgets it as a tunnel. On the fast
+// engine, a connection closed after a framing error lingers first (see
+// closeAfterLinger); net/http does that itself.
 func (c *strictConn) Close() error {
 	if c.tunnels != nil {
 		c.tunnels.remove(c)
+	}
+	c.mu.Lock()
+	failed := c.err != nil && c.lingerOnError
+	c.lingerOnError = false
+	c.mu.Unlock()
+	if failed {
+		closeAfterLinger(c.Conn)
+		return nil
 	}
 	return c.Conn.Close()
 }
@@ -163,7 +191,7 @@ type strictConnKey struct{}
 
 // connContext remembers the strict connection of each request's context.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if sc, ok := c.(*strictConn); ok {
+	if sc := strictOf(c); sc != nil {
 		return context.WithValue(ctx, strictConnKey{}, sc)
 	}
 	return ctx

@@ -77,6 +77,8 @@ type CompiledRoute struct {
 	query     []compiledMatch
 	// metricName labels the route in metrics: Kind/namespace/name.
 	metricName string
+	// metrics caches the series of the route's last request.
+	metrics atomic.Pointer[routeSeries]
 }
 
 // weighted chooses among backends by weight.

@@ -22,6 +22,8 @@ type Transports struct {
 	// health keeps the endpoint health of balanced backends across
 	// tables; see healthRegistry.
 	health healthRegistry
+	// fast are the fast engine's HTTP/1.1 pools.
+	fast fastClients
 }
 
 // NewTransports returns pools tuned for a proxy: short connect timeout,

@@ -93,12 +93,12 @@ func TestRunServesGateways(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{
+		done <- Run(ctx, withTestEngine(Options{
 			Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
 			Interval: 20 * time.Millisecond, GatewayPool: netip.MustParsePrefix("127.0.9.0/24"),
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: &out,
 			OnListening: func(name string, a net.Addr) { bound <- name + "=" + a.String() },
-		})
+		}))
 	}()
 	var addr string
 	select {
@@ -231,9 +231,9 @@ endpoints: [{addresses: ["%s"]}]
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
+		done <- Run(ctx, withTestEngine(Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
 			Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
-			OnListening: func(_ string, a net.Addr) { bound <- a.String() }})
+			OnListening: func(_ string, a net.Addr) { bound <- a.String() }}))
 	}()
 	var addr string
 	select {
@@ -363,9 +363,9 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
+		done <- Run(ctx, withTestEngine(Options{Dir: dir, Translate: translate.Options{GatewayControllerName: "portico.dev/gateway-controller"},
 			Interval: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
-			OnListening: func(_ string, a net.Addr) { bound <- a.String() }})
+			OnListening: func(_ string, a net.Addr) { bound <- a.String() }}))
 	}()
 	for range 3 {
 		select {

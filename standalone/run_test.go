@@ -94,7 +94,7 @@ func TestRunServesAndReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{
+		done <- Run(ctx, withTestEngine(Options{
 			Dir:       dir,
 			Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico"},
 			HTTPAddr:  "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
@@ -104,7 +104,7 @@ func TestRunServesAndReloads(t *testing.T) {
 			OnListening: func(name string, a net.Addr) {
 				addrs <- name + "=" + a.String()
 			},
-		})
+		}))
 	}()
 	var httpAddr, adminAddr string
 	for range 2 {

@@ -5,9 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-dev/portico/router"
 )
 
 // startRun runs Run with opts (its OnListening, Log and Out replaced) until
@@ -27,7 +30,7 @@ func startRun(t *testing.T, opts Options, want int) map[string]string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, opts) }()
+	go func() { done <- Run(ctx, withTestEngine(opts)) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -48,4 +51,19 @@ func startRun(t *testing.T, opts Options, want int) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// testEngine is the HTTP/1.x engine the standalone tests serve with
+// (PORTICO_HTTP1_ENGINE, as for the portico binary).
+var testEngine = func() router.Engine {
+	e, err := router.ParseEngine(os.Getenv("PORTICO_HTTP1_ENGINE"))
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
+
+func withTestEngine(o Options) Options {
+	o.Edge.Engine = testEngine
+	return o
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type common struct {
 	bodyTimeout    time.Duration
 	sendTimeout    time.Duration
 	escapedSlashes string
+	engine         string
 	accessLog      bool
 	drainDelay     time.Duration
 	drainGrace     time.Duration
@@ -48,6 +50,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.DurationVar(&c.bodyTimeout, "client-body-timeout", router.DefaultBodyReadTimeout, "longest wait for the next bytes of a request body; a client that stalls longer gets 408 and is disconnected")
 	fs.DurationVar(&c.sendTimeout, "client-send-timeout", router.DefaultSendTimeout, "longest a response write waits for the client to read (HTTP/2: to open its flow-control window); then the stream or connection is reset")
 	fs.StringVar(&c.escapedSlashes, "path-escaped-slashes", "keep", "escaped slashes (%2F) and backslashes (%5C) in request paths: keep (route and forward as sent), reject (400) or decode (into / before routing)")
+	fs.StringVar(&c.engine, "http1-engine", envOr("PORTICO_HTTP1_ENGINE", "std"), "HTTP/1.x engine of client-facing listeners: std (net/http) or fast (fasthttp; HTTP/2, upgrades and ACME challenges stay on net/http)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
@@ -83,7 +86,11 @@ func (c *common) edge() (router.EdgeOptions, error) {
 	if c.bodyTimeout <= 0 || c.sendTimeout <= 0 {
 		return router.EdgeOptions{}, fmt.Errorf("--client-body-timeout and --client-send-timeout must be positive")
 	}
-	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e}, nil
+	eng, err := router.ParseEngine(c.engine)
+	if err != nil {
+		return router.EdgeOptions{}, fmt.Errorf("--http1-engine: %w", err)
+	}
+	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e, Engine: eng}, nil
 }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }
@@ -120,4 +127,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// envOr is the environment variable's value, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
 }

@@ -1,0 +1,63 @@
+package router
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+)
+
+// testEngine is the HTTP/1.x engine the router's tests serve with:
+// PORTICO_HTTP1_ENGINE=fast runs every test that serves through
+// serveTable on the fast engine (make test does both).
+var testEngine = func() Engine {
+	e, err := ParseEngine(os.Getenv("PORTICO_HTTP1_ENGINE"))
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
+
+// serveEdge serves rt on a loopback port the way Portico's listeners do
+// (ServeListener: framing checker, edge limits, the configured engine)
+// and returns a stand-in httptest.Server for its URL.
+func serveEdge(t *testing.T, rt *Router) *httptest.Server {
+	t.Helper()
+	a := serveEdgeB(t, rt)
+	ln := fakeListener{addr: a}
+	return &httptest.Server{URL: "http://" + a, Listener: ln, Config: &http.Server{}}
+}
+
+// fakeListener stands for a listener ServeListener owns.
+type fakeListener struct{ addr string }
+
+func (fakeListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (fakeListener) Close() error              { return nil }
+func (l fakeListener) Addr() net.Addr {
+	a, _ := net.ResolveTCPAddr("tcp", l.addr)
+	return a
+}
+
+// serveEdgeB serves rt on a loopback port until the test ends and returns
+// its address.
+func serveEdgeB(t testing.TB, rt *Router) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ServeListener(ctx, ln, nil, rt, Drain{Grace: time.Second})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ln.Addr().String()
+}

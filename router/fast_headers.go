@@ -1,0 +1,155 @@
+package router
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// fastReqHeaders adapts a fasthttp request header to Headers.
+type fastReqHeaders struct{ h *fasthttp.RequestHeader }
+
+func (f fastReqHeaders) Get(n string) string { return string(f.h.Peek(n)) }
+
+func (f fastReqHeaders) Values(n string) []string {
+	all := f.h.PeekAll(n)
+	if len(all) == 0 {
+		return nil
+	}
+	out := make([]string, len(all))
+	for i, v := range all {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (f fastReqHeaders) Set(n, v string) { f.h.Set(n, v) }
+func (f fastReqHeaders) Add(n, v string) { f.h.Add(n, v) }
+func (f fastReqHeaders) Del(n string)    { f.h.Del(n) }
+
+// fastRespHeaders adapts a fasthttp response header to Headers.
+type fastRespHeaders struct{ h *fasthttp.ResponseHeader }
+
+func (f fastRespHeaders) Get(n string) string { return string(f.h.Peek(n)) }
+
+func (f fastRespHeaders) Values(n string) []string {
+	all := f.h.PeekAll(n)
+	if len(all) == 0 {
+		return nil
+	}
+	out := make([]string, len(all))
+	for i, v := range all {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (f fastRespHeaders) Set(n, v string) { f.h.Set(n, v) }
+func (f fastRespHeaders) Add(n, v string) { f.h.Add(n, v) }
+func (f fastRespHeaders) Del(n string)    { f.h.Del(n) }
+
+// dropOnEntry says which request headers never pass the edge: 1 for
+// hop-by-hop ones, 2 for the address-claiming ones (dropped from
+// untrusted clients), as sanitizeRequest.
+var dropOnEntry = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for _, h := range hopByHop {
+		m[h] = 1
+	}
+	for _, h := range clientAddressHeaders {
+		m[h] = 2
+	}
+	// Replaced by Portico's own (see outboundHead).
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		m[h] = 2
+	}
+	return m
+}()
+
+// sanitizeFast is sanitizeRequest for the fast engine, in one pass over
+// the headers: hop-by-hop headers and those the client's Connection header
+// names, names with an underscore, and (from untrusted clients) the
+// address-claiming headers are removed; "Te: trailers" is kept. Upgrades
+// never get here (they are handed to net/http).
+func sanitizeFast(h *fasthttp.RequestHeader, trusted bool) {
+	trailers := false
+	for _, v := range h.PeekAll("Te") {
+		if headerHasToken(v, "trailers") {
+			trailers = true
+		}
+	}
+	var named [][]byte
+	for _, v := range h.PeekAll("Connection") {
+		for _, tok := range bytes.Split(v, []byte{','}) {
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+				named = append(named, tok)
+			}
+		}
+	}
+	var drop []string
+	for k := range h.All() {
+		kind := dropOnEntry[string(k)]
+		if kind == 1 || kind == 2 && !trusted || bytes.IndexByte(k, '_') >= 0 {
+			drop = append(drop, string(k))
+		}
+	}
+	for _, n := range named {
+		h.DelBytes(n)
+	}
+	for _, n := range drop {
+		h.Del(n)
+	}
+	h.Del("Connection") // also what fasthttp keeps as a flag
+	if trailers {
+		h.Set("Te", "trailers")
+	}
+}
+
+func headerHasToken(v []byte, token string) bool {
+	for _, tok := range bytes.Split(v, []byte{','}) {
+		if strings.EqualFold(string(bytes.TrimSpace(tok)), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// hopByHopResponse are the response headers that never pass a proxy
+// (fasthttp frames the body itself: Transfer-Encoding is not among its
+// headers).
+var hopByHopResponse = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+	"Proxy-Authenticate": true, "Upgrade": true}
+
+// cleanResponse removes the upstream response's hop-by-hop headers (and
+// those its Connection header names).
+func cleanResponse(h *fasthttp.ResponseHeader) {
+	found := h.ConnectionClose()
+	for k := range h.All() {
+		if hopByHopResponse[string(k)] {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var named []string
+	for _, v := range h.PeekAll("Connection") {
+		for _, tok := range bytes.Split(v, []byte{','}) {
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+				named = append(named, string(tok))
+			}
+		}
+	}
+	for _, n := range named {
+		h.Del(n)
+	}
+	h.Del("Connection")
+	h.ResetConnectionClose()
+	for _, n := range [...]string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Upgrade"} {
+		if len(h.Peek(n)) > 0 {
+			h.Del(n)
+		}
+	}
+}

@@ -79,12 +79,12 @@ golden: ## Regenerate translate golden files (review the diff!).
 .PHONY: test
 test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests; the serving tests on both HTTP/1 engines.
 	go test -race $(GO_TEST_FLAGS) -count=1 ./...
-	PORTICO_HTTP1_ENGINE=fast go test -race $(GO_TEST_FLAGS) -count=1 ./router/ ./standalone/
+	PORTICO_HTTP1_ENGINE=std go test -race $(GO_TEST_FLAGS) -count=1 ./router/ ./standalone/
 
 .PHONY: test-edge
 test-edge: tools ## Adversarial edge suite: builds portico, runs it as a process and attacks it over loopback (no root needed; under 5 min).
 	PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
-	PORTICO_HTTP1_ENGINE=fast PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
+	PORTICO_HTTP1_ENGINE=std PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
 
 .PHONY: check-imports
 check-imports: ## Fail if router, tls, serving or dataplane import Kubernetes, Istio or controller packages.

@@ -11,8 +11,9 @@ import (
 )
 
 // testEngine is the HTTP/1.x engine the router's tests serve with:
-// PORTICO_HTTP1_ENGINE=fast runs every test that serves through
-// serveTable on the fast engine (make test does both).
+// PORTICO_HTTP1_ENGINE=std runs every test that serves through
+// serveTable on net/http instead of the fast engine (make test does
+// both).
 var testEngine = func() Engine {
 	e, err := ParseEngine(os.Getenv("PORTICO_HTTP1_ENGINE"))
 	if err != nil {

@@ -21,23 +21,23 @@ type Engine uint8
 // HTTP/1.x engines. HTTP/2 (h2 and h2c, hence gRPC) is always served by
 // net/http.
 const (
+	// EngineFast (the default) serves HTTP/1.x with valyala/fasthttp:
+	// requests parsed into reused buffers, plain-HTTP upstreams on
+	// fasthttp's own pools. A connection whose request needs what only
+	// net/http does (an upgrade such as WebSocket, an ACME challenge) is
+	// handed to net/http for the rest of its life.
+	EngineFast Engine = iota
 	// EngineStd serves HTTP/1.x with net/http and httputil.ReverseProxy.
-	EngineStd Engine = iota
-	// EngineFast serves HTTP/1.x with valyala/fasthttp: requests parsed
-	// into reused buffers, plain-HTTP upstreams on fasthttp's own pools.
-	// A connection whose request needs what only net/http does (an
-	// upgrade such as WebSocket, an ACME challenge) is handed to net/http
-	// for the rest of its life.
-	EngineFast
+	EngineStd
 )
 
-// ParseEngine reads "std" or "fast".
+// ParseEngine reads "fast" or "std" ("" is fast).
 func ParseEngine(s string) (Engine, error) {
 	switch s {
-	case "std", "":
-		return EngineStd, nil
-	case "fast":
+	case "fast", "":
 		return EngineFast, nil
+	case "std":
+		return EngineStd, nil
 	}
 	return 0, fmt.Errorf("HTTP/1 engine: want std or fast, not %q", s)
 }
@@ -134,7 +134,7 @@ func (e *fastEngine) split(ln net.Listener) net.Listener {
 			case sc != nil && sc.f.h2mode == h2Required:
 				e.std.put(c)
 			case sc != nil && sc.tlsState != nil:
-				sc.lingerOnError = true
+				sc.lingerOnError, sc.sendTimeout = true, e.sendTimeout()
 				e.fast.put(c)
 			default:
 				go e.sniff(c)
@@ -163,9 +163,9 @@ func (e *fastEngine) sniff(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	if sc := strictOf(c); sc != nil {
+	if sc := strictOf(c); sc != nil && string(b) != "PRI" {
 		sc.mu.Lock()
-		sc.lingerOnError = true
+		sc.lingerOnError, sc.sendTimeout = true, e.sendTimeout()
 		sc.mu.Unlock()
 	}
 	ahead, _ := br.Peek(br.Buffered())
@@ -199,6 +199,13 @@ func rawConn(c net.Conn) net.Conn {
 		return sc.Conn
 	}
 	return c
+}
+
+func (e *fastEngine) sendTimeout() time.Duration {
+	if t := e.rt.opts.Edge.SendTimeout; t > 0 {
+		return t
+	}
+	return DefaultSendTimeout
 }
 
 // shutdown stops the fast server once the net/http one has drained.

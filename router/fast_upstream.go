@@ -370,9 +370,15 @@ func toHTTPRequest(req *fasthttp.Request, x *Exchange) *http.Request {
 func (e *fastEngine) proxyError(ctx *fasthttp.RequestCtx, st *proxyState, err error) {
 	ctx.Response.Reset()
 	code := http.StatusBadGateway
+	sc := strictOf(ctx.Conn())
 	switch {
-	case IsFramingError(err):
+	case IsFramingError(err) || sc != nil && sc.failed():
+		// The client's body broke its framing on the way.
 		code = http.StatusBadRequest
+		ctx.SetConnectionClose()
+	case sc != nil && sc.readTimedOut.Load():
+		// The client's body stalled.
+		code = http.StatusRequestTimeout
 		ctx.SetConnectionClose()
 	case errors.Is(err, errRouteTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):
 		code = http.StatusGatewayTimeout

@@ -94,6 +94,7 @@ func startStrict(t *testing.T, h http.Handler) string {
 func strictFront(t *testing.T, name, endpoint string, opts Options) string {
 	t.Helper()
 	bk := &Backend{Name: name, Endpoints: []Endpoint{{endpoint}}}
+	opts.Edge.Engine = testEngine
 	rt := New(opts)
 	rt.Swap(Compile(Config{Routes: []Route{{Host: "app.example", HostMatch: HostExact, Path: "/",
 		Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}))

@@ -33,9 +33,7 @@ func addr(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://
 
 func serveTable(t *testing.T, cfg Config, opts Options) (*Router, *httptest.Server) {
 	t.Helper()
-	if testEngine == EngineFast {
-		opts.Edge.Engine = EngineFast
-	}
+	opts.Edge.Engine = testEngine
 	rt := New(opts)
 	rt.Swap(Compile(cfg))
 	return rt, serveEdge(t, rt)

@@ -35,6 +35,29 @@ type strictConn struct {
 	// lingerOnError makes Close linger after a framing error (the fast
 	// engine's connections).
 	lingerOnError bool
+	// sendTimeout, when set, bounds each write (the fast engine's; net/http
+	// connections get theirs per response from the recorder), and
+	// writeDeadline is the deadline last set (unix nanoseconds).
+	sendTimeout   time.Duration
+	writeDeadline atomic.Int64
+	// readTimedOut records that a read ran into the per-read timeout: a
+	// stalled request body.
+	readTimedOut atomic.Bool
+}
+
+// Write bounds each write by the send timeout, when set: a client that
+// stops reading is cut off instead of holding the response (and its
+// backend) forever. The deadline moves only once half of it is used, so
+// most writes do not touch it.
+func (c *strictConn) Write(b []byte) (int, error) {
+	if d := c.sendTimeout; d > 0 {
+		now := time.Now().UnixNano()
+		if c.writeDeadline.Load()-now < int64(d/2) {
+			c.writeDeadline.Store(now + int64(d))
+			_ = c.Conn.SetWriteDeadline(time.Unix(0, now+int64(d)))
+		}
+	}
+	return c.Conn.Write(b)
 }
 
 // setPerReadTimeout makes each read wait at most d for the client (0:
@@ -57,10 +80,14 @@ func (c *strictConn) Read(b []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if d := c.perRead.Load(); d > 0 {
+	d := c.perRead.Load()
+	if d > 0 {
 		_ = c.SetReadDeadline(time.Now().Add(time.Duration(d)))
 	}
 	n, rerr := c.Conn.Read(b)
+	if d > 0 && rerr != nil && isDeadline(rerr) {
+		c.readTimedOut.Store(true)
+	}
 	if n > 0 {
 		c.mu.Lock()
 		if c.err == nil {
@@ -88,6 +115,13 @@ func (c *strictConn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, rerr
+}
+
+// failed reports whether the framing checker refused the connection.
+func (c *strictConn) failed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil
 }
 
 // tunnel stops checking: the connection now carries an upgraded protocol.

@@ -50,7 +50,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.DurationVar(&c.bodyTimeout, "client-body-timeout", router.DefaultBodyReadTimeout, "longest wait for the next bytes of a request body; a client that stalls longer gets 408 and is disconnected")
 	fs.DurationVar(&c.sendTimeout, "client-send-timeout", router.DefaultSendTimeout, "longest a response write waits for the client to read (HTTP/2: to open its flow-control window); then the stream or connection is reset")
 	fs.StringVar(&c.escapedSlashes, "path-escaped-slashes", "keep", "escaped slashes (%2F) and backslashes (%5C) in request paths: keep (route and forward as sent), reject (400) or decode (into / before routing)")
-	fs.StringVar(&c.engine, "http1-engine", envOr("PORTICO_HTTP1_ENGINE", "std"), "HTTP/1.x engine of client-facing listeners: std (net/http) or fast (fasthttp; HTTP/2, upgrades and ACME challenges stay on net/http)")
+	fs.StringVar(&c.engine, "http1-engine", envOr("PORTICO_HTTP1_ENGINE", "fast"), "HTTP/1.x engine of client-facing listeners: fast (fasthttp; HTTP/2, upgrades and ACME challenges stay on net/http) or std (net/http for everything)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")

@@ -54,7 +54,7 @@ func (c *strictConn) Write(b []byte) (int, error) {
 		now := time.Now().UnixNano()
 		if c.writeDeadline.Load()-now < int64(d/2) {
 			c.writeDeadline.Store(now + int64(d))
-			_ = c.Conn.SetWriteDeadline(time.Unix(0, now+int64(d)))
+			_ = c.SetWriteDeadline(time.Unix(0, now+int64(d)))
 		}
 	}
 	return c.Conn.Write(b)

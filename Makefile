@@ -94,6 +94,18 @@ check-imports: ## Fail if router, tls, serving or dataplane import Kubernetes, I
 bench: ## Run benchmarks (lookup, compile, proxy, translate).
 	go test -run '^$$' -bench . -benchmem ./router/ ./controllers/translate/
 
+.PHONY: bench-peers
+bench-peers: build ## Portico (both engines) beside nginx and HAProxy, CPU per request: 64/16/1024 connections, 3 B/1 KiB/64 KiB bodies; JSON in bench/results/.
+	@command -v nginx >/dev/null && command -v haproxy >/dev/null && command -v wrk >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nginx haproxy wrk >/dev/null)
+	bench/peers.sh $(BENCH_SECONDS) 64 3
+	bench/peers.sh $(BENCH_SECONDS) 16 3
+	bench/peers.sh $(BENCH_SECONDS) 1024 3
+	bench/peers.sh $(BENCH_SECONDS) 64 1024
+	bench/peers.sh $(BENCH_SECONDS) 64 65536
+
+BENCH_SECONDS ?= 10
+
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, YAML reader.
 	go test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./router/

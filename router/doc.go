@@ -24,13 +24,23 @@
 // it would — is left out and reported by Table.Dropped, and translation
 // turns that into a condition or Event on its object.
 //
-// # Engine independence
+// # Engines
 //
 // Route lookup takes host, path and a Request accessor, and the filters
 // (header modifiers, rewrites, redirects, CORS, fault injection, mirror
 // selection) and balancing (Picker) work on the router's own request view,
-// Exchange, with Headers any engine can provide. Only serve and the
-// ReverseProxy hooks touch net/http, so a second HTTP engine can reuse
-// the rest unchanged. A request's state is one typed struct, proxyState,
-// which is also its context.
+// Exchange, with Headers any engine can provide. A request's state is one
+// typed struct, proxyState, which is also its context on net/http.
+//
+// Two HTTP/1.x engines share all of that. The fast engine (fast*.go, the
+// default) serves HTTP/1.x on valyala/fasthttp: ServeListener's splitter
+// sends HTTP/2 connections (ALPN h2, the h2c preface) to net/http and the
+// rest to fasthttp; a request that needs net/http (an upgrade, an ACME
+// challenge) hands its connection over with the head replayed
+// (prefixConn); plain HTTP/1.1 backends use fasthttp pools
+// (fastClients), while TLS and h2c backends and routes with timeouts go
+// through net/http's Transports. The std engine (serve, forward and the
+// httputil.ReverseProxy hooks) serves everything with net/http. Under both
+// sits strictConn, the framing checker, which also bounds reads of
+// streamed bodies and (fast engine) each write by the send timeout.
 package router

@@ -1,11 +1,15 @@
 package router
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,4 +65,37 @@ func serveEdgeB(t testing.TB, rt *Router) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// TestHandoffKeepsConnection: a request only net/http serves (here the
+// ACME responder) moves its connection to net/http, which answers it and
+// the requests that follow on that connection.
+func TestHandoffKeepsConnection(t *testing.T) {
+	be := backendServer(t, "app")
+	opts := Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			_, _ = io.WriteString(w, "token-"+strings.TrimPrefix(r.URL.Path, "/.well-known/acme-challenge/"))
+			return true
+		}
+		return false
+	}}
+	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: &Backend{Name: "app", Endpoints: []Endpoint{{addr(be)}}}, Weight: 1}}}}}, opts)
+	c, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i, want := range []string{"app x /before", "token-abc", "app x /after"} {
+		path := []string{"/before", "/.well-known/acme-challenge/abc", "/after"}[i]
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.HasPrefix(string(body), want) {
+			t.Fatalf("%s: %q, want %q…", path, body, want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -35,8 +36,11 @@ func (e *fastEngine) handle(ctx *fasthttp.RequestCtx) {
 	e.observe(ctx, st, start)
 	if st.Context == nil {
 		// Nothing outlives the handler with st as its context (the
-		// net/http transports' bodies do): it can serve another request.
+		// net/http transports' bodies do): it can serve another request,
+		// keeping its buffer.
+		buf := st.buf[:0]
 		*st = proxyState{}
+		st.buf = buf
 		statePool.Put(st)
 	}
 }
@@ -86,7 +90,7 @@ func (e *fastEngine) serve(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 		return
 	}
 	req := &ctx.Request
-	host, rawPath, rawQuery := requestTarget(req)
+	host, rawPath, rawQuery := st.requestTarget(req)
 	path, ok := CanonicalPath(rawPath)
 	if !ok {
 		fastText(ctx, http.StatusBadRequest, "malformed request path")
@@ -170,15 +174,23 @@ func (e *fastEngine) filterAndProxy(ctx *fasthttp.RequestCtx, st *proxyState, sc
 }
 
 // requestTarget returns the request's host and its raw path and query:
-// from the request line in absolute form, else from Host.
-func requestTarget(req *fasthttp.Request) (host, path, query string) {
-	uri := req.Header.RequestURI()
-	if len(uri) > 0 && uri[0] == '/' {
-		p, q, _ := strings.Cut(string(uri), "?")
-		return string(req.Header.Host()), p, q
+// from the request line in absolute form, else from Host. The strings are
+// copies in st's own buffer, which is reused only once st is recycled:
+// they must not be kept past the request (mirrors clone theirs).
+func (st *proxyState) requestTarget(req *fasthttp.Request) (host, path, query string) {
+	var h, target []byte
+	if uri := req.Header.RequestURI(); len(uri) > 0 && uri[0] == '/' {
+		h, target = req.Header.Host(), uri
+	} else {
+		u := req.URI()
+		h, target = u.Host(), u.RequestURI()
 	}
-	u := req.URI()
-	return string(u.Host()), string(u.PathOriginal()), string(u.QueryString())
+	buf := append(append(st.buf[:0], h...), target...)
+	st.buf = buf
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	host, target2 := all[:len(h)], all[len(h):]
+	path, query, _ = strings.Cut(target2, "?")
+	return host, path, query
 }
 
 // methodString returns the method as a string, without allocating for the

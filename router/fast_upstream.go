@@ -396,7 +396,9 @@ func (e *fastEngine) mirror(ctx *fasthttp.RequestCtx, st *proxyState) {
 		return
 	}
 	hr := toHTTPRequest(&ctx.Request, &st.x)
-	hr.URL.Path, hr.URL.RawPath = st.x.Path, st.x.RawPath
+	// The mirrors outlive the request: nothing of st's buffer goes along.
+	hr.Host = strings.Clone(hr.Host)
+	hr.URL.Path, hr.URL.RawPath, hr.URL.RawQuery = strings.Clone(st.x.Path), strings.Clone(st.x.RawPath), strings.Clone(st.x.RawQuery)
 	e.rt.mirror(hr, st.route)
 }
 

@@ -122,6 +122,8 @@ type proxyState struct {
 	// own, and whether the body streams (so is not replayable).
 	outbound *fasthttp.Request
 	streamed bool
+	// buf holds the fast engine's copies of the request's host and target.
+	buf []byte
 }
 
 // ServeHTTP routes r through the current Table's shared (Ingress)

@@ -18,6 +18,7 @@ trap cleanup EXIT
 BACK=9300
 mkdir -p "$run/logs" "$run/www" "$run/portico"
 head -c "$BODY" /dev/zero | tr '\0' 'x' >"$run/www/index.html"
+chmod a+rx "$run" "$run/www"; chmod a+r "$run/www/index.html"  # nginx workers run unprivileged
 
 cat >"$run/backend.conf" <<NG
 worker_processes 1; daemon off; pid $run/backend.pid; error_log $run/logs/backend.err;
@@ -39,7 +40,7 @@ taskset -c 0 nginx -c "$run/nginx.conf" -p "$run" & pids+=($!); pid_nginx=$!
 cat >"$run/haproxy.cfg" <<HA
 global
   nbthread 1
-  maxconn 16384
+  maxconn 8192
 defaults
   mode http
   timeout connect 5s
@@ -93,8 +94,12 @@ taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr 127.0.
   --admin-addr 127.0.0.1:9314 --shutdown-delay 0s --http1-engine std >"$run/logs/portico-std.log" 2>&1 & pids+=($!); pid_pstd=$!
 sleep 3
 
-cputicks() { # utime+stime (clock ticks) of a process
-  [ -r "/proc/$1/stat" ] && awk '{print $14+$15}' "/proc/$1/stat" || echo 0
+cputicks() { # utime+stime (clock ticks) of a process and its children (nginx's worker)
+  local t=0 p
+  for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat")))
+  done
+  echo $t
 }
 stamp=$(date -u +%FT%TZ)
 results="$here/results/peers-$(date -u +%Y%m%dT%H%M%SZ)-c$C-b$BODY.json"

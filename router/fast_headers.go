@@ -115,41 +115,49 @@ func headerHasToken(v []byte, token string) bool {
 	return false
 }
 
-// hopByHopResponse are the response headers that never pass a proxy
-// (fasthttp frames the body itself: Transfer-Encoding is not among its
-// headers).
-var hopByHopResponse = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authenticate": true, "Upgrade": true}
+// hopByHopResponse returns the name of a response header that never
+// passes a proxy, or "" (fasthttp frames the body itself:
+// Transfer-Encoding is not among its headers).
+func hopByHopResponse(name []byte) string {
+	switch string(name) {
+	case "Connection":
+		return "Connection"
+	case "Keep-Alive":
+		return "Keep-Alive"
+	case "Proxy-Connection":
+		return "Proxy-Connection"
+	case "Proxy-Authenticate":
+		return "Proxy-Authenticate"
+	case "Upgrade":
+		return "Upgrade"
+	}
+	return ""
+}
 
-// cleanResponse removes the upstream response's hop-by-hop headers (and
-// those its Connection header names).
+// cleanResponse removes the upstream response's hop-by-hop headers and
+// those its Connection header names, in one pass over the headers.
 func cleanResponse(h *fasthttp.ResponseHeader) {
-	found := h.ConnectionClose()
-	for k := range h.All() {
-		if hopByHopResponse[string(k)] {
-			found = true
-			break
+	var buf [4]string
+	drop := buf[:0]
+	for k, v := range h.All() {
+		name := hopByHopResponse(k)
+		if name == "" {
+			continue
 		}
-	}
-	if !found {
-		return
-	}
-	var named []string
-	for _, v := range h.PeekAll("Connection") {
+		drop = append(drop, name)
+		if name != "Connection" {
+			continue
+		}
 		for _, tok := range bytes.Split(v, []byte{','}) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
-				named = append(named, string(tok))
+				drop = append(drop, string(tok))
 			}
 		}
 	}
-	for _, n := range named {
+	for _, n := range drop {
 		h.Del(n)
 	}
-	h.Del("Connection")
-	h.ResetConnectionClose()
-	for _, n := range [...]string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Upgrade"} {
-		if len(h.Peek(n)) > 0 {
-			h.Del(n)
-		}
+	if h.ConnectionClose() {
+		h.ResetConnectionClose()
 	}
 }

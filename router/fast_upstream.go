@@ -232,14 +232,23 @@ func (e *fastEngine) outboundHead(req *fasthttp.Request, st *proxyState) {
 		h.Del("X-Forwarded-Proto")
 	}
 	if ip.IsValid() {
-		h.SetBytesV("X-Forwarded-For", xff)
+		h.SetCanonical(hXForwardedFor, xff)
 		if !trusted || len(h.Peek("X-Real-Ip")) == 0 {
-			h.SetBytesV("X-Real-Ip", ipText)
+			h.SetCanonical(hXRealIP, ipText)
 		}
 	}
-	h.Set("X-Forwarded-Host", xfh)
-	h.Set("X-Forwarded-Proto", xfp)
+	h.SetCanonical(hXForwardedHost, []byte(xfh))
+	h.SetCanonical(hXForwardedProto, []byte(xfp))
 }
+
+// Canonical names of the headers Portico sets on every forwarded request
+// (fasthttp skips normalising them).
+var (
+	hXForwardedFor   = []byte("X-Forwarded-For")
+	hXForwardedHost  = []byte("X-Forwarded-Host")
+	hXForwardedProto = []byte("X-Forwarded-Proto")
+	hXRealIP         = []byte("X-Real-Ip")
+)
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -70,15 +70,18 @@ func fastEngineFor(h any) *fastEngine {
 	}
 	e := &fastEngine{rt: rt, listener: key}
 	e.srv = &fasthttp.Server{
-		Handler:                       e.handle,
-		HeaderReceived:                e.headerReceived,
-		Name:                          "",
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		DisablePreParseMultipartForm:  true,
-		StreamRequestBody:             true,
-		MaxRequestBodySize:            BodyBufferBytes,
-		ReadBufferSize:                MaxHeaderBytes + 4096,
+		Handler:                      e.handle,
+		HeaderReceived:               e.headerReceived,
+		Name:                         "",
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           BodyBufferBytes,
+		ReadBufferSize:               MaxHeaderBytes + 4096,
+		// Large response bodies leave in few writes (fasthttp copies
+		// them in 4 KiB pieces, each flushed by a 4 KiB writer).
+		WriteBufferSize:               64 << 10,
 		ReadTimeout:                   ReadHeaderTimeout,
 		IdleTimeout:                   IdleTimeout,
 		KeepHijackedConns:             true,

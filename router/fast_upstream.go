@@ -42,6 +42,7 @@ func (f *fastClients) get(addr string) *fasthttp.HostClient {
 		StreamResponseBody:            true,
 		SecureErrorLogMessage:         true,
 		ReadBufferSize:                MaxHeaderBytes,
+		WriteBufferSize:               64 << 10,
 		Dial: func(a string) (net.Conn, error) {
 			return upstreamDialer.Dial("tcp", a)
 		},

@@ -64,7 +64,7 @@ func BenchmarkEngines(b *testing.B) {
 			rt := New(Options{Edge: EdgeOptions{Engine: eng.e}})
 			rt.Swap(Compile(Config{Routes: []Route{{Host: "foo.com", HostMatch: HostExact, Path: "/",
 				Backends: []WeightedBackend{{Backend: &Backend{Name: "b", Endpoints: []Endpoint{{be}}}, Weight: 1}}}}}))
-			front := serveEdgeB(b, rt)
+			front := startStrict(b, rt)
 			c, err := net.Dial("tcp", front)
 			if err != nil {
 				b.Fatal(err)

@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // testEngine is the HTTP/1.x engine the router's tests serve with:
@@ -31,7 +29,7 @@ var testEngine = func() Engine {
 // and returns a stand-in httptest.Server for its URL.
 func serveEdge(t *testing.T, rt *Router) *httptest.Server {
 	t.Helper()
-	a := serveEdgeB(t, rt)
+	a := startStrict(t, rt)
 	ln := fakeListener{addr: a}
 	return &httptest.Server{URL: "http://" + a, Listener: ln, Config: &http.Server{}}
 }
@@ -44,27 +42,6 @@ func (fakeListener) Close() error              { return nil }
 func (l fakeListener) Addr() net.Addr {
 	a, _ := net.ResolveTCPAddr("tcp", l.addr)
 	return a
-}
-
-// serveEdgeB serves rt on a loopback port until the test ends and returns
-// its address.
-func serveEdgeB(t testing.TB, rt *Router) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ServeListener(ctx, ln, nil, rt, Drain{Grace: time.Second})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return ln.Addr().String()
 }
 
 // TestHandoffKeepsConnection: a request only net/http serves (here the

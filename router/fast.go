@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -120,32 +119,27 @@ func fastError(ctx *fasthttp.RequestCtx, err error) {
 // preface on cleartext) to net/http through the returned listener, the
 // others to fasthttp.
 func (e *fastEngine) split(ln net.Listener) net.Listener {
-	e.fast, e.std = newConnQueue(ln.Addr()), newConnQueue(ln.Addr())
-	stdClose := e.std.close
-	e.std.close = func() { stdClose(); _ = ln.Close() }
+	e.fast, e.std = newConnQueue(ln.Addr(), nil), newConnQueue(ln.Addr(), ln)
 	go func() {
-		defer e.fast.close()
-		defer e.std.close()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				e.std.fail(err)
-				return
-			}
-			sc, _ := c.(*strictConn)
-			switch {
-			case sc != nil && sc.f.h2mode == h2Required:
-				e.std.put(c)
-			case sc != nil && sc.tlsState != nil:
-				sc.lingerOnError, sc.sendTimeout = true, e.sendTimeout()
-				e.fast.put(c)
-			default:
-				go e.sniff(c)
-			}
-		}
+		e.std.acceptEach(e.sort)
+		_ = e.fast.Close()
 	}()
 	go func() { _ = e.srv.Serve(e.fast) }()
 	return e.std
+}
+
+// sort sends a connection to the server that speaks its protocol.
+func (e *fastEngine) sort(c net.Conn) {
+	sc, _ := c.(*strictConn)
+	switch {
+	case sc != nil && sc.f.h2mode == h2Required:
+		e.std.put(c)
+	case sc != nil && sc.tlsState != nil:
+		sc.lingerOnError, sc.sendTimeout = true, e.sendTimeout()
+		e.fast.put(c)
+	default:
+		e.sniff(c)
+	}
 }
 
 // sniff reads the first bytes of a cleartext connection: the HTTP/2
@@ -235,56 +229,3 @@ func strictOf(c net.Conn) *strictConn {
 	}
 	return nil
 }
-
-// connQueue is a net.Listener fed with connections by the splitter.
-type connQueue struct {
-	addr  net.Addr
-	ch    chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-	mu    sync.Mutex
-	err   error
-	close func()
-}
-
-func newConnQueue(addr net.Addr) *connQueue {
-	q := &connQueue{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
-	q.close = func() { q.once.Do(func() { close(q.done) }) }
-	return q
-}
-
-func (q *connQueue) put(c net.Conn) {
-	select {
-	case q.ch <- c:
-	case <-q.done:
-		_ = c.Close()
-	}
-}
-
-func (q *connQueue) fail(err error) {
-	q.mu.Lock()
-	q.err = err
-	q.mu.Unlock()
-	q.close()
-}
-
-// Accept implements net.Listener.
-func (q *connQueue) Accept() (net.Conn, error) {
-	select {
-	case c := <-q.ch:
-		return c, nil
-	case <-q.done:
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		if q.err != nil {
-			return nil, q.err
-		}
-		return nil, net.ErrClosed
-	}
-}
-
-// Close implements net.Listener.
-func (q *connQueue) Close() error { q.close(); return nil }
-
-// Addr implements net.Listener.
-func (q *connQueue) Addr() net.Addr { return q.addr }

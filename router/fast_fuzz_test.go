@@ -51,7 +51,7 @@ func startEngine(t testing.TB, e Engine) *engineUnderTest {
 		{Host: "a.test", HostMatch: HostExact, Path: "/", Backends: []WeightedBackend{{Backend: &Backend{Name: "b", Endpoints: []Endpoint{{addr(be)}}}, Weight: 1}}},
 		{Host: "a.test", HostMatch: HostExact, Path: "/x", PathMatch: PathExact, Redirect: &Redirect{Path: &PathModifier{Value: "/y"}, StatusCode: 301}},
 	}}))
-	u.addr = serveEdgeB(t, rt)
+	u.addr = startStrict(t, rt)
 	return u
 }
 

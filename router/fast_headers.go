@@ -7,12 +7,18 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// fastReqHeaders adapts a fasthttp request header to Headers.
-type fastReqHeaders struct{ h *fasthttp.RequestHeader }
+// fastHeaders adapts a fasthttp request or response header to Headers.
+type fastHeaders[H interface {
+	Peek(string) []byte
+	PeekAll(string) [][]byte
+	Set(string, string)
+	Add(string, string)
+	Del(string)
+}] struct{ h H }
 
-func (f fastReqHeaders) Get(n string) string { return string(f.h.Peek(n)) }
+func (f fastHeaders[H]) Get(n string) string { return string(f.h.Peek(n)) }
 
-func (f fastReqHeaders) Values(n string) []string {
+func (f fastHeaders[H]) Values(n string) []string {
 	all := f.h.PeekAll(n)
 	if len(all) == 0 {
 		return nil
@@ -24,30 +30,14 @@ func (f fastReqHeaders) Values(n string) []string {
 	return out
 }
 
-func (f fastReqHeaders) Set(n, v string) { f.h.Set(n, v) }
-func (f fastReqHeaders) Add(n, v string) { f.h.Add(n, v) }
-func (f fastReqHeaders) Del(n string)    { f.h.Del(n) }
+func (f fastHeaders[H]) Set(n, v string) { f.h.Set(n, v) }
+func (f fastHeaders[H]) Add(n, v string) { f.h.Add(n, v) }
+func (f fastHeaders[H]) Del(n string)    { f.h.Del(n) }
 
-// fastRespHeaders adapts a fasthttp response header to Headers.
-type fastRespHeaders struct{ h *fasthttp.ResponseHeader }
-
-func (f fastRespHeaders) Get(n string) string { return string(f.h.Peek(n)) }
-
-func (f fastRespHeaders) Values(n string) []string {
-	all := f.h.PeekAll(n)
-	if len(all) == 0 {
-		return nil
-	}
-	out := make([]string, len(all))
-	for i, v := range all {
-		out[i] = string(v)
-	}
-	return out
-}
-
-func (f fastRespHeaders) Set(n, v string) { f.h.Set(n, v) }
-func (f fastRespHeaders) Add(n, v string) { f.h.Add(n, v) }
-func (f fastRespHeaders) Del(n string)    { f.h.Del(n) }
+type (
+	fastReqHeaders  = fastHeaders[*fasthttp.RequestHeader]
+	fastRespHeaders = fastHeaders[*fasthttp.ResponseHeader]
+)
 
 // dropOnEntry says which request headers never pass the edge: 1 for
 // hop-by-hop ones, 2 for the address-claiming ones (dropped from

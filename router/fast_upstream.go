@@ -80,37 +80,32 @@ func (e *fastEngine) prepareBody(ctx *fasthttp.RequestCtx, st *proxyState, sc *s
 		return true
 	case cl > 0:
 		// fasthttp read it whole, within the body timeout (see
-		// headerReceived).
+		// headerReceived); taking it out of its stream makes it
+		// replayable on retries.
 		_ = req.Body()
 		return true
 	}
-	// Chunked: read up to the buffer's size ourselves.
-	timeout := e.bodyTimeout()
+	// Chunked: read up to the buffer's size ourselves, each read bounded
+	// by the body timeout.
 	r := ctx.RequestBodyStream()
-	buf := make([]byte, 0, 4096)
-	for len(buf) <= BodyBufferBytes {
-		if sc != nil {
-			_ = sc.SetReadDeadline(time.Now().Add(timeout))
+	if sc != nil {
+		sc.setPerReadTimeout(e.bodyTimeout())
+		defer sc.setPerReadTimeout(0)
+	}
+	buf, err := io.ReadAll(io.LimitReader(r, BodyBufferBytes+1))
+	if err != nil {
+		code := http.StatusBadRequest
+		if isDeadline(err) || sc != nil && sc.readTimedOut.Load() {
+			code = http.StatusRequestTimeout
 		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			req.SetBodyRaw(buf)
-			req.Header.SetContentLength(len(buf))
-			return true
-		}
-		if err != nil {
-			code := http.StatusBadRequest
-			if isDeadline(err) {
-				code = http.StatusRequestTimeout
-			}
-			ctx.SetConnectionClose()
-			fastText(ctx, code, http.StatusText(code))
-			return false
-		}
+		ctx.SetConnectionClose()
+		fastText(ctx, code, http.StatusText(code))
+		return false
+	}
+	if len(buf) <= BodyBufferBytes {
+		req.SetBodyRaw(buf)
+		req.Header.SetContentLength(len(buf))
+		return true
 	}
 	// Longer than buffered bodies get: the rest streams after what was
 	// read, in a request of its own (the server's stream stays in place).

@@ -76,7 +76,7 @@ func (b *countingBackend) seen() ([]string, int) {
 
 // startStrict serves rt on a loopback listener the way Portico's listeners
 // do (framing checker included) and returns its address.
-func startStrict(t *testing.T, h http.Handler) string {
+func startStrict(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,7 +84,7 @@ func startStrict(t *testing.T, h http.Handler) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = ServeListener(ctx, ln, nil, h, Drain{}); close(done) }()
+	go func() { _ = ServeListener(ctx, ln, nil, h, Drain{Grace: time.Second}); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return ln.Addr().String()
 }

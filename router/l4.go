@@ -153,34 +153,16 @@ func copyHalf(dst, src net.Conn, idle time.Duration, last *atomic.Int64) {
 // unterminated, to a backend; every other connection is returned by Accept
 // with its bytes intact, for the HTTPS server to terminate.
 type TLSMux struct {
-	ln     net.Listener
-	table  func() *Table
-	sp     *splicer
-	conns  chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	err    error
-	errSet atomic.Bool
+	*connQueue // Accept, Close and Addr: Close stops accepting; spliced connections carry on until they end
+	table      func() *Table
+	sp         *splicer
 }
 
 // NewTLSMux starts accepting on ln. table returns the current Table.
 func NewTLSMux(ln net.Listener, table func() *Table, opts L4Options) *TLSMux {
-	m := &TLSMux{ln: ln, table: table, sp: newSplicer(opts), conns: make(chan net.Conn), done: make(chan struct{})}
-	go m.acceptLoop()
+	m := &TLSMux{connQueue: newConnQueue(ln.Addr(), ln), table: table, sp: newSplicer(opts)}
+	go m.acceptEach(m.route)
 	return m
-}
-
-func (m *TLSMux) acceptLoop() {
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			m.err = err
-			m.errSet.Store(true)
-			m.Close()
-			return
-		}
-		go m.route(c)
-	}
 }
 
 func (m *TLSMux) route(c net.Conn) {
@@ -193,38 +175,8 @@ func (m *TLSMux) route(c net.Conn) {
 			}
 		}
 	}
-	select {
-	case m.conns <- replay:
-	case <-m.done:
-		c.Close()
-	}
+	m.put(replay)
 }
-
-// Accept returns the next connection to terminate.
-func (m *TLSMux) Accept() (net.Conn, error) {
-	select {
-	case c := <-m.conns:
-		return c, nil
-	case <-m.done:
-		if m.errSet.Load() {
-			return nil, m.err
-		}
-		return nil, net.ErrClosed
-	}
-}
-
-// Close stops accepting. Spliced connections carry on until they end.
-func (m *TLSMux) Close() error {
-	var err error
-	m.once.Do(func() {
-		close(m.done)
-		err = m.ln.Close()
-	})
-	return err
-}
-
-// Addr is the listening address.
-func (m *TLSMux) Addr() net.Addr { return m.ln.Addr() }
 
 // ServeTCP forwards every connection accepted on ln to the TCP route of
 // listener in the current Table, until ctx is done; then it stops accepting

@@ -216,35 +216,36 @@ func (r *recorder) code() int {
 }
 
 func logAccess(l *slog.Logger, r *http.Request, st *proxyState, rec *recorder, start time.Time) {
-	attrs := []slog.Attr{
-		slog.String("client", r.RemoteAddr),
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.RequestURI()),
-		slog.String("proto", r.Proto),
-		slog.Int("status", rec.code()),
-		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-	}
-	if st.route != nil {
-		attrs = append(attrs, slog.String("route", st.route.Source.String()))
-	}
-	if st.backend != nil {
-		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
-	}
-	l.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	st.logAccess(r.Context(), l, accessEntry{client: r.RemoteAddr, method: r.Method, host: r.Host,
+		path: r.URL.RequestURI(), proto: r.Proto, status: rec.code(), bytes: rec.bytes}, start)
 }
 
-// logAccessFast is logAccess for the fast engine.
+// logAccessFast is logAccess for the fast engine; bytes is the declared
+// length of the response (-1 when it streams without one).
 func logAccessFast(l *slog.Logger, ctx *fasthttp.RequestCtx, st *proxyState, code int, start time.Time) {
+	st.logAccess(context.Background(), l, accessEntry{client: ctx.RemoteAddr().String(), method: string(ctx.Method()),
+		host: string(ctx.Request.Header.Host()), path: string(ctx.Request.Header.RequestURI()),
+		proto: string(ctx.Request.Header.Protocol()), status: code, bytes: int64(ctx.Response.Header.ContentLength())}, start)
+}
+
+// accessEntry is what an access log line says of the request and answer.
+type accessEntry struct {
+	client, method, host, path, proto string
+	status                            int
+	bytes                             int64
+}
+
+// logAccess writes one access log line, with the route and backend that
+// served the request.
+func (st *proxyState) logAccess(ctx context.Context, l *slog.Logger, e accessEntry, start time.Time) {
 	attrs := []slog.Attr{
-		slog.String("client", ctx.RemoteAddr().String()),
-		slog.String("method", string(ctx.Method())),
-		slog.String("host", st.x.Host),
-		slog.String("path", string(ctx.Request.Header.RequestURI())),
-		slog.String("proto", string(ctx.Request.Header.Protocol())),
-		slog.Int("status", code),
-		slog.Int("bytes", ctx.Response.Header.ContentLength()),
+		slog.String("client", e.client),
+		slog.String("method", e.method),
+		slog.String("host", e.host),
+		slog.String("path", e.path),
+		slog.String("proto", e.proto),
+		slog.Int("status", e.status),
+		slog.Int64("bytes", e.bytes),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 	}
 	if st.route != nil {
@@ -253,5 +254,5 @@ func logAccessFast(l *slog.Logger, ctx *fasthttp.RequestCtx, st *proxyState, cod
 	if st.backend != nil {
 		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
 	}
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	l.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }

@@ -276,34 +276,15 @@ const HandshakeTimeout = ReadHeaderTimeout
 // are checked request by request, HTTP/2 ones (ALPN h2, then served by
 // net/http as HTTP/2 with prior knowledge) by the HTTP/2 frame guard.
 type tlsListener struct {
-	ln    net.Listener
-	cfg   *tls.Config
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-	mu    sync.Mutex
-	err   error // why accepting stopped, unless Close stopped it
-	tun   *tunnels
+	*connQueue
+	cfg *tls.Config
+	tun *tunnels
 }
 
 func newTLSListener(ln net.Listener, cfg *tls.Config, tun *tunnels) *tlsListener {
-	l := &tlsListener{ln: ln, cfg: cfg, conns: make(chan net.Conn), done: make(chan struct{}), tun: tun}
-	go l.acceptLoop()
+	l := &tlsListener{connQueue: newConnQueue(ln.Addr(), ln), cfg: cfg, tun: tun}
+	go l.acceptEach(l.handshake)
 	return l
-}
-
-func (l *tlsListener) acceptLoop() {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			l.mu.Lock()
-			l.err = err
-			l.mu.Unlock()
-			l.Close()
-			return
-		}
-		go l.handshake(c)
-	}
 }
 
 func (l *tlsListener) handshake(c net.Conn) {
@@ -320,34 +301,5 @@ func (l *tlsListener) handshake(c net.Conn) {
 	if state.NegotiatedProtocol == "h2" {
 		mode = h2Required
 	}
-	select {
-	case l.conns <- newStrictConn(tc, &state, mode, l.tun):
-	case <-l.done:
-		_ = c.Close()
-	}
+	l.put(newStrictConn(tc, &state, mode, l.tun))
 }
-
-func (l *tlsListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.err != nil {
-			return nil, l.err
-		}
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *tlsListener) Close() error {
-	var err error
-	l.once.Do(func() {
-		close(l.done)
-		err = l.ln.Close()
-	})
-	return err
-}
-
-func (l *tlsListener) Addr() net.Addr { return l.ln.Addr() }

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Portico's data plane side by side with nginx and HAProxy (and, when built, Caddy and the bare Go
-# proxies of ../shared/bench): one nginx backend, each proxy pinned to CPU 0, wrk and the backend on
+# Portico's data plane side by side with nginx and HAProxy (and, when built, the bare Go proxies of
+# ../shared/bench): one nginx backend, each proxy pinned to CPU 0, the load generator and the backend on
 # CPU 1, keep-alive everywhere. Prints one row per proxy and appends them as JSON to bench/results/.
 #
-# Usage: bench/peers.sh [seconds] [connections] [body-bytes]
-#   PORTICO=bin/portico (default) is run twice: --http1-engine=fast and --http1-engine=std.
-#   PEERS_BIN (default ~/.cache/portico-peers/bin) may hold caddy, goproxy and fastproxy.
+# Usage: bench/peers.sh [seconds] [connections] [body-bytes] [mode]
+#   mode h1 (default): HTTP/1.1 keep-alive with wrk (nginx, HAProxy, bare Go proxies, Portico on both engines).
+#   mode https: HTTPS keep-alive with wrk (TLS 1.3, ECDSA P-256; nginx, HAProxy, Portico).
+#   mode handshake: HTTPS with a new connection (full TLS 1.3 handshake, no resumption) per request.
+#   mode h2: HTTP/2 over TLS with h2load, [connections] connections x 8 streams.
+#   mode rate: HTTP/1.1 at a fixed rate with vegeta, at half of nginx's maximum rate measured first in the
+#     same run with wrk; prints p50/p99/p99.9 latencies.
+#   PROFILE=DIR records a perf profile of each Portico row into DIR (perf's own cost then counts in its
+#     cpu/req; read it with perf report -i FILE --no-children).
+#   PORTICO=bin/portico (default); PEERS_BIN (default ~/.cache/portico-peers/bin) may hold goproxy and
+#   fastproxy; VEGETA (default ~/.cache/portico/bin/vegeta).
+# "bench.test" must resolve to 127.0.0.1 for the TLS modes (clients send it as the TLS server name, and
+# Portico answers 421 when the server name and Host disagree); the script adds it to /etc/hosts if missing.
 set -u
-D=${1:-10}; C=${2:-64}; BODY=${3:-3}
+D=${1:-10}; C=${2:-64}; BODY=${3:-3}; MODE=${4:-h1}
 here=$(cd "$(dirname "$0")" && pwd)
 PORTICO=${PORTICO:-$here/../bin/portico}
 PB=${PEERS_BIN:-$HOME/.cache/portico-peers/bin}
+VEGETA=${VEGETA:-$HOME/.cache/portico/bin/vegeta}
 run=$(mktemp -d -t portico-peers-XXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.5; rm -rf "$run"; }
@@ -20,27 +31,47 @@ mkdir -p "$run/logs" "$run/www" "$run/portico"
 head -c "$BODY" /dev/zero | tr '\0' 'x' >"$run/www/index.html"
 chmod a+rx "$run" "$run/www"; chmod a+r "$run/www/index.html"  # nginx workers run unprivileged
 
+tls=false
+case $MODE in
+  h1|rate) scheme=http ;;
+  https|handshake|h2) scheme=https; tls=true ;;
+  *) echo "unknown mode $MODE (h1, https, handshake, h2, rate)" >&2; exit 2 ;;
+esac
+if $tls; then
+  grep -qE '^127\.0\.0\.1[[:space:]].*\bbench\.test\b' /etc/hosts || echo '127.0.0.1 bench.test' >>/etc/hosts
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+    -addext subjectAltName=DNS:bench.test -keyout "$run/key.pem" -out "$run/cert.pem" 2>/dev/null
+  chmod a+r "$run/key.pem" "$run/cert.pem"
+  cat "$run/cert.pem" "$run/key.pem" >"$run/haproxy.pem"
+fi
+
 cat >"$run/backend.conf" <<NG
 worker_processes 1; daemon off; pid $run/backend.pid; error_log $run/logs/backend.err;
 events { worker_connections 8192; }
 http { access_log off; server { listen 127.0.0.1:$BACK reuseport; keepalive_requests 10000000;
   location / { root $run/www; index index.html; } } }
 NG
-taskset -c 1 nginx -c "$run/backend.conf" -p "$run" & pids+=($!); pid_backend=$!
+taskset -c 1 nginx -c "$run/backend.conf" -p "$run" & pids+=($!)
 
+listen="listen 127.0.0.1:9301;"
+$tls && listen="listen 127.0.0.1:9301 ssl http2; ssl_certificate $run/cert.pem; ssl_certificate_key $run/key.pem;
+    ssl_protocols TLSv1.3; ssl_session_tickets off; ssl_session_cache off; http2_max_concurrent_streams 250;"
 cat >"$run/nginx.conf" <<NG
 worker_processes 1; daemon off; pid $run/nginx.pid; error_log $run/logs/nginx.err;
 events { worker_connections 8192; }
 http { access_log off; upstream be { server 127.0.0.1:$BACK; keepalive 256; keepalive_requests 10000000; }
-  server { listen 127.0.0.1:9301; keepalive_requests 10000000; server_name bench.test;
+  server { $listen keepalive_requests 10000000; server_name bench.test;
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NG
 taskset -c 0 nginx -c "$run/nginx.conf" -p "$run" & pids+=($!); pid_nginx=$!
 
+bind="bind 127.0.0.1:9302"
+$tls && bind="bind 127.0.0.1:9302 ssl crt $run/haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3 no-tls-tickets"
 cat >"$run/haproxy.cfg" <<HA
 global
   nbthread 1
   maxconn 8192
+  tune.ssl.cachesize 0
 defaults
   mode http
   timeout connect 5s
@@ -48,7 +79,7 @@ defaults
   timeout server 30s
   http-reuse always
 frontend fe
-  bind 127.0.0.1:9302
+  $bind
   default_backend be
 backend be
   server s1 127.0.0.1:$BACK
@@ -56,10 +87,10 @@ HA
 taskset -c 0 haproxy -f "$run/haproxy.cfg" -db & pids+=($!); pid_haproxy=$!
 
 pid_fastproxy=; pid_goproxy=
-if [ -x "$PB/fastproxy" ]; then
+if [ "$MODE" = h1 ] && [ -x "$PB/fastproxy" ]; then
   taskset -c 0 "$PB/fastproxy" 127.0.0.1:9306 "127.0.0.1:$BACK" & pids+=($!); pid_fastproxy=$!
 fi
-if [ -x "$PB/goproxy" ]; then
+if [ "$MODE" = h1 ] && [ -x "$PB/goproxy" ]; then
   taskset -c 0 "$PB/goproxy" 127.0.0.1:9307 "http://127.0.0.1:$BACK" & pids+=($!); pid_goproxy=$!
 fi
 
@@ -83,15 +114,34 @@ ports: [{name: http, port: $BACK, protocol: TCP}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: bench, namespace: default}
+metadata: {name: bench, namespace: default, annotations: {portico.dev/ssl-redirect: "false"}}
 spec:
   ingressClassName: portico
+$($tls && echo '  tls: [{hosts: [bench.test], secretName: bench-tls}]')
   rules: [{host: bench.test, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: be, port: {number: 80}}}}]}}]
 PO
-taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr 127.0.0.1:9303 --https-addr "" \
-  --admin-addr 127.0.0.1:9313 --shutdown-delay 0s --http1-engine fast >"$run/logs/portico-fast.log" 2>&1 & pids+=($!); pid_pfast=$!
-taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr 127.0.0.1:9304 --https-addr "" \
-  --admin-addr 127.0.0.1:9314 --shutdown-delay 0s --http1-engine std >"$run/logs/portico-std.log" 2>&1 & pids+=($!); pid_pstd=$!
+if $tls; then
+  cat >>"$run/portico/bench.yaml" <<PO
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-tls, namespace: default}
+type: kubernetes.io/tls
+data:
+  tls.crt: $(base64 -w0 "$run/cert.pem")
+  tls.key: $(base64 -w0 "$run/key.pem")
+PO
+fi
+portico() { # name engine http-port https-port admin-port
+  taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr "127.0.0.1:$3" --https-addr "$4" \
+    --admin-addr "127.0.0.1:$5" --shutdown-delay 0s --http1-engine "$2" >"$run/logs/$1.log" 2>&1 &
+}
+if $tls; then
+  portico portico fast 9333 127.0.0.1:9303 9313; pids+=($!); pid_pfast=$!
+else
+  portico portico fast 9303 "" 9313; pids+=($!); pid_pfast=$!
+  if [ "$MODE" = h1 ]; then portico portico-std std 9304 "" 9314; pids+=($!); pid_pstd=$!; fi
+fi
 sleep 3
 
 cputicks() { # utime+stime (clock ticks) of a process and its children (nginx's worker)
@@ -102,30 +152,76 @@ cputicks() { # utime+stime (clock ticks) of a process and its children (nginx's 
   echo $t
 }
 stamp=$(date -u +%FT%TZ)
-results="$here/results/peers-$(date -u +%Y%m%dT%H%M%SZ)-c$C-b$BODY.json"
-row() { # name port pid
-  local out rps p50 p99 p999 c0 c1 us
-  curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "http://127.0.0.1:$2/" | grep -q 200 ||
-    { printf '%-12s not answering 200\n' "$1"; return; }
-  taskset -c 1 wrk -t1 -c"$C" -d2s -H 'Host: bench.test' "http://127.0.0.1:$2/" >/dev/null 2>&1
-  c0=$(cputicks "$3")
-  out=$(taskset -c 1 wrk -t1 -c"$C" -d"${D}s" --latency -H 'Host: bench.test' "http://127.0.0.1:$2/" 2>&1)
-  c1=$(cputicks "$3")
+results="$here/results/peers-$(date -u +%Y%m%dT%H%M%SZ)-$MODE-c$C-b$BODY.json"
+url() { echo "$scheme://bench.test:$1/"; }
+# load PORT SECONDS: runs the mode's load generator and sets rps, p50, p99, p999 (for rate) and errs.
+load() {
+  local out p=$1 s=$2
+  p999=
+  case $MODE in
+    h1|https)
+      out=$(taskset -c 1 wrk -t1 -c"$C" -d"${s}s" --latency -H 'Host: bench.test' "$(hosturl "$p")" 2>&1) ;;
+    handshake)
+      out=$(taskset -c 1 wrk -t1 -c"$C" -d"${s}s" --latency -H 'Connection: close' "$(url "$p")" 2>&1) ;;
+    h2)
+      out=$(taskset -c 1 h2load -c"$C" -m8 -D"$s" "$(url "$p")" 2>&1)
+      rps=$(echo "$out" | awk '/^finished in/ {print $4}')
+      p50=; p99=
+      errs=$(echo "$out" | awk '/^requests:/ {print "failed", $10, "errored", $12}')
+      echo "$out" | awk '/^status codes:/ && $3+0 == 0 {exit 1}' || errs="$errs no-2xx"
+      return ;;
+    rate)
+      taskset -c 1 "$VEGETA" attack -rate="$RATE" -duration="${s}s" -header 'Host: bench.test' -keepalive \
+        -connections 64 -max-workers 256 -targets <(echo "GET http://127.0.0.1:$p/") >"$run/rate.bin" 2>/dev/null
+      out=$("$VEGETA" encode --to csv <"$run/rate.bin" | awk -F, '{print $3/1e6}' | sort -n |
+        awk '{a[NR]=$1} END {printf "%.3fms %.3fms %.3fms %d\n", a[int(NR*.5)], a[int(NR*.99)], a[int(NR*.999)], NR}')
+      read -r p50 p99 p999 n <<<"$out"
+      rps=$(awk -v n="$n" -v s="$s" 'BEGIN{printf "%.1f", n/s}')
+      errs=$("$VEGETA" report -type=json <"$run/rate.bin" | grep -o '"status_codes":{[^}]*}')
+      return ;;
+  esac
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errs=$(echo "$out" | grep -E 'Non-2xx|Socket errors' | tr -s ' ' | tr '\n' ' ')
-  us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$D" 'BEGIN{ if (r>0) printf "%.1f", t/hz*1e6/(r*d); else print "nan" }')
-  printf '%-12s rps %10s  p50 %8s  p99 %8s  cpu/req %6s us %s\n' "$1" "$rps" "$p50" "$p99" "$us" "$errs"
-  printf '{"time":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","cpu_us_per_req":%s,"errors":"%s"}\n' \
-    "$stamp" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$us" "$errs" >>"$results"
 }
-echo "# $stamp wrk -t1 -c$C -d${D}s, body ${BODY} B; proxy on CPU 0, backend+wrk on CPU 1; $(nproc) CPUs, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo)"
-row nginx 9301 $pid_nginx
-row haproxy 9302 $pid_haproxy
-[ -n "$pid_fastproxy" ] && row go-fasthttp 9306 $pid_fastproxy
-[ -n "$pid_goproxy" ] && row go-httputil 9307 $pid_goproxy
-row portico 9303 $pid_pfast
-row portico-std 9304 $pid_pstd
-echo "# results appended to ${results#$here/../}"
+hosturl() { if $tls; then url "$1"; else echo "http://127.0.0.1:$1/"; fi; }
+row() { # name port pid
+  local c0 c1 us code
+  code=$(curl -sk -o /dev/null -w '%{http_code}' -H 'Host: bench.test' "$(hosturl "$2")")
+  [ "$code" = 200 ] || { printf '%-12s not answering 200 (%s)\n' "$1" "$code"; return; }
+  load "$2" 2 >/dev/null
+  local perfpid=
+  if [ -n "${PROFILE:-}" ] && [ "${1%%-*}" = portico ]; then
+    mkdir -p "$PROFILE"
+    perf record -q -F 499 -g -p "$3" -o "$PROFILE/$MODE-c$C-b$BODY-$1.perf.data" -- sleep "$D" 2>/dev/null & perfpid=$!
+  fi
+  c0=$(cputicks "$3")
+  load "$2" "$D"
+  c1=$(cputicks "$3")
+  [ -n "$perfpid" ] && wait "$perfpid"
+  us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$D" 'BEGIN{ if (r>0) printf "%.1f", t/hz*1e6/(r*d); else print "nan" }')
+  printf '%-12s rps %10s  p50 %8s  p99 %8s%s  cpu/req %6s us %s\n' "$1" "$rps" "$p50" "$p99" "${p999:+  p99.9 $p999}" "$us" "$errs"
+  printf '{"time":"%s","mode":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","p999":"%s","cpu_us_per_req":%s,"errors":"%s"}\n' \
+    "$stamp" "$MODE" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$p999" "$us" "$errs" >>"$results"
+}
+gen="wrk -t1 -c$C -d${D}s"
+case $MODE in
+  h2) gen="h2load -c$C -m8 -D$D" ;;
+  handshake) gen="$gen, Connection: close" ;;
+esac
+if [ "$MODE" = rate ]; then
+  [ -x "$VEGETA" ] || { echo "vegeta not found at $VEGETA (make tools installs it)" >&2; exit 1; }
+  max=$(taskset -c 1 wrk -t1 -c64 -d"${D}s" -H 'Host: bench.test' "http://127.0.0.1:9301/" | awk '/Requests\/sec/ {printf "%d", $2}')
+  RATE=$((max / 2))
+  gen="vegeta at $RATE/s (half of nginx's $max/s), 64 connections, ${D}s"
+fi
+echo "# $stamp $MODE: $gen, body ${BODY} B; proxy on CPU 0, backend+load on CPU 1; $(nproc) CPUs, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo)"
+row nginx 9301 "$pid_nginx"
+[ "$MODE" != rate ] && row haproxy 9302 "$pid_haproxy"
+[ -n "$pid_fastproxy" ] && row go-fasthttp 9306 "$pid_fastproxy"
+[ -n "$pid_goproxy" ] && row go-httputil 9307 "$pid_goproxy"
+row portico 9303 "$pid_pfast"
+[ "$MODE" = h1 ] && row portico-std 9304 "$pid_pstd"
+echo "# results appended to ${results#"$here"/../}"
 exit 0

@@ -96,6 +96,8 @@ type requestBody struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	err     error
+	// data is the whole body when it was read ahead (see prepareBody).
+	data []byte
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -178,6 +180,7 @@ func (rt *Router) prepareBody(w http.ResponseWriter, r *http.Request) (*requestB
 		}{io.MultiReader(bytes.NewReader(data), rb), rb}
 		return rb, true
 	}
+	rb.data = data
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.ContentLength = int64(len(data))
 	r.TransferEncoding = nil

@@ -141,11 +141,16 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 	} else {
 		defer fasthttp.ReleaseRequest(req)
 	}
-	e.outboundHead(req, st)
+	e.rt.outboundHead(req, st)
 	b, route := st.backend, st.route
 	var err error
 	if b.Protocol == HTTP1 && b.TLS == nil && route.Timeout == 0 && route.BackendTimeout == 0 {
-		err = e.roundTripFast(ctx, req, st, sc)
+		if st.streamed && sc != nil {
+			// Each read of a streamed body is bounded by the body timeout.
+			sc.setPerReadTimeout(e.bodyTimeout())
+			defer sc.setPerReadTimeout(0)
+		}
+		err = e.rt.roundTripFast(ctx, req, &ctx.Response, st)
 	} else {
 		err = e.roundTripStd(ctx, req, st)
 	}
@@ -154,15 +159,7 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 		return
 	}
 	resp := &ctx.Response
-	cleanResponse(&resp.Header)
-	rh := fastRespHeaders{&resp.Header}
-	route.ResponseHeaders.apply(rh)
-	if f := st.backendFilters; f != nil {
-		f.ResponseHeaders.apply(rh)
-	}
-	if route.CORS != nil {
-		route.CORS.respond(rh, st.x.Header.Get(hOrigin))
-	}
+	st.filterResponse(&resp.Header)
 	if st.x.TLS && route.HSTS != "" {
 		resp.Header.Set("Strict-Transport-Security", route.HSTS)
 	}
@@ -171,7 +168,7 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 // outboundHead sets what Portico adds to the forwarded request, after the
 // client's hop-by-hop headers are gone: the canonical (or rewritten) path
 // and host, HTTP/1.1, and the X-Forwarded-* headers.
-func (e *fastEngine) outboundHead(req *fasthttp.Request, st *proxyState) {
+func (rt *Router) outboundHead(req *fasthttp.Request, st *proxyState) {
 	x := &st.x
 	h := &req.Header
 	target := x.RawPath
@@ -203,7 +200,7 @@ func (e *fastEngine) outboundHead(req *fasthttp.Request, st *proxyState) {
 		xfp = "https"
 	}
 	xff := ipText
-	trusted := e.rt.trusted(ip)
+	trusted := rt.trusted(ip)
 	if trusted {
 		if prior := h.PeekAll("X-Forwarded-For"); len(prior) > 0 {
 			var joined []byte
@@ -258,19 +255,13 @@ func isASCII(s string) bool {
 // roundTripFast sends req on fasthttp's pools: the endpoint by the
 // backend's Picker, a failed connect tried once more on another endpoint,
 // or as the route's retry policy says.
-func (e *fastEngine) roundTripFast(ctx *fasthttp.RequestCtx, req *fasthttp.Request, st *proxyState, sc *strictConn) error {
+func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response, st *proxyState) error {
 	b, retry := st.backend, st.route.Retry
 	eps := b.Endpoints
 	first := b.next.Add(1)
 	attempts := min(2, len(eps))
 	if retry != nil {
 		attempts = 1 + retry.Attempts
-	}
-	resp := &ctx.Response
-	if st.streamed && sc != nil {
-		// Each read of a streamed body is bounded by the body timeout.
-		sc.setPerReadTimeout(e.bodyTimeout())
-		defer sc.setPerReadTimeout(0)
 	}
 	var err error
 	for i := 0; i < attempts; i++ {
@@ -279,7 +270,7 @@ func (e *fastEngine) roundTripFast(ctx *fasthttp.RequestCtx, req *fasthttp.Reque
 		}
 		ep := b.picker.Pick(&st.x, first, i)
 		st.endpoint = eps[ep].Address
-		hc := e.rt.opts.Transport.fast.get(st.endpoint)
+		hc := rt.opts.Transport.fast.get(st.endpoint)
 		b.picker.started(ep)
 		err = hc.Do(req, resp)
 		if errors.Is(err, fasthttp.ErrConnectionClosed) && !st.streamed {
@@ -299,6 +290,9 @@ func (e *fastEngine) roundTripFast(ctx *fasthttp.RequestCtx, req *fasthttp.Reque
 		case err == nil:
 			_ = resp.CloseBodyStream()
 			resp.Reset()
+			// Reset forgets it: the answer keeps the backend's headers as
+			// sent, with no Content-Type of fasthttp's own.
+			resp.Header.SetNoDefaultContentType(true)
 			continue
 		}
 		if retry == nil && !isDialError(err) || last {

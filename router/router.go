@@ -341,6 +341,10 @@ func (st *proxyState) release() {
 
 // forward proxies the request to st.backend.
 func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *proxyState) {
+	if rt.fastUpstream(r, st) {
+		rt.forwardFast(w, r, st)
+		return
+	}
 	defer st.release()
 	st.Context = r.Context()
 	ctx := context.Context(st)

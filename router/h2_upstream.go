@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -86,7 +87,15 @@ func (rt *Router) forwardFast(w http.ResponseWriter, r *http.Request, st *proxyS
 		_, _ = w.Write(resp.Body())
 		return
 	}
-	rt.copyBody(w, resp.BodyStream(), streaming)
+	body := resp.BodyStream()
+	if c, ok := body.(interface{ CloseWithError(error) error }); ok {
+		// A client that goes away (stream reset, connection closed) ends a
+		// read that waits on a quiet backend: the upstream connection is
+		// closed, not returned to the pool.
+		stop := context.AfterFunc(r.Context(), func() { _ = c.CloseWithError(context.Canceled) })
+		defer stop()
+	}
+	rt.copyBody(w, body, streaming)
 }
 
 // copyBody streams a response body to the client, flushing after each

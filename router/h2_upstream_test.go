@@ -201,3 +201,40 @@ func h2cClient() *http.Client {
 	p.SetUnencryptedHTTP2(true)
 	return &http.Client{Transport: &http.Transport{Protocols: p}, Timeout: 10 * time.Second}
 }
+
+// TestHTTP2UpstreamClientGone: when an HTTP/2 client resets a stream whose
+// backend is quiet, the upstream connection is closed (the backend sees
+// it go), not left waiting for the backend's next bytes.
+func TestHTTP2UpstreamClientGone(t *testing.T) {
+	gone := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+			close(gone)
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer be.Close()
+	rt := New(Options{Edge: EdgeOptions{Engine: EngineFast}})
+	rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: &Backend{Name: "sse", Endpoints: []Endpoint{{addr(be)}}}, Weight: 1}}}}}))
+	front := "http://" + startStrict(t, rt)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", front+"/events", nil)
+	resp, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend's connection stayed open after the client went away")
+	}
+}

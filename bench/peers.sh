@@ -6,7 +6,8 @@
 # Usage: bench/peers.sh [seconds] [connections] [body-bytes] [mode]
 #   mode h1 (default): HTTP/1.1 keep-alive with wrk (nginx, HAProxy, bare Go proxies, Portico on both engines).
 #   mode https: HTTPS keep-alive with wrk (TLS 1.3, ECDSA P-256; nginx, HAProxy, Portico).
-#   mode handshake: HTTPS with a new connection (full TLS 1.3 handshake, no resumption) per request.
+#   mode handshake: new TLS 1.3 connections, each a full handshake (no resumption), with bench/hsload
+#     (HSLOAD, built into bin/ by make bench-peers); cpu/req is then the proxy's CPU per handshake.
 #   mode h2: HTTP/2 over TLS with h2load, [connections] connections x 8 streams.
 #   mode rate: HTTP/1.1 at a fixed rate with vegeta, at half of nginx's maximum rate measured first in the
 #     same run with wrk; prints p50/p99/p99.9 latencies.
@@ -22,6 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 PORTICO=${PORTICO:-$here/../bin/portico}
 PB=${PEERS_BIN:-$HOME/.cache/portico-peers/bin}
 VEGETA=${VEGETA:-$HOME/.cache/portico/bin/vegeta}
+HSLOAD=${HSLOAD:-$here/../bin/hsload}
 run=$(mktemp -d -t portico-peers-XXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.5; rm -rf "$run"; }
@@ -162,7 +164,12 @@ load() {
     h1|https)
       out=$(taskset -c 1 wrk -t1 -c"$C" -d"${s}s" --latency -H 'Host: bench.test' "$(hosturl "$p")" 2>&1) ;;
     handshake)
-      out=$(taskset -c 1 wrk -t1 -c"$C" -d"${s}s" --latency -H 'Connection: close' "$(url "$p")" 2>&1) ;;
+      # bench/hsload: full handshakes only (wrk would resume sessions), [connections] at a time.
+      out=$(taskset -c 1 "$HSLOAD" -addr "127.0.0.1:$p" -sni bench.test -c "$C" -d "${s}s" 2>&1)
+      rps=$(echo "$out" | awk -v s="$s" '/^handshakes/ {printf "%.1f", $2/s}')
+      p50=; p99=
+      errs=$(echo "$out" | awk '/^handshakes/ && $4 > 0 {print "failed", $4}')
+      return ;;
     h2)
       out=$(taskset -c 1 h2load -c"$C" -m8 -D"$s" "$(url "$p")" 2>&1)
       rps=$(echo "$out" | awk '/^finished in/ {print $4}')
@@ -208,7 +215,7 @@ row() { # name port pid
 gen="wrk -t1 -c$C -d${D}s"
 case $MODE in
   h2) gen="h2load -c$C -m8 -D$D" ;;
-  handshake) gen="$gen, Connection: close" ;;
+  handshake) gen="hsload -c$C -d${D}s (full TLS 1.3 handshakes, no request)" ;;
 esac
 if [ "$MODE" = rate ]; then
   [ -x "$VEGETA" ] || { echo "vegeta not found at $VEGETA (make tools installs it)" >&2; exit 1; }

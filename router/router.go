@@ -64,14 +64,20 @@ type Router struct {
 	gen   atomic.Uint64
 	proxy *httputil.ReverseProxy
 	opts  Options
+	// stacks runs HTTP/2 requests' upstream exchanges (see stackPool).
+	stacks *stackPool
 }
+
+// stackWorkers bounds the goroutines kept for HTTP/2 requests' upstream
+// exchanges (each keeps a grown stack, some tens of KiB).
+const stackWorkers = 512
 
 // New returns a Router with upstream connection pools and no Table.
 func New(opts Options) *Router {
 	if opts.Transport == nil {
 		opts.Transport = NewTransports()
 	}
-	rt := &Router{opts: opts}
+	rt := &Router{opts: opts, stacks: newStackPool(stackWorkers)}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        rt.rewrite,
 		ModifyResponse: modifyResponse,
@@ -342,7 +348,7 @@ func (st *proxyState) release() {
 // forward proxies the request to st.backend.
 func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *proxyState) {
 	if rt.fastUpstream(r, st) {
-		rt.forwardFast(w, r, st)
+		rt.stacks.run(func() { rt.forwardFast(w, r, st) })
 		return
 	}
 	defer st.release()

@@ -114,6 +114,15 @@ bench-peers: build ## Portico beside nginx and HAProxy, CPU per request: HTTP/1.
 
 BENCH_SECONDS ?= 10
 
+.PHONY: bench-scale
+bench-scale: build envtest-bins ## Control plane at N Ingresses (N=10000) on a real kube-apiserver beside nginx reloading N hosts; JSON in bench/results/ (root).
+	@command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
+	go run ./cmd/portico-scale -n $(N) -changes $(SCALE_CHANGES) -burst $(SCALE_BURST) -portico bin/portico
+
+N ?= 10000
+SCALE_CHANGES ?= 100
+SCALE_BURST ?= 1000
+
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, YAML reader.
 	go test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./router/

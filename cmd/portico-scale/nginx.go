@@ -166,7 +166,9 @@ func printTable(r result) {
 		ng(func(n *nginxResult) string { return fmt.Sprintf("%.0f / %.0f MiB", n.RSSSteadyMiB, n.RSSPeakMiB) }),
 		p.RSSSteadyMiB, p.RSSPeakMiB, p.BurstChanges, p.BurstApplyS)
 	fmt.Printf("| cold start → every host served | %s | %.2f s (/readyz after %.2f s) |\n",
-		ng(func(n *nginxResult) string { return fmt.Sprintf("%.2f s (nginx -t %.2f s)", n.StartAllServedS, n.ConfigCheckS) }),
+		ng(func(n *nginxResult) string {
+			return fmt.Sprintf("%.2f s (nginx -t %.2f s)", n.StartAllServedS, n.ConfigCheckS)
+		}),
 		p.StartAllServedS, p.StartReadyS)
 	fmt.Printf("| requests failed while the changes applied | — | %d of %d %s |\n", p.RequestsFailed, p.RequestsSent, p.FirstFailure)
 }

@@ -181,7 +181,6 @@ func servedSerial(addr, sni string) (*big.Int, error) {
 	return certs[0].SerialNumber, nil
 }
 
-
 // stats are the percentiles of a set of durations, in milliseconds.
 type stats struct {
 	N   int     `json:"n"`

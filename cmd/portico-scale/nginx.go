@@ -95,7 +95,7 @@ func runNginx(n, reloads int) (nginxResult, error) {
 	}
 	t0 := time.Now()
 	if out, err := exec.Command("nginx", "-t", "-c", conf, "-p", dir).CombinedOutput(); err != nil {
-		return res, fmt.Errorf("nginx -t: %v: %s", err, out)
+		return res, fmt.Errorf("nginx -t: %w: %s", err, out)
 	}
 	res.ConfigCheckS = time.Since(t0).Seconds()
 	cmd := exec.Command("nginx", "-c", conf, "-p", dir)

@@ -65,7 +65,7 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 	res.CreateSeconds = time.Since(t0).Seconds()
 	// The Service new Ingresses name (backend B), and a TLS host.
 	svcB, sliceB := service("sb", b.IP)
-	cert, key, serial := selfSigned("tls.scale.test")
+	cert, key, _ := selfSigned("tls.scale.test")
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tls"}, Type: corev1.SecretTypeTLS,
 		Data: map[string][]byte{"tls.crt": cert, "tls.key": key}}
 	for _, o := range []client.Object{svcB, sliceB, sec, ingress("tls", "tls.scale.test", "sb", "tls")} {
@@ -153,7 +153,7 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 
 	var rotated []time.Duration
 	for range max(5, changes/5) {
-		cert, key, serial = selfSigned("tls.scale.test")
+		cert, key, serial := selfSigned("tls.scale.test")
 		if err := c.Get(ctx, client.ObjectKeyFromObject(sec), sec); err != nil {
 			return res, err
 		}

@@ -83,7 +83,7 @@ func startLoad(addr string, n, workers int, limit time.Duration) *load {
 				}
 				code, body := fetch(addr, hostName(rand.IntN(n)))
 				l.sent.Add(1)
-				if code != 200 || !(strings.HasPrefix(body, "A") || strings.HasPrefix(body, "B")) {
+				if code != 200 || !strings.HasPrefix(body, "A") && !strings.HasPrefix(body, "B") {
 					l.failed.Add(1)
 					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %q", code, body))
 				}

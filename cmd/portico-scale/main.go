@@ -29,6 +29,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	harness "github.com/portico-dev/portico/envtest"
 )
 
@@ -40,6 +43,7 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	skipNginx := flag.Bool("skip-nginx", false, "leave out nginx's reference column")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard()) // the client's; Portico logs itself
 	if err := run(*n, *changes, *burst, *portico, *out, *skipNginx); err != nil {
 		fmt.Fprintln(os.Stderr, "portico-scale:", err)
 		os.Exit(1)

@@ -56,6 +56,8 @@ type Options struct {
 	Edge           router.EdgeOptions
 	AccessLog      bool
 	Drain          router.Drain
+	// Tracing, when set, traces proxied requests.
+	Tracing *router.Tracing
 
 	// ACME, when its CA is set, obtains certificates for TLS entries
 	// without a secretName.
@@ -226,6 +228,7 @@ func dataplaneOptions(log logr.Logger, opts Options) dataplane.Options {
 		Edge:              opts.Edge,
 		Metrics:           metrics.Registry,
 		Log:               slog.New(logr.ToSlogHandler(log.WithName("proxy"))),
+		Tracing:           opts.Tracing,
 	}
 	if opts.AccessLog {
 		do.AccessLog = os.Stdout

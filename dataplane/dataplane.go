@@ -35,6 +35,8 @@ type Options struct {
 	Edge router.EdgeOptions
 	// Intercept may answer requests before routing (ACME HTTP-01).
 	Intercept func(http.ResponseWriter, *http.Request) bool
+	// Tracing, when set, traces requests (see NewTracing).
+	Tracing *router.Tracing
 }
 
 // Dataplane is the serving side: a Router and a certificate Store fed
@@ -83,6 +85,7 @@ func New(opts Options) (*Dataplane, error) {
 		ro.AccessLog = slog.New(slog.NewJSONHandler(opts.AccessLog, nil))
 	}
 	d.opts.L4.Log = opts.Log
+	ro.Tracing = opts.Tracing
 	d.Router = router.New(ro)
 	return d, nil
 }

@@ -126,6 +126,9 @@ func (e *fastEngine) serve(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 			x.Path, x.RawPath = p, path
 		}
 	}
+	if tr := rt.opts.Tracing; tr != nil {
+		tr.startServer(st, string(req.Header.Protocol()))
+	}
 	var mreq Request
 	if t.NeedsRequest() {
 		mreq = matchView{x}

@@ -272,6 +272,7 @@ func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp
 		st.endpoint = eps[ep].Address
 		hc := rt.opts.Transport.fast.get(st.endpoint)
 		b.picker.started(ep)
+		span := st.startAttempt(rt.opts.Tracing, "upstream", st.endpoint, fastReqHeaders{&req.Header}, i)
 		err = hc.Do(req, resp)
 		if errors.Is(err, fasthttp.ErrConnectionClosed) && !st.streamed {
 			// A pooled connection the backend had closed: once more, as
@@ -282,6 +283,7 @@ func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp
 		if err == nil {
 			code = resp.StatusCode()
 		}
+		endAttempt(span, code, err)
 		b.picker.finished(ep, code, err == nil || isDialError(err))
 		last := i == attempts-1 || st.streamed
 		switch {
@@ -315,7 +317,7 @@ func (e *fastEngine) roundTripStd(ctx *fasthttp.RequestCtx, req *fasthttp.Reques
 		c, cancel = context.WithTimeout(c, st.route.Timeout)
 	}
 	hreq = hreq.WithContext(c)
-	resp, err := (&endpointTransport{t: e.rt.opts.Transport}).RoundTrip(hreq) //nolint:bodyclose // closed by fasthttp once streamed
+	resp, err := (&endpointTransport{t: e.rt.opts.Transport, tracing: e.rt.opts.Tracing}).RoundTrip(hreq) //nolint:bodyclose // closed by fasthttp once streamed
 
 	if err != nil {
 		cancel()
@@ -398,13 +400,14 @@ func (e *fastEngine) mirror(ctx *fasthttp.RequestCtx, st *proxyState) {
 	// The mirrors outlive the request: nothing of st's buffer goes along.
 	hr.Host = strings.Clone(hr.Host)
 	hr.URL.Path, hr.URL.RawPath, hr.URL.RawQuery = strings.Clone(st.x.Path), strings.Clone(st.x.RawPath), strings.Clone(st.x.RawQuery)
-	e.rt.mirror(hr, st.route)
+	e.rt.mirror(hr, st)
 }
 
 // observe records the request in metrics and the access log.
 func (e *fastEngine) observe(ctx *fasthttp.RequestCtx, st *proxyState, start time.Time) {
 	rt := e.rt
 	code := ctx.Response.StatusCode()
+	st.endServer(code)
 	if m := rt.opts.Metrics; m != nil {
 		m.observe(st, code, time.Since(start))
 	}

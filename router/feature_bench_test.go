@@ -7,7 +7,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
+
+func benchTracing(s sdktrace.Sampler) *Tracing {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(s))
+	return &Tracing{Tracer: tp.Tracer("bench"), Extract: propagation.TraceContext{}, Inject: propagation.TraceContext{}}
+}
 
 // BenchmarkFeatures prices what a route's features add to a keep-alive
 // request on the fast engine: each case is "bare" plus one feature, so its
@@ -55,6 +62,10 @@ func BenchmarkFeatures(b *testing.B) {
 		{"access-log", route(nil), func() Options {
 			return Options{AccessLog: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 		}},
+		// Tracing: every request sampled (spans made and ended, not
+		// exported), and none sampled (ratio 0, no parent).
+		{"tracing-sampled", route(nil), func() Options { return Options{Tracing: benchTracing(sdktrace.AlwaysSample())} }},
+		{"tracing-unsampled", route(nil), func() Options { return Options{Tracing: benchTracing(sdktrace.NeverSample())} }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -134,7 +134,8 @@ func (m *Mirror) fires() bool {
 
 // mirror sends copies of r to the route's mirror backends that fire, in
 // the background, and never affects the client's request.
-func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
+func (rt *Router) mirror(r *http.Request, st *proxyState) {
+	route := st.route
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 && r.ContentLength <= maxMirrorBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxMirrorBody+1))
@@ -159,14 +160,19 @@ func (rt *Router) mirror(r *http.Request, route *CompiledRoute) {
 		if body != nil {
 			out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
+		// Started here: st is recycled once the request is answered.
+		span := st.startAttempt(rt.opts.Tracing, "mirror", out.URL.Host, out.Header, 0)
 		go func() {
 			ctx, cancel := context.WithTimeout(out.Context(), mirrorTimeout)
 			defer cancel()
 			resp, err := transport.RoundTrip(out.WithContext(ctx))
+			code := 0
 			if err == nil {
+				code = resp.StatusCode
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
+			endAttempt(span, code, err)
 		}()
 	}
 }

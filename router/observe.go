@@ -254,5 +254,8 @@ func (st *proxyState) logAccess(ctx context.Context, l *slog.Logger, e accessEnt
 	if st.backend != nil {
 		attrs = append(attrs, slog.String("backend", st.backend.Name), slog.String("upstream", st.endpoint))
 	}
+	if id := st.traceID(); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
 	l.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }

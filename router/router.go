@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options tunes a Router. The zero value is usable.
@@ -42,6 +43,8 @@ type Options struct {
 	// Intercept, when set, may answer a request before routing (the ACME
 	// HTTP-01 responder); it returns true when it did.
 	Intercept func(w http.ResponseWriter, r *http.Request) bool
+	// Tracing, when set, traces requests with OpenTelemetry.
+	Tracing *Tracing
 }
 
 // CertChecker is implemented by the data plane's certificate stores.
@@ -81,7 +84,7 @@ func New(opts Options) *Router {
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        rt.rewrite,
 		ModifyResponse: modifyResponse,
-		Transport:      &endpointTransport{t: opts.Transport},
+		Transport:      &endpointTransport{t: opts.Transport, tracing: opts.Tracing},
 		ErrorHandler:   rt.proxyError,
 		BufferPool:     newBufferPool(),
 	}
@@ -130,6 +133,10 @@ type proxyState struct {
 	streamed bool
 	// buf holds the fast engine's copies of the request's host and target.
 	buf []byte
+	// span is the request's server span and traceCtx its context, when
+	// the request is traced (see Tracing).
+	span     trace.Span
+	traceCtx context.Context
 }
 
 // ServeHTTP routes r through the current Table's shared (Ingress)
@@ -154,6 +161,7 @@ func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Reques
 	}
 	st := &proxyState{}
 	rt.serve(listener, rec, r, st)
+	st.endServer(rec.code())
 	if m := rt.opts.Metrics; m != nil {
 		m.observe(st, rec.code(), time.Since(start))
 	}
@@ -204,6 +212,9 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 	}
 	x := &st.x
 	x.fromStd(r)
+	if tr := rt.opts.Tracing; tr != nil {
+		tr.startServer(st, r.Proto)
+	}
 	var req Request
 	if t.NeedsRequest() {
 		req = matchView{x}
@@ -245,7 +256,7 @@ func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState)
 	st.applyRequestFilters()
 	st.x.applyTo(r)
 	if len(st.route.Mirrors) > 0 && rt.proxy != nil {
-		rt.mirror(r, st.route)
+		rt.mirror(r, st)
 	}
 	if code, text := st.chooseBackend(rt.proxy != nil); code != 0 {
 		if st.overflow {

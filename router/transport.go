@@ -50,7 +50,10 @@ func NewTransports() *Transports {
 // endpointTransport picks an endpoint of the request's backend round-robin
 // and, when connecting to it fails before anything was sent, tries once more
 // on another endpoint.
-type endpointTransport struct{ t *Transports }
+type endpointTransport struct {
+	t       *Transports
+	tracing *Tracing
+}
 
 func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := stateOf(req.Context())
@@ -86,12 +89,14 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 			out = req.WithContext(ctx)
 		}
 		out.URL.Scheme, out.URL.Host = scheme, st.endpoint
+		span := st.startAttempt(et.tracing, "upstream", st.endpoint, out.Header, i)
 		var resp *http.Response
 		resp, err = rt.RoundTrip(out)
 		code := 0
 		if err == nil {
 			code = resp.StatusCode
 		}
+		endAttempt(span, code, err)
 		b.picker.finished(ep, code, err == nil || isDialError(err))
 		last := i == attempts-1 || !replayable(req)
 		switch {

@@ -34,9 +34,11 @@ type Options struct {
 	TrustedProxies    []netip.Prefix
 	Edge              router.EdgeOptions
 	AccessLog         bool
-	Interval          time.Duration // how often the directory is checked
-	Drain             router.Drain
-	Log               *slog.Logger
+	// Tracing, when set, traces proxied requests.
+	Tracing  *router.Tracing
+	Interval time.Duration // how often the directory is checked
+	Drain    router.Drain
+	Log      *slog.Logger
 	// Out receives the status report after each load.
 	Out io.Writer
 	// OnListening, when set, is told each listener's bound address.
@@ -54,7 +56,7 @@ func Run(ctx context.Context, opts Options) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	do := dataplane.Options{
 		HTTPAddr: opts.HTTPAddr, HTTPSAddr: opts.HTTPSAddr, HTTPSRedirectPort: opts.HTTPSRedirectPort,
-		TrustedProxies: opts.TrustedProxies, Edge: opts.Edge, Metrics: reg, Log: opts.Log,
+		TrustedProxies: opts.TrustedProxies, Edge: opts.Edge, Metrics: reg, Log: opts.Log, Tracing: opts.Tracing,
 	}
 	if opts.AccessLog {
 		do.AccessLog = opts.Out

@@ -67,7 +67,13 @@ func runController(args []string) error {
 	if err != nil {
 		return err
 	}
-	return controllers.Run(ctrl.SetupSignalHandler(), cfg, controllers.Options{
+	ctx := ctrl.SetupSignalHandler()
+	tracing, flush, err := c.tracing.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(flush)
+	return controllers.Run(ctx, cfg, controllers.Options{
 		Translate:               topts,
 		IstioRequired:           c.istio == "true",
 		WatchNamespace:          *watchNS,
@@ -82,6 +88,7 @@ func runController(args []string) error {
 		TrustedProxies:          trusted,
 		Edge:                    edge,
 		AccessLog:               c.accessLog,
+		Tracing:                 tracing,
 		Drain:                   c.drain(),
 		ACME:                    acme,
 		Gateway:                 gw,

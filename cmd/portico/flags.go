@@ -31,6 +31,7 @@ type common struct {
 	drainGrace     time.Duration
 	istio          string
 	istioSelector  string
+	tracing        tracingFlags
 }
 
 func (c *common) register(fs *flag.FlagSet, serving bool) {
@@ -54,6 +55,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
+	c.tracing.register(fs)
 }
 
 func (c *common) translate() (translate.Options, error) {

@@ -53,6 +53,11 @@ func runStandalone(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tracing, flush, err := c.tracing.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(flush)
 	return standalone.Run(ctx, standalone.Options{
 		Dir:               *dir,
 		Translate:         topts,
@@ -64,6 +69,7 @@ func runStandalone(args []string) error {
 		TrustedProxies:    trusted,
 		Edge:              edge,
 		AccessLog:         c.accessLog,
+		Tracing:           tracing,
 		Interval:          *interval,
 		Drain:             c.drain(),
 		Log:               slog.New(slog.NewTextHandler(os.Stderr, nil)),

@@ -36,6 +36,10 @@ type policyState struct {
 	client netip.Addr
 	// jwt is the verified token's cache entry, when a JWT step passed.
 	jwt *jwtEntry
+	// maxBody bounds a body of unknown length as it is read (0: no bound).
+	maxBody int64
+	// bodyTooLarge is set when the body read passed maxBody.
+	bodyTooLarge bool
 }
 
 // Check compiles the policy, reporting what makes it unusable (with the
@@ -105,10 +109,13 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 // run applies the chain to one request (see policyStep.check).
 func (c *policyChain) run(ctx context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
 	if c.maxBody > 0 {
-		if cl := x.Header.Get("Content-Length"); cl != "" {
-			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > c.maxBody {
-				return http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(c.maxBody, 10) + " bytes"
-			}
+		cl := x.Header.Get("Content-Length")
+		n, err := strconv.ParseInt(cl, 10, 64)
+		switch {
+		case cl == "" || err != nil:
+			ps.maxBody = c.maxBody // counted as it is read
+		case n > c.maxBody:
+			return http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(c.maxBody, 10) + " bytes"
 		}
 	}
 	if c.needsClient {

@@ -51,6 +51,12 @@ type policyCase struct {
 // runPolicyCases sends each case to front and checks the answers.
 func runPolicyCases(t *testing.T, front string, cases []policyCase) {
 	t.Helper()
+	runPolicyCasesWith(t, http.DefaultClient, 1, front, cases)
+}
+
+// runPolicyCasesWith is runPolicyCases with a client speaking HTTP/proto.
+func runPolicyCasesWith(t *testing.T, client *http.Client, proto int, front string, cases []policyCase) {
+	t.Helper()
 	for _, c := range cases {
 		method := c.method
 		if method == "" {
@@ -64,9 +70,12 @@ func runPolicyCases(t *testing.T, front string, cases []policyCase) {
 		for i := 0; i+1 < len(c.header); i += 2 {
 			req.Header.Add(c.header[i], c.header[i+1])
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
+		}
+		if resp.ProtoMajor != proto {
+			t.Fatalf("%s: served over HTTP/%d", c.name, resp.ProtoMajor)
 		}
 		text, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

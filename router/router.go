@@ -233,6 +233,9 @@ func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState)
 		}
 		return false
 	}
+	if r.ContentLength < 0 {
+		r.Body = st.limitStdBody(r.Body)
+	}
 	var ok bool
 	if st.body, ok = rt.prepareBody(w, r); !ok {
 		return false

@@ -24,7 +24,7 @@ func compileAPIKey(a *APIKeyAuth) (*apiKeyStep, error) {
 	if len(a.Keys) == 0 {
 		return nil, errors.New("apiKey.keys: at least one")
 	}
-	s := &apiKeyStep{keys: map[[32]byte]string{}, idHeader: a.ClientIDHeader}
+	s := &apiKeyStep{keys: map[[32]byte]string{}, idHeader: canonicalName(a.ClientIDHeader)}
 	for i, k := range a.Keys {
 		if k.Key == "" {
 			return nil, fmt.Errorf("apiKey.keys[%d] (client %q): empty key", i, k.ClientID)

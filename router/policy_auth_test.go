@@ -131,7 +131,7 @@ func TestPolicyJWT(t *testing.T) {
 	other := newIssuer(t, "k1") // same kid, different key
 	prov := JWTProvider{Name: "main", Issuer: "https://issuer.test", Audiences: []string{"api"}, LocalJWKS: is.jwks(),
 		Algorithms: []string{"ES256"}, Leeway: 30 * time.Second,
-		From: []TokenSource{{Header: "Authorization", Prefix: "Bearer "}, {Cookie: "session"}, {Query: "token"}},
+		From:            []TokenSource{{Header: "Authorization", Prefix: "Bearer "}, {Cookie: "session"}, {Query: "token"}},
 		ClaimsToHeaders: []ClaimToHeader{{Claim: "sub", Header: "X-Sub"}, {Claim: "org.id", Header: "X-Org"}, {Claim: "groups", Header: "X-Groups"}}}
 	scoped := prov
 	scoped.RequiredScopes = []string{"write"}

@@ -69,7 +69,7 @@ func compileBasicAuth(b *BasicAuth) (*basicStep, error) {
 		realm = "Restricted"
 	}
 	return &basicStep{file: f, challenge: `Basic realm=` + strconv.Quote(realm) + `, charset="UTF-8"`,
-		userHeader: b.UserHeader, ok: newVerifiedCache[string]()}, nil
+		userHeader: canonicalName(b.UserHeader), ok: newVerifiedCache[string]()}, nil
 }
 
 func knownHash(hash string) bool {

@@ -110,11 +110,11 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 func (c *policyChain) run(ctx context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
 	if c.maxBody > 0 {
 		cl := x.Header.Get("Content-Length")
-		n, err := strconv.ParseInt(cl, 10, 64)
-		switch {
-		case cl == "" || err != nil:
+		if cl == "" {
 			ps.maxBody = c.maxBody // counted as it is read
-		case n > c.maxBody:
+		} else if n, err := strconv.ParseInt(cl, 10, 64); err != nil {
+			ps.maxBody = c.maxBody
+		} else if n > c.maxBody {
 			return http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(c.maxBody, 10) + " bytes"
 		}
 	}

@@ -95,8 +95,8 @@ func compileJWT(j *JWTAuth) (*jwtStep, error) {
 			if ch.Claim == "" || ch.Header == "" {
 				return nil, fmt.Errorf("%s.claimsToHeaders[%d]: claim and header are required", field, k)
 			}
-			if !slices.Contains(s.headers, ch.Header) {
-				s.headers = append(s.headers, ch.Header)
+			if h := canonicalName(ch.Header); !slices.Contains(s.headers, h) {
+				s.headers = append(s.headers, h)
 			}
 		}
 		for k, c := range p.RequiredClaims {
@@ -216,7 +216,7 @@ func (p *jwtProvider) verify(ctx context.Context, raw string, now time.Time) (*j
 				e.forbidden = "claim " + ch.Claim + " cannot be sent in a header"
 				return e, until, nil
 			}
-			e.headers = append(e.headers, Header{Name: ch.Header, Value: v})
+			e.headers = append(e.headers, Header{Name: canonicalName(ch.Header), Value: v})
 		}
 	}
 	e.forbidden = p.refusal(all)

@@ -24,6 +24,8 @@ type rateStep struct {
 	burst float64
 	// headers precomputed for answers.
 	limitText, policyText string
+	// header is the canonical KeyName of a RateKeyHeader limit.
+	header string
 	// now is the clock (tests replace it).
 	now func() time.Time
 
@@ -63,6 +65,9 @@ func compileRateLimit(l *LocalRateLimit) (*rateStep, error) {
 	s := &rateStep{cfg: l, rate: float64(l.Requests) / float64(l.Per), burst: float64(burst), now: time.Now,
 		byAddr: map[netip.Addr]*bucket{}, byText: map[uint64]*bucket{}, seed: maphash.MakeSeed()}
 	s.one.tokens = s.burst
+	if l.Key == RateKeyHeader {
+		s.header = canonicalName(l.KeyName)
+	}
 	s.limitText = strconv.FormatUint(uint64(l.Requests), 10)
 	s.policyText = s.limitText + ";w=" + strconv.FormatInt(int64(math.Ceil(l.Per.Seconds())), 10)
 	if burst != l.Requests {
@@ -118,7 +123,7 @@ func (s *rateStep) bucketLocked(x *Exchange, ps *policyState, now int64) *bucket
 	case RateKeyHeader, RateKeyClaim:
 		var k string
 		if s.cfg.Key == RateKeyHeader {
-			k = x.Header.Get(s.cfg.KeyName)
+			k = x.Header.Get(s.header)
 		} else if ps.jwt != nil {
 			k, _ = claimText(ps.jwt.claims, s.cfg.KeyName)
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"net/textproto"
 	"strings"
 )
 
@@ -11,6 +12,7 @@ type tokenSources []TokenSource
 
 func compileSources(field string, from []TokenSource, def TokenSource) (tokenSources, error) {
 	if len(from) == 0 {
+		def.Header = canonicalName(def.Header)
 		return tokenSources{def}, nil
 	}
 	for i, s := range from {
@@ -27,7 +29,21 @@ func compileSources(field string, from []TokenSource, def TokenSource) (tokenSou
 			return nil, fmt.Errorf("%s[%d].prefix: only with header", field, i)
 		}
 	}
-	return tokenSources(from), nil
+	out := make(tokenSources, len(from))
+	for i, s := range from {
+		s.Header = canonicalName(s.Header)
+		out[i] = s
+	}
+	return out, nil
+}
+
+// canonicalName is a header name in canonical form, so that looking it up
+// in an http.Header does not canonicalise (and allocate) per request.
+func canonicalName(name string) string {
+	if name == "" {
+		return ""
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
 }
 
 // find returns the first credential present in x. A header with the

@@ -139,7 +139,7 @@ type JWTProvider struct {
 type LocalJWKS struct {
 	// Kind is Secret or ConfigMap.
 	// +kubebuilder:validation:Enum=Secret;ConfigMap
-	Kind string `json:"kind"`
+	Kind               string `json:"kind"`
 	SecretKeyReference `json:",inline"`
 }
 

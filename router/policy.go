@@ -2,6 +2,7 @@ package router
 
 import (
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -21,6 +22,10 @@ type Policy struct {
 	// Source names the policy objects it came from, for errors and
 	// `portico routes` ("SecurityPolicy/ns/name, TrafficPolicy/ns/other").
 	Source string `json:"source,omitempty"`
+	// Invalid, when set, says the policy could not be built (a missing
+	// Secret, a bad field): every request of its routes is answered 500,
+	// so they are never served unchecked. It is the reason, for tools.
+	Invalid string `json:"invalid,omitempty"`
 	// MaxRequestBody, when positive, answers 413 to requests whose body
 	// is longer (by Content-Length, or as it is read).
 	MaxRequestBody int64 `json:"maxRequestBody,omitempty"`
@@ -239,4 +244,26 @@ type LocalRateLimit struct {
 	// KeyName is the header or claim of RateKeyHeader and RateKeyClaim.
 	KeyName string `json:"keyName,omitempty"`
 	Shadow  bool   `json:"shadow,omitempty"`
+	// Scope, when set, names the limit's buckets so that a new Policy
+	// with the same Scope and settings (the next translation of the same
+	// object) keeps counting in them instead of starting full.
+	Scope string `json:"scope,omitempty"`
+}
+
+var (
+	authzActionNames = []string{AuthzDeny: "Deny", AuthzAllow: "Allow"}
+	rateKeyNames     = []string{RateKeyRoute: "Route", RateKeyClientIP: "ClientIP", RateKeyHeader: "Header", RateKeyClaim: "Claim"}
+)
+
+// MarshalText names the action (for `portico routes` and golden files).
+func (a AuthzAction) MarshalText() ([]byte, error) { return policyEnumText(authzActionNames, int(a)) }
+
+// MarshalText names the key kind.
+func (k RateKey) MarshalText() ([]byte, error) { return policyEnumText(rateKeyNames, int(k)) }
+
+func policyEnumText(names []string, i int) ([]byte, error) {
+	if i < 0 || i >= len(names) {
+		return []byte(strconv.Itoa(i)), nil
+	}
+	return []byte(names[i]), nil
 }

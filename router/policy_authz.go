@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -37,9 +38,11 @@ func compileAuthorization(a *Authorization) (*authzStep, error) {
 	}
 	rules := slices.Clone(a.Rules)
 	for i := range rules {
+		cidrs := make([]netip.Prefix, len(rules[i].ClientCIDRs))
 		for j, p := range rules[i].ClientCIDRs {
-			rules[i].ClientCIDRs[j] = p.Masked()
+			cidrs[j] = p.Masked()
 		}
+		rules[i].ClientCIDRs = cidrs
 	}
 	return &authzStep{rules: rules, def: a.Default}, nil
 }

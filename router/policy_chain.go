@@ -44,9 +44,12 @@ type policyState struct {
 
 // Check compiles the policy, reporting what makes it unusable (with the
 // field at fault); translation calls it to report bad policies on their
-// objects. The compiled chain is kept and reused by Compile.
+// objects. It keeps nothing (Compile compiles again, once per Policy).
 func (p *Policy) Check() error {
-	_, err := p.chain()
+	if p.Invalid != "" {
+		return errors.New(p.Invalid)
+	}
+	_, err := compilePolicy(p)
 	return err
 }
 
@@ -67,6 +70,9 @@ func (p *Policy) chain() (*policyChain, error) {
 
 func compilePolicy(p *Policy) (*policyChain, error) {
 	c := &policyChain{maxBody: p.MaxRequestBody, clientIP: p.ClientIP}
+	if p.Invalid != "" {
+		return nil, errors.New(p.Invalid)
+	}
 	if p.MaxRequestBody < 0 {
 		return nil, errors.New("maxRequestBody: must not be negative")
 	}

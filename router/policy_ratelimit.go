@@ -29,14 +29,59 @@ type rateStep struct {
 	// now is the clock (tests replace it).
 	now func() time.Time
 
+	*buckets
+}
+
+// buckets are a limit's counting state, shared by the Policies of one
+// Scope (see LocalRateLimit.Scope).
+type buckets struct {
 	mu     sync.Mutex
 	byAddr map[netip.Addr]*bucket
 	byText map[uint64]*bucket // by maphash of the header or claim value
 	seed   maphash.Seed
 	one    bucket
+	// used is when a table last compiled a Policy with these buckets.
+	used time.Time
 
 	// shadowed counts requests a Shadow limit would have refused.
 	shadowed atomic.Uint64
+}
+
+// scopedBuckets keeps buckets by scope and settings across translations;
+// entries no compile asked for in scopeTTL are forgotten.
+var scopedBuckets = struct {
+	sync.Mutex
+	m map[LocalRateLimit]*buckets
+}{m: map[LocalRateLimit]*buckets{}}
+
+const scopeTTL = time.Hour
+
+func newBuckets(burst float64) *buckets {
+	b := &buckets{byAddr: map[netip.Addr]*bucket{}, byText: map[uint64]*bucket{}, seed: maphash.MakeSeed()}
+	b.one.tokens = burst
+	return b
+}
+
+// bucketsFor returns the buckets of l's scope, new ones when it has none.
+func bucketsFor(l *LocalRateLimit, burst float64) *buckets {
+	if l.Scope == "" {
+		return newBuckets(burst)
+	}
+	now := time.Now()
+	scopedBuckets.Lock()
+	defer scopedBuckets.Unlock()
+	for k, b := range scopedBuckets.m {
+		if now.Sub(b.used) > scopeTTL {
+			delete(scopedBuckets.m, k)
+		}
+	}
+	b := scopedBuckets.m[*l]
+	if b == nil {
+		b = newBuckets(burst)
+		scopedBuckets.m[*l] = b
+	}
+	b.used = now
+	return b
 }
 
 type bucket struct {
@@ -62,9 +107,8 @@ func compileRateLimit(l *LocalRateLimit) (*rateStep, error) {
 	if burst == 0 {
 		burst = l.Requests
 	}
-	s := &rateStep{cfg: l, rate: float64(l.Requests) / float64(l.Per), burst: float64(burst), now: time.Now,
-		byAddr: map[netip.Addr]*bucket{}, byText: map[uint64]*bucket{}, seed: maphash.MakeSeed()}
-	s.one.tokens = s.burst
+	s := &rateStep{cfg: l, rate: float64(l.Requests) / float64(l.Per), burst: float64(burst), now: time.Now}
+	s.buckets = bucketsFor(l, s.burst)
 	if l.Key == RateKeyHeader {
 		s.header = canonicalName(l.KeyName)
 	}

@@ -217,6 +217,15 @@ func (r *Result) HasErrors() bool {
 			return true
 		}
 	}
+	for _, ps := range [][]PolicyStatus{r.SecurityPolicies, r.TrafficPolicies} {
+		for _, p := range ps {
+			for _, a := range p.Ancestors {
+				if anyUnhealthy(a.Conditions) {
+					return true
+				}
+			}
+		}
+	}
 	for _, g := range r.Gateways {
 		if anyUnhealthy(g.Status.Conditions) {
 			return true

@@ -159,7 +159,7 @@ type ExtAuth struct {
 	// Timeout bounds the check (default 10 s).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// FailOpen lets requests through when the auth service cannot be
-	// asked or answers nonsense; by default (false) they get 403/502.
+	// asked or answers nonsense; by default (false) they get 403.
 	FailOpen bool `json:"failOpen,omitempty"`
 }
 
@@ -172,10 +172,10 @@ type ExtAuth struct {
 type HTTPExtAuth struct {
 	// URL is the auth service's endpoint (http or https).
 	URL string `json:"url"`
-	// HeadersToSend default to Authorization and Cookie.
-	HeadersToSend     []string `json:"headersToSend,omitempty"`
-	HeadersToBackend  []string `json:"headersToBackend,omitempty"`
-	PathPrefixForward bool     `json:"pathPrefixForward,omitempty"`
+	// HeadersToSend default to Authorization and Cookie. HeadersToBackend
+	// are never taken from the client: its own values are removed.
+	HeadersToSend    []string `json:"headersToSend,omitempty"`
+	HeadersToBackend []string `json:"headersToBackend,omitempty"`
 }
 
 // AuthzAction is what an authorization rule does with the requests it

@@ -51,8 +51,11 @@ type policyCase struct {
 // runPolicyCases sends each case to front and checks the answers.
 func runPolicyCases(t *testing.T, front string, cases []policyCase) {
 	t.Helper()
-	runPolicyCasesWith(t, http.DefaultClient, 1, front, cases)
+	runPolicyCasesWith(t, noRedirects, 1, front, cases)
 }
+
+// noRedirects is a client that returns redirects instead of following.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // runPolicyCasesWith is runPolicyCases with a client speaking HTTP/proto.
 func runPolicyCasesWith(t *testing.T, client *http.Client, proto int, front string, cases []policyCase) {

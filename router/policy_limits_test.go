@@ -162,7 +162,7 @@ func TestPolicyHTTP2(t *testing.T) {
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	t.Cleanup(tr.CloseIdleConnections)
 	auth := []string{"Authorization", basic("bob", "secret")}
-	runPolicyCasesWith(t, &http.Client{Transport: tr}, 2, front.URL, []policyCase{
+	runPolicyCasesWith(t, &http.Client{Transport: tr, CheckRedirect: noRedirects.CheckRedirect}, 2, front.URL, []policyCase{
 		{name: "no credentials", path: "/h2", code: 401},
 		{name: "credentials", path: "/h2", header: auth, code: 200, want: map[string]string{"Got-X-User": "bob"}},
 		{name: "body too large", method: "POST", path: "/h2", header: auth, body: "12345", code: 413},

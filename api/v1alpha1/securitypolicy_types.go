@@ -184,10 +184,19 @@ type APIKeyAuth struct {
 	ForwardClientIDHeader *HeaderName `json:"forwardClientIDHeader,omitempty"`
 }
 
-// ExtAuth asks an external service about each request. Not served yet:
-// a policy with it is refused (Accepted=False, reason Invalid).
+// ExtAuth asks an external service about each request: HTTP forward auth
+// (the oauth2-proxy / Authelia protocol). gRPC ext_authz is not served
+// yet. When the service cannot be asked (down, timeout, an answer that is
+// not HTTP) requests get 403 unless failOpen.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.http)",message="set http (gRPC ext_authz is not served yet)"
 type ExtAuth struct {
-	// HTTP forward auth (the oauth2-proxy / Authelia protocol).
+	// HTTP forward auth: a GET of url with the original request's
+	// headersToSend (default Authorization, Cookie) and
+	// X-Forwarded-{Method,Proto,Host,Uri,For}; a 2xx answer admits the
+	// request, copying headersToBackend from the answer; any other answer
+	// is returned to the client (status, body, Location, WWW-Authenticate,
+	// Set-Cookie).
 	// +optional
 	HTTP *HTTPExtAuth `json:"http,omitempty"`
 	// Timeout of one check (default 10s).
@@ -201,8 +210,10 @@ type ExtAuth struct {
 
 // HTTPExtAuth is forward auth.
 type HTTPExtAuth struct {
+	// URL of the check, e.g. http://oauth2-proxy.auth/oauth2/auth.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",message="an http(s) URL"
 	URL string `json:"url"`
 	// +optional
 	// +kubebuilder:validation:MaxItems=32

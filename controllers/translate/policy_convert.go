@@ -145,8 +145,18 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 		}
 		out.JWT = ja
 	}
-	if spec.ExtAuth != nil {
-		return p.fail("spec.extAuth", "external authorization is not served yet; the policy's routes answer 500 until it is removed", false)
+	if e := spec.ExtAuth; e != nil {
+		if e.HTTP == nil {
+			return p.fail("spec.extAuth", "set http (gRPC ext_authz is not served yet); the policy's routes answer 500 until then", false)
+		}
+		ea := &router.ExtAuth{HTTP: &router.HTTPExtAuth{URL: e.HTTP.URL}, Timeout: duration(e.Timeout, 0), FailOpen: e.FailOpen}
+		for _, h := range e.HTTP.HeadersToSend {
+			ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
+		}
+		for _, h := range e.HTTP.HeadersToBackend {
+			ea.HTTP.HeadersToBackend = append(ea.HTTP.HeadersToBackend, string(h))
+		}
+		out.ExtAuth = ea
 	}
 	if a := spec.Authorization; a != nil {
 		az := &router.Authorization{Default: action(a.DefaultAction)}

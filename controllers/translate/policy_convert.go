@@ -117,7 +117,7 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 		for i, pv := range j.Providers {
 			field := fmt.Sprintf("spec.jwt.providers[%d]", i)
 			rp := router.JWTProvider{Name: pv.Name, Issuer: pv.Issuer, Audiences: pv.Audiences, From: sources(pv.ExtractFrom),
-				RequiredScopes: pv.RequiredScopes, Leeway: duration(pv.ClockSkew, 0)}
+				RequiredScopes: pv.RequiredScopes, Leeway: duration(pv.ClockSkew)}
 			switch {
 			case pv.LocalJWKS != nil:
 				var v, msg string
@@ -131,8 +131,8 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 				}
 				rp.LocalJWKS = v
 			case pv.RemoteJWKS != nil:
-				rp.RemoteJWKS = &router.RemoteJWKS{URL: pv.RemoteJWKS.URI, Refresh: duration(pv.RemoteJWKS.RefreshInterval, 0),
-					Timeout: duration(pv.RemoteJWKS.Timeout, 0)}
+				rp.RemoteJWKS = &router.RemoteJWKS{URL: pv.RemoteJWKS.URI, Refresh: duration(pv.RemoteJWKS.RefreshInterval),
+					Timeout: duration(pv.RemoteJWKS.Timeout)}
 			}
 			for _, ch := range pv.ClaimToHeaders {
 				rp.ClaimsToHeaders = append(rp.ClaimsToHeaders, router.ClaimToHeader{Claim: ch.Claim, Header: string(ch.Header)})
@@ -149,7 +149,7 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 		if e.HTTP == nil {
 			return p.fail("spec.extAuth", "set http (gRPC ext_authz is not served yet); the policy's routes answer 500 until then", false)
 		}
-		ea := &router.ExtAuth{HTTP: &router.HTTPExtAuth{URL: e.HTTP.URL}, Timeout: duration(e.Timeout, 0), FailOpen: e.FailOpen}
+		ea := &router.ExtAuth{HTTP: &router.HTTPExtAuth{URL: e.HTTP.URL}, Timeout: duration(e.Timeout), FailOpen: e.FailOpen}
 		for _, h := range e.HTTP.HeadersToSend {
 			ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
 		}
@@ -293,9 +293,10 @@ func action(a portico.AuthorizationAction) router.AuthzAction {
 	return router.AuthzDeny
 }
 
-func duration(d *metav1.Duration, def time.Duration) time.Duration {
+// duration is d, 0 when unset (the router's default).
+func duration(d *metav1.Duration) time.Duration {
 	if d == nil {
-		return def
+		return 0
 	}
 	return d.Duration
 }

@@ -15,7 +15,8 @@ import (
 // token buckets) and the chain runs on every request of those routes,
 // before the request's body is read. Checks run in a fixed order: body
 // size, client address, basic auth, API key, JWT, external auth,
-// authorization, rate limit. Every configured check must pass.
+// authorization, local rate limit, global rate limit. Every configured
+// check must pass.
 //
 // A Policy is immutable once compiled: change a copy.
 type Policy struct {
@@ -38,6 +39,7 @@ type Policy struct {
 	ExtAuth       *ExtAuth           `json:"extAuth,omitempty"`
 	Authorization *Authorization     `json:"authorization,omitempty"`
 	RateLimit     *LocalRateLimit    `json:"rateLimit,omitempty"`
+	GlobalLimit   *GlobalRateLimit   `json:"globalRateLimit,omitempty"`
 
 	// compiled is the chain Compile (or Check) built.
 	compiled atomic.Pointer[policyChain]
@@ -266,4 +268,27 @@ func policyEnumText(names []string, i int) ([]byte, error) {
 		return []byte(strconv.Itoa(i)), nil
 	}
 	return []byte(names[i]), nil
+}
+
+// GlobalRateLimit is one limit shared by every replica through Redis:
+// Requests per fixed window of Per, per key. Replicas lease tokens from a
+// counter per key and window (an atomic script), a share of the limit at
+// a time, and serve from the lease; the first request of a key in a
+// window waits for Redis, later leases are fetched ahead in the
+// background, and a window found exhausted is refused locally until it
+// ends. The sum admitted never exceeds Requests per window; tokens leased
+// but unused when the window ends (at most 2% of the limit per replica)
+// are lost. When Redis cannot be reached (or answers nonsense) requests
+// get 503, unless FailOpen.
+type GlobalRateLimit struct {
+	Requests uint32        `json:"requests"`
+	Per      time.Duration `json:"per"`
+	Key      RateKey       `json:"key"`
+	KeyName  string        `json:"keyName,omitempty"`
+	// Redis is the server's host:port.
+	Redis    string `json:"redis"`
+	FailOpen bool   `json:"failOpen,omitempty"`
+	// Scope prefixes the limit's Redis keys (the policy object's name), so
+	// limits of different policies never share counters.
+	Scope string `json:"scope"`
 }

@@ -106,6 +106,11 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 		errs = append(errs, add(s, err))
 		c.needsClient = c.needsClient || p.RateLimit.Key == RateKeyClientIP
 	}
+	if p.GlobalLimit != nil {
+		s, err := compileGlobalLimit(p.GlobalLimit)
+		errs = append(errs, add(s, err))
+		c.needsClient = c.needsClient || p.GlobalLimit.Key == RateKeyClientIP
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -79,12 +79,15 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 	return s, nil
 }
 
-func (s *extAuthStep) check(ctx context.Context, x *Exchange, resp Headers, _ *policyState) (int, string) {
+func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *policyState) (int, string) {
 	// What the service may set is never taken from the client.
 	for _, h := range s.toUpdate {
 		x.Header.Del(h)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	// Not derived from the request's context: the fast engine's is
+	// recycled when the handler returns, and a timer's cancel would read
+	// it after that.
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {

@@ -73,6 +73,11 @@ func TestPolicyBodyLimit(t *testing.T) {
 		{"/big", 2 * BodyBufferBytes, 200}, {"/big", 3 * BodyBufferBytes, 413}} {
 		req, _ := http.NewRequest("POST", front.URL+c.path, io.MultiReader(strings.NewReader(strings.Repeat("x", c.n))))
 		resp, err := http.DefaultClient.Do(req)
+		if err != nil && c.n > BodyBufferBytes && c.code == 413 {
+			// Refused while the client was still sending: the
+			// connection may be reset before the 413 is read.
+			continue
+		}
 		if err != nil {
 			t.Fatalf("chunked %d: %v", c.n, err)
 		}

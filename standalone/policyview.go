@@ -64,6 +64,18 @@ func policyView(p *router.Policy) *PolicyView {
 		}
 		v.Checks = append(v.Checks, s+")")
 	}
+	if g := p.GlobalLimit; g != nil {
+		key, _ := g.Key.MarshalText()
+		s := fmt.Sprintf("globalRateLimit(%d/%s per %s", g.Requests, g.Per, key)
+		if g.KeyName != "" {
+			s += " " + g.KeyName
+		}
+		s += ", redis " + g.Redis
+		if g.FailOpen {
+			s += ", failOpen"
+		}
+		v.Checks = append(v.Checks, s+")")
+	}
 	return v
 }
 

@@ -52,13 +52,41 @@ type TrafficPolicySpec struct {
 	ClientIPDetection *ClientIPDetection `json:"clientIPDetection,omitempty"`
 }
 
-// RateLimit limits request rates.
+// RateLimit limits request rates: local (per replica), global (across
+// replicas, through Redis), or both (both must admit).
 //
-// +kubebuilder:validation:XValidation:rule="has(self.local)",message="set local (global limits are not served yet)"
+// +kubebuilder:validation:XValidation:rule="has(self.local) || has(self.global)",message="set local or global"
 type RateLimit struct {
 	// Local is a token bucket per key in each replica.
 	// +optional
 	Local *LocalRateLimit `json:"local,omitempty"`
+	// Global is one limit shared by all replicas.
+	// +optional
+	Global *GlobalRateLimit `json:"global,omitempty"`
+}
+
+// GlobalRateLimit is requests per fixed window (unit) per key, counted in
+// Redis across every replica. Replicas lease tokens in batches of 2% of
+// the limit, so a request waits for Redis about once per key and window;
+// the sum admitted never exceeds the limit. When Redis cannot be reached,
+// requests get 503, unless failOpen.
+type GlobalRateLimit struct {
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000000
+	Requests int32         `json:"requests"`
+	Unit     RateLimitUnit `json:"unit"`
+	// Key says what is counted separately (default: one counter for the
+	// target).
+	// +optional
+	Key *RateLimitKey `json:"key,omitempty"`
+	// Redis is the server's address, host:port.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Redis string `json:"redis"`
+	// FailOpen admits requests when Redis cannot decide (default false:
+	// 503).
+	// +optional
+	FailOpen bool `json:"failOpen,omitempty"`
 }
 
 // RateLimitUnit is the period requests are counted over.

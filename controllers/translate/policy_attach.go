@@ -222,7 +222,7 @@ func (a *attacher) attach(r *router.Route) {
 			p.BasicAuth, p.APIKey, p.JWT, p.ExtAuth, p.Authorization = q.BasicAuth, q.APIKey, q.JWT, q.ExtAuth, q.Authorization
 		}
 		if q := part.traffic; q != nil {
-			p.RateLimit, p.MaxRequestBody, p.ClientIP = q.RateLimit, q.MaxRequestBody, q.ClientIP
+			p.RateLimit, p.GlobalLimit, p.MaxRequestBody, p.ClientIP = q.RateLimit, q.GlobalLimit, q.MaxRequestBody, q.ClientIP
 		}
 	}
 	p.Source = strings.Join(names, ", ")

@@ -194,21 +194,23 @@ func convertTraffic(tp *portico.TrafficPolicy) *policyPart {
 	out := &router.Policy{}
 	spec := &tp.Spec
 	if rl := spec.RateLimit; rl != nil {
-		if rl.Local == nil {
-			return p.fail("spec.rateLimit", "only local rate limits are served yet", false)
+		if rl.Local == nil && rl.Global == nil {
+			return p.fail("spec.rateLimit", "set local or global", false)
 		}
-		l := rl.Local
-		per := map[portico.RateLimitUnit]time.Duration{"Second": time.Second, "Minute": time.Minute, "Hour": time.Hour}[l.Unit]
-		lr := &router.LocalRateLimit{Requests: uint32(max(l.Requests, 0)), Per: per, Shadow: l.Shadow, Scope: p.ref.String()}
-		if l.Burst != nil {
-			lr.Burst = uint32(max(*l.Burst, 0))
+		if l := rl.Local; l != nil {
+			lr := &router.LocalRateLimit{Requests: uint32(max(l.Requests, 0)), Per: unitDuration(l.Unit), Shadow: l.Shadow, Scope: p.ref.String()}
+			if l.Burst != nil {
+				lr.Burst = uint32(max(*l.Burst, 0))
+			}
+			lr.Key, lr.KeyName = rateKey(l.Key)
+			out.RateLimit = lr
 		}
-		if k := l.Key; k != nil {
-			lr.Key = map[string]router.RateKey{"Route": router.RateKeyRoute, "ClientIP": router.RateKeyClientIP,
-				"Header": router.RateKeyHeader, "Claim": router.RateKeyClaim}[k.Type]
-			lr.KeyName = k.Name
+		if g := rl.Global; g != nil {
+			gr := &router.GlobalRateLimit{Requests: uint32(max(g.Requests, 0)), Per: unitDuration(g.Unit), Redis: g.Redis,
+				FailOpen: g.FailOpen, Scope: p.ref.String()}
+			gr.Key, gr.KeyName = rateKey(g.Key)
+			out.GlobalLimit = gr
 		}
-		out.RateLimit = lr
 	}
 	if rb := spec.RequestBody; rb != nil {
 		q := rb.MaxSize.DeepCopy() // reading a Quantity may rewrite its cache
@@ -299,4 +301,16 @@ func duration(d *metav1.Duration) time.Duration {
 		return 0
 	}
 	return d.Duration
+}
+
+func unitDuration(u portico.RateLimitUnit) time.Duration {
+	return map[portico.RateLimitUnit]time.Duration{"Second": time.Second, "Minute": time.Minute, "Hour": time.Hour}[u]
+}
+
+func rateKey(k *portico.RateLimitKey) (router.RateKey, string) {
+	if k == nil {
+		return router.RateKeyRoute, ""
+	}
+	return map[string]router.RateKey{"Route": router.RateKeyRoute, "ClientIP": router.RateKeyClientIP,
+		"Header": router.RateKeyHeader, "Claim": router.RateKeyClaim}[k.Type], k.Name
 }

@@ -43,7 +43,7 @@ func (s *jwksServer) set(body string, failing bool) {
 
 // eventually polls cond until it holds, failing the test after a generous
 // deadline (a safety net, not a timing threshold).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

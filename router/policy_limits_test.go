@@ -175,3 +175,48 @@ func TestPolicyHTTP2(t *testing.T) {
 		{name: "limited", path: "/h2", header: auth, code: 429},
 	})
 }
+
+// TestRateLimitScopeKeepsCounting: a new Policy of the same scope and
+// settings (the next translation of the same object) keeps the buckets;
+// other settings start afresh.
+func TestRateLimitScopeKeepsCounting(t *testing.T) {
+	mk := func(requests uint32) *rateStep {
+		s, err := compileRateLimit(&LocalRateLimit{Requests: requests, Per: time.Hour, Scope: t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	x := &Exchange{Header: http.Header{}}
+	take := func(s *rateStep) int {
+		code, _ := s.check(t.Context(), x, http.Header{}, &policyState{})
+		return code
+	}
+	first := mk(1)
+	if take(first) != 0 {
+		t.Fatal("first request refused")
+	}
+	if got := take(mk(1)); got != 429 {
+		t.Errorf("same scope after a new translation: %d, want 429", got)
+	}
+	if got := take(mk(2)); got != 0 {
+		t.Errorf("changed settings: %d, want a fresh bucket", got)
+	}
+}
+
+// TestPolicyRateLimitByClaim keys a limit by a verified JWT claim.
+func TestPolicyRateLimitByClaim(t *testing.T) {
+	b := echoBackend(t)
+	is := newIssuer(t, "k1")
+	p := &Policy{JWT: &JWTAuth{Providers: []JWTProvider{{Name: "p", LocalJWKS: is.jwks()}}},
+		RateLimit: &LocalRateLimit{Requests: 1, Per: time.Hour, Key: RateKeyClaim, KeyName: "tenant"}}
+	_, front := serveTable(t, Config{Routes: []Route{policyRoute("/t", b, p)}}, Options{})
+	a := []string{"Authorization", "Bearer " + is.token(map[string]any{"tenant": "a"})}
+	bb := []string{"Authorization", "Bearer " + is.token(map[string]any{"tenant": "b"})}
+	runPolicyCases(t, front.URL, []policyCase{
+		{name: "tenant a", path: "/t", header: a, code: 200},
+		{name: "tenant a again", path: "/t", header: a, code: 429},
+		{name: "tenant b", path: "/t", header: bb, code: 200},
+		{name: "no token: 401 before the limit", path: "/t", code: 401},
+	})
+}

@@ -19,7 +19,14 @@ const (
 	AnnotationSecurityPolicy = "portico.dev/security-policy"
 	AnnotationTrafficPolicy  = "portico.dev/traffic-policy"
 	ingressGroup             = "networking.k8s.io"
+	porticoGroup             = "portico.dev"
 )
+
+// isPolicyRef reports whether an ExtensionRef filter names one of
+// Portico's policies.
+func isPolicyRef(r *gatewayv1.LocalObjectReference) bool {
+	return r != nil && r.Group == porticoGroup && (r.Kind == KindSecurityPolicy || r.Kind == KindTrafficPolicy)
+}
 
 // policyTargetRef is one targetRef of a policy.
 type policyTargetRef struct{ group, kind, name, section string }
@@ -128,11 +135,15 @@ type attacher struct {
 	ingresses map[nsName]map[string]string
 	ownedIng  map[nsName]bool
 	rules     map[attachKey][]string // route → rule names by index
+	// extRefs are the policies HTTPRoute rules name in ExtensionRef
+	// filters: by route, rule index and kind, the policy name.
+	extRefs map[attachKey]map[int]map[string]string
 	parents   map[attachKey][]nsName // route → its Gateways
 	// missing records annotations naming absent policies, reported once.
 	missing map[string]bool
-	// annotated lists, per policy, the Ingresses naming it by annotation.
-	annotated map[*policyPart][]nsName
+	// annotated lists, per policy, the Ingresses naming it by annotation;
+	// filtered the HTTPRoutes naming it in an ExtensionRef filter.
+	annotated, filtered map[*policyPart][]nsName
 }
 
 func (a *attacher) index() {
@@ -152,7 +163,8 @@ func (a *attacher) index() {
 		a.ownedIng[nsName{r.Namespace, r.Name}] = true
 	}
 	a.rules, a.parents, a.missing = map[attachKey][]string{}, map[attachKey][]nsName{}, map[string]bool{}
-	a.annotated = map[*policyPart][]nsName{}
+	a.annotated, a.filtered = map[*policyPart][]nsName{}, map[*policyPart][]nsName{}
+	a.extRefs = map[attachKey]map[int]map[string]string{}
 	add := func(kind, ns, name string, names []string, refs []gatewayv1.ParentReference) {
 		k := attachKey{kind: kind, ns: ns, name: name}
 		a.rules[k] = names
@@ -178,6 +190,21 @@ func (a *attacher) index() {
 			}
 		}
 		add(kindHTTP, r.Namespace, r.Name, names, r.Spec.ParentRefs)
+		for j, rule := range r.Spec.Rules {
+			for _, f := range rule.Filters {
+				if f.Type != gatewayv1.HTTPRouteFilterExtensionRef || !isPolicyRef(f.ExtensionRef) {
+					continue
+				}
+				k := attachKey{kind: kindHTTP, ns: r.Namespace, name: r.Name}
+				if a.extRefs[k] == nil {
+					a.extRefs[k] = map[int]map[string]string{}
+				}
+				if a.extRefs[k][j] == nil {
+					a.extRefs[k][j] = map[string]string{}
+				}
+				a.extRefs[k][j][string(f.ExtensionRef.Kind)] = string(f.ExtensionRef.Name)
+			}
+		}
 	}
 	for i := range s.GRPCRoutes {
 		r := &s.GRPCRoutes[i]
@@ -264,6 +291,27 @@ func (a *attacher) effective(k *policyKind, r *router.Route) (*policyPart, strin
 		return k.winners[attachKey{ingressKind, src.Namespace, src.Name, ""}], ""
 	case kindHTTP, kindGRPC:
 		rk := attachKey{src.Kind, src.Namespace, src.Name, ""}
+		kind := KindSecurityPolicy
+		if k == a.traf {
+			kind = KindTrafficPolicy
+		}
+		if name, ok := a.extRefs[rk][src.Rule][kind]; ok {
+			// An ExtensionRef filter of the rule: the most specific.
+			if p := k.byName[nsName{src.Namespace, name}]; p != nil {
+				if ref := (nsName{src.Namespace, src.Name}); !slices.Contains(a.filtered[p], ref) {
+					a.filtered[p] = append(a.filtered[p], ref)
+				}
+				return p, ""
+			}
+			msg := fmt.Sprintf("%s %s/%s named by an ExtensionRef filter does not exist", kind, src.Namespace, name)
+			route := ObjectRef{Kind: src.Kind, Namespace: src.Namespace, Name: src.Name}
+			field := fmt.Sprintf("spec.rules[%d].filters", src.Rule)
+			if !a.missing[route.String()+field+kind] {
+				a.missing[route.String()+field+kind] = true
+				a.problem(route, field, SeverityError, "PolicyNotFound", msg+"; the rule answers 500 until it does")
+			}
+			return nil, msg
+		}
 		if names := a.rules[rk]; src.Rule >= 0 && src.Rule < len(names) && names[src.Rule] != "" {
 			if p := k.winners[attachKey{src.Kind, src.Namespace, src.Name, names[src.Rule]}]; p != nil {
 				return p, ""

@@ -31,6 +31,18 @@ func (a *attacher) statuses(k *policyKind) []PolicyStatus {
 					Conditions: []metav1.Condition{accepted, resolved}})
 			}
 		}
+		for _, route := range a.filtered[p] {
+			t := policyTargetRef{group: gatewayGroup, kind: kindHTTP, name: route.name}
+			accepted, resolved := a.conditions(k, p, -1, t)
+			for _, anc := range a.ancestors(p, t) {
+				id := fmt.Sprint(anc.Group, anc.Kind, anc.Namespace, anc.Name, anc.SectionName)
+				if !seen[id] && len(st.Ancestors) < 16 {
+					seen[id] = true
+					st.Ancestors = append(st.Ancestors, gatewayv1.PolicyAncestorStatus{AncestorRef: anc, ControllerName: controller,
+						Conditions: []metav1.Condition{accepted, resolved}})
+				}
+			}
+		}
 		for _, ing := range a.annotated[p] {
 			accepted, resolved := a.conditions(k, p, -1, policyTargetRef{group: ingressGroup, kind: ingressKind, name: ing.name})
 			ns := gatewayv1.Namespace(ing.ns)

@@ -138,7 +138,7 @@ type attacher struct {
 	// extRefs are the policies HTTPRoute rules name in ExtensionRef
 	// filters: by route, rule index and kind, the policy name.
 	extRefs map[attachKey]map[int]map[string]string
-	parents   map[attachKey][]nsName // route → its Gateways
+	parents map[attachKey][]nsName // route → its Gateways
 	// missing records annotations naming absent policies, reported once.
 	missing map[string]bool
 	// annotated lists, per policy, the Ingresses naming it by annotation;

@@ -156,8 +156,10 @@ type ClaimMatch struct {
 
 // ExtAuth asks an external service whether a request may pass.
 type ExtAuth struct {
-	// HTTP is forward auth (the oauth2-proxy / Authelia protocol).
+	// HTTP is forward auth (the oauth2-proxy / Authelia protocol); GRPC
+	// the Envoy ext_authz v3 protocol. Exactly one is set.
 	HTTP *HTTPExtAuth `json:"http,omitempty"`
+	GRPC *GRPCExtAuth `json:"grpc,omitempty"`
 	// Timeout bounds the check (default 10 s).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// FailOpen lets requests through when the auth service cannot be
@@ -291,4 +293,12 @@ type GlobalRateLimit struct {
 	// Scope prefixes the limit's Redis keys (the policy object's name), so
 	// limits of different policies never share counters.
 	Scope string `json:"scope"`
+}
+
+// GRPCExtAuth is an Envoy ext_authz v3 server (cleartext HTTP/2).
+type GRPCExtAuth struct {
+	// Address is host:port.
+	Address string `json:"address"`
+	// HeadersToSend default to Authorization and Cookie.
+	HeadersToSend []string `json:"headersToSend,omitempty"`
 }

@@ -40,8 +40,11 @@ const (
 var extAuthPassBack = []string{"Location", "Www-Authenticate", "Set-Cookie", "Cache-Control"}
 
 func compileExtAuth(e *ExtAuth) (policyStep, error) {
-	if e.HTTP == nil {
-		return nil, errors.New("extAuth: set http (gRPC ext_authz is not served yet)")
+	switch {
+	case (e.HTTP == nil) == (e.GRPC == nil):
+		return nil, errors.New("extAuth: set one of http, grpc")
+	case e.GRPC != nil:
+		return compileGRPCAuth(e)
 	}
 	u, err := url.Parse(e.HTTP.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -185,11 +185,12 @@ type APIKeyAuth struct {
 }
 
 // ExtAuth asks an external service about each request: HTTP forward auth
-// (the oauth2-proxy / Authelia protocol). gRPC ext_authz is not served
-// yet. When the service cannot be asked (down, timeout, an answer that is
-// not HTTP) requests get 403 unless failOpen.
+// (the oauth2-proxy / Authelia protocol) or gRPC (the Envoy ext_authz v3
+// protocol, so OPA-Envoy and other existing servers work unchanged). When
+// the service cannot be asked (down, timeout, an answer that is not HTTP,
+// a gRPC error) requests get 403 unless failOpen.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.http)",message="set http (gRPC ext_authz is not served yet)"
+// +kubebuilder:validation:XValidation:rule="has(self.http) != has(self.grpc)",message="set exactly one of http, grpc"
 type ExtAuth struct {
 	// HTTP forward auth: a GET of url with the original request's
 	// headersToSend (default Authorization, Cookie) and
@@ -199,6 +200,12 @@ type ExtAuth struct {
 	// Set-Cookie).
 	// +optional
 	HTTP *HTTPExtAuth `json:"http,omitempty"`
+	// GRPC ext_authz v3 (Authorization/Check, cleartext HTTP/2): method,
+	// path, host, scheme, headersToSend and the client address are sent;
+	// an OK answer's headers are set on the request (headers_to_remove
+	// removed), a denial is returned with its status, headers and body.
+	// +optional
+	GRPC *GRPCExtAuth `json:"grpc,omitempty"`
 	// Timeout of one check (default 10s).
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
@@ -278,4 +285,16 @@ type AuthorizationPath struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="must start with /"
 	Value string `json:"value"`
+}
+
+// GRPCExtAuth is an ext_authz v3 server.
+type GRPCExtAuth struct {
+	// Address is host:port, e.g. opa.auth.svc:9191.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=253
+	Address string `json:"address"`
+	// HeadersToSend (default Authorization, Cookie).
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	HeadersToSend []HeaderName `json:"headersToSend,omitempty"`
 }

@@ -146,15 +146,21 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 		out.JWT = ja
 	}
 	if e := spec.ExtAuth; e != nil {
-		if e.HTTP == nil {
-			return p.fail("spec.extAuth", "set http (gRPC ext_authz is not served yet); the policy's routes answer 500 until then", false)
+		ea := &router.ExtAuth{Timeout: duration(e.Timeout), FailOpen: e.FailOpen}
+		if e.HTTP != nil {
+			ea.HTTP = &router.HTTPExtAuth{URL: e.HTTP.URL}
+			for _, h := range e.HTTP.HeadersToSend {
+				ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
+			}
+			for _, h := range e.HTTP.HeadersToBackend {
+				ea.HTTP.HeadersToBackend = append(ea.HTTP.HeadersToBackend, string(h))
+			}
 		}
-		ea := &router.ExtAuth{HTTP: &router.HTTPExtAuth{URL: e.HTTP.URL}, Timeout: duration(e.Timeout), FailOpen: e.FailOpen}
-		for _, h := range e.HTTP.HeadersToSend {
-			ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
-		}
-		for _, h := range e.HTTP.HeadersToBackend {
-			ea.HTTP.HeadersToBackend = append(ea.HTTP.HeadersToBackend, string(h))
+		if e.GRPC != nil {
+			ea.GRPC = &router.GRPCExtAuth{Address: e.GRPC.Address}
+			for _, h := range e.GRPC.HeadersToSend {
+				ea.GRPC.HeadersToSend = append(ea.GRPC.HeadersToSend, string(h))
+			}
 		}
 		out.ExtAuth = ea
 	}

@@ -64,8 +64,10 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: manifests
-manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml) from kubebuilder markers.
+manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml), Portico's CRDs (manifests/portico/) and their deep copies from kubebuilder markers.
 	$(CONTROLLER_GEN) rbac:roleName=portico paths=./controllers/... output:rbac:artifacts:config=manifests/base/rbac
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=manifests/portico
 
 .PHONY: crds
 crds: ## Copy the pinned Gateway API and Istio CRDs into manifests/.

@@ -16,5 +16,7 @@ package controllers
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;httproutes;grpcroutes;tlsroutes;tcproutes;referencegrants;backendtlspolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status;tlsroutes/status;tcproutes/status;backendtlspolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=portico.dev,resources=securitypolicies;trafficpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=portico.dev,resources=securitypolicies/status;trafficpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=networking.istio.io,resources=gateways;virtualservices;destinationrules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.istio.io,resources=gateways/status;virtualservices/status;destinationrules/status,verbs=get;update;patch

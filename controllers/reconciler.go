@@ -63,6 +63,8 @@ type Reconciler struct {
 	// controller, for watches added later.
 	istioOn atomic.Bool
 	ctrl    controller.Controller
+	// policiesOn is set once Portico's policy CRDs are watched.
+	policiesOn atomic.Bool
 
 	mu       sync.Mutex
 	reported map[string]bool // problems already sent as Events
@@ -158,6 +160,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err == nil {
 		err = listGatewayAPI(ctx, r.Client, r.APIReader, &r.configMaps, r.Namespace, r.gatewayKinds, snap)
 	}
+	if err == nil && r.policiesOn.Load() {
+		err = listPolicies(ctx, r.Client, r.APIReader, r.Namespace, snap)
+	}
 	var istioSvc *corev1.Service
 	if err == nil && r.istioOn.Load() {
 		err = listIstio(ctx, r.Client, r.Namespace, snap)
@@ -196,6 +201,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if r.IsLeader() {
 		r.reportProblems(snap, res.Problems)
 		if err := r.writeStatus(ctx, snap, &res); err != nil {
+			r.Metrics.observe(start, err)
+			return reconcile.Result{}, err
+		}
+		if err := r.writePorticoPolicyStatus(ctx, &res); err != nil {
 			r.Metrics.observe(start, err)
 			return reconcile.Result{}, err
 		}

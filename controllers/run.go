@@ -30,6 +30,7 @@ import (
 	istiov1 "istio.io/client-go/pkg/apis/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	portico "github.com/portico-dev/portico/api/v1alpha1"
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
@@ -89,6 +90,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	if err := istiov1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := portico.AddToScheme(scheme); err != nil {
 		return err
 	}
 	if opts.Translate.Istio != nil {
@@ -200,6 +204,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			log: log.WithName("istio")}); err != nil {
 			return err
 		}
+	}
+	if err := mgr.Add(&policyWatcher{r: rec, mapper: mgr.GetRESTMapper(), cache: mgr.GetCache(), log: log.WithName("policies")}); err != nil {
+		return err
 	}
 	var draining atomic.Bool
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	portico "github.com/portico-dev/portico/api/v1alpha1"
 	"github.com/portico-dev/portico/controllers"
 	"github.com/portico-dev/portico/controllers/translate"
 )
@@ -53,13 +54,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer CleanupNetwork()
-	cp, err = StartControlPlane("../manifests/gateway-api/experimental")
+	cp, err = StartControlPlane("../manifests/gateway-api/experimental", "../manifests/portico")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest:", err)
 		return 1
 	}
 	defer cp.Stop()
-	for _, add := range []func(*runtime.Scheme) error{istiov1.AddToScheme, istiov1alpha3.AddToScheme, apiextensionsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{istiov1.AddToScheme, istiov1alpha3.AddToScheme, apiextensionsv1.AddToScheme, portico.AddToScheme} {
 		if err == nil {
 			err = add(scheme.Scheme)
 		}

@@ -135,6 +135,9 @@ type Route struct {
 	// HSTS, when set, is the Strict-Transport-Security header value added
 	// to responses served over TLS.
 	HSTS string `json:"hsts,omitempty"`
+	// Policy, when set, authenticates, authorizes and limits requests
+	// before they are proxied (see Policy).
+	Policy *Policy `json:"policy,omitempty"`
 
 	// regexes are the expressions Validate compiled, reused by Compile.
 	regexes *routeRegexes

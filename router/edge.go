@@ -119,6 +119,8 @@ func (b *requestBody) status() int {
 	switch {
 	case b.err == nil:
 		return 0
+	case errors.Is(b.err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case IsFramingError(b.err):
 		return http.StatusBadRequest
 	case isDeadline(b.err):

@@ -87,7 +87,7 @@ func (e *fastEngine) prepareBody(ctx *fasthttp.RequestCtx, st *proxyState, sc *s
 	}
 	// Chunked: read up to the buffer's size ourselves, each read bounded
 	// by the body timeout.
-	r := ctx.RequestBodyStream()
+	r := st.limitBody(ctx.RequestBodyStream())
 	if sc != nil {
 		sc.setPerReadTimeout(e.bodyTimeout())
 		defer sc.setPerReadTimeout(0)
@@ -95,7 +95,10 @@ func (e *fastEngine) prepareBody(ctx *fasthttp.RequestCtx, st *proxyState, sc *s
 	buf, err := io.ReadAll(io.LimitReader(r, BodyBufferBytes+1))
 	if err != nil {
 		code := http.StatusBadRequest
-		if isDeadline(err) || sc != nil && sc.readTimedOut.Load() {
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			code = http.StatusRequestEntityTooLarge
+		case isDeadline(err) || sc != nil && sc.readTimedOut.Load():
 			code = http.StatusRequestTimeout
 		}
 		ctx.SetConnectionClose()
@@ -373,6 +376,9 @@ func (e *fastEngine) proxyError(ctx *fasthttp.RequestCtx, st *proxyState, err er
 	code := http.StatusBadGateway
 	sc := strictOf(ctx.Conn())
 	switch {
+	case st.policy.bodyTooLarge:
+		code = http.StatusRequestEntityTooLarge
+		ctx.SetConnectionClose()
 	case IsFramingError(err) || sc != nil && sc.failed():
 		// The client's body broke its framing on the way.
 		code = http.StatusBadRequest

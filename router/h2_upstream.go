@@ -128,6 +128,8 @@ func (rt *Router) copyBody(w http.ResponseWriter, body io.Reader, flush bool) {
 func (rt *Router) fastProxyError(w http.ResponseWriter, r *http.Request, st *proxyState, err error) {
 	code := http.StatusBadGateway
 	switch {
+	case st.policy.bodyTooLarge:
+		code = http.StatusRequestEntityTooLarge
 	case st.body != nil && st.body.status() != 0:
 		code = st.body.status()
 	case errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):

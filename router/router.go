@@ -127,6 +127,7 @@ type proxyState struct {
 	body           *requestBody     // the client's body, when it has one
 	limited        bool             // holds a slot of backend.active
 	overflow       bool             // refused: the backend's limit was reached
+	policy         policyState      // what the route's policy learnt
 	// The fast engine's: the request to send when it is not the client's
 	// own, and whether the body streams (so is not replayable).
 	outbound *fasthttp.Request
@@ -249,6 +250,9 @@ func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState)
 		}
 		return false
 	}
+	if r.ContentLength < 0 {
+		r.Body = st.limitStdBody(r.Body)
+	}
 	var ok bool
 	if st.body, ok = rt.prepareBody(w, r); !ok {
 		return false
@@ -280,9 +284,9 @@ func writeAnswer(w http.ResponseWriter, code int, text string) {
 
 // answerEarly runs the filters that may answer a request before its body
 // is read, setting the answer's headers in resp: HSTS, the route's
-// redirect, a CORS preflight, fault injection. It returns the status to
-// answer (0: go on; -1: nothing to answer, the client went away) and the
-// text of the answer's body ("" for none).
+// redirect, a CORS preflight, the route's policy, fault injection. It
+// returns the status to answer (0: go on; -1: nothing to answer, the
+// client went away) and the text of the answer's body ("" for none).
 func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, string) {
 	route, x := st.route, &st.x
 	if x.TLS && route.HSTS != "" {
@@ -295,6 +299,11 @@ func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, strin
 	}
 	if route.CORS != nil && route.CORS.preflight(x, resp) {
 		return http.StatusOK, ""
+	}
+	if route.Policy != nil {
+		if code, text := route.policyAnswer(ctx, x, resp, &st.policy); code != 0 {
+			return code, text
+		}
 	}
 	if route.Fault != nil {
 		switch code := route.Fault.inject(ctx); code {

@@ -185,6 +185,12 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) (*CompiledRo
 	cr.compileMatches(rx)
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
+	if r.Policy != nil {
+		// Compiled now, not on the first request; a policy that fails
+		// answers 500 on its routes (never drops them, which would let a
+		// less specific route serve their requests unchecked).
+		_, _ = r.Policy.chain()
+	}
 	return cr, nil
 }
 

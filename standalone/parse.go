@@ -21,6 +21,7 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	portico "github.com/portico-dev/portico/api/v1alpha1"
 	"github.com/portico-dev/portico/controllers/translate"
 )
 
@@ -33,7 +34,7 @@ func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme,
 		gatewayv1.Install, gatewayv1beta1.Install, gatewayv1alpha3.Install,
-		istiov1.AddToScheme, istiov1alpha3.AddToScheme, istiov1beta1.AddToScheme,
+		istiov1.AddToScheme, istiov1alpha3.AddToScheme, istiov1beta1.AddToScheme, portico.AddToScheme,
 	} {
 		if err := add(Scheme); err != nil {
 			panic(err)
@@ -241,6 +242,12 @@ func AddToSnapshot(s *translate.Snapshot, objs []runtime.Object) {
 		case *corev1.ConfigMap:
 			defaultNS(&v.Namespace)
 			s.ConfigMaps = append(s.ConfigMaps, *v)
+		case *portico.SecurityPolicy:
+			defaultNS(&v.Namespace)
+			s.SecurityPolicies = append(s.SecurityPolicies, *v)
+		case *portico.TrafficPolicy:
+			defaultNS(&v.Namespace)
+			s.TrafficPolicies = append(s.TrafficPolicies, *v)
 		default:
 			addIstio(s, o)
 		}

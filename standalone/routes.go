@@ -28,6 +28,8 @@ type RouteView struct {
 	HSTS          string `json:"hsts,omitempty"`
 	// Filters name what the route does besides forwarding.
 	Filters []string `json:"filters,omitempty"`
+	// Policy is the route's effective API-gateway policy.
+	Policy *PolicyView `json:"policy,omitempty"`
 }
 
 // CertView is a certificate being served.
@@ -108,6 +110,7 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		}
 		v := add(listener, host, r.Path, matchText(r.Route), r.Backends, r.Source)
 		v.HTTPSRedirect, v.HSTS, v.Filters = r.HTTPSRedirect, r.HSTS, filterNames(r.Route)
+		v.Policy = policyView(r.Policy)
 	}
 	for _, r := range t.L4Routes() {
 		listener := r.Listener
@@ -128,7 +131,7 @@ func Describe(t *router.Table, res *translate.Result) Report {
 		return cmp.Or(cmp.Compare(a.Listener, b.Listener), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Match, b.Match))
 	})
 	if d := t.Default(); d != nil {
-		add("http,https", "(default)", d.Path, d.PathMatch.String(), d.Backends, d.Source)
+		add("http,https", "(default)", d.Path, d.PathMatch.String(), d.Backends, d.Source).Policy = policyView(d.Policy)
 	}
 	return rep
 }
@@ -143,7 +146,7 @@ func (rep Report) WriteJSON(w io.Writer) error {
 // WriteText prints the report as a table followed by the problems.
 func (rep Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tFILTERS\tBACKENDS\tSOURCE")
+	fmt.Fprintln(tw, "LISTENER\tHOST\tPATH\tMATCH\tFILTERS\tPOLICY\tBACKENDS\tSOURCE")
 	for _, r := range rep.Routes {
 		var bs []string
 		for _, b := range r.Backends {
@@ -170,7 +173,8 @@ func (rep Report) WriteText(w io.Writer) error {
 		if len(tlsNotes) == 0 {
 			tlsNotes = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Listener, r.Host, r.Path, r.Match, strings.Join(tlsNotes, ","), strings.Join(bs, "; "), r.Source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Listener, r.Host, r.Path, r.Match, strings.Join(tlsNotes, ","), r.Policy.text(),
+			strings.Join(bs, "; "), r.Source)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -245,6 +249,15 @@ func gatewayStatuses(res *translate.Result) []StatusView {
 				parent += fmt.Sprintf(":%d", *p.ParentRef.Port)
 			}
 			add(r.Ref.String()+" parent "+parent, p.Conditions)
+		}
+	}
+	for _, ps := range slices.Concat(res.SecurityPolicies, res.TrafficPolicies) {
+		for _, a := range ps.Ancestors {
+			anc := string(*a.AncestorRef.Kind) + "/" + string(a.AncestorRef.Name)
+			if a.AncestorRef.SectionName != nil {
+				anc += "/" + string(*a.AncestorRef.SectionName)
+			}
+			add(ps.Ref.String()+" ancestor "+anc, a.Conditions)
 		}
 	}
 	return out

@@ -78,6 +78,11 @@ func convertFilters(fs []gatewayv1.HTTPRouteFilter, field string) (ruleFilters, 
 				return out, fmt.Errorf("%s: requestMirror is missing", at)
 			}
 			out.mirrorRefs = append(out.mirrorRefs, mirrorRef{ref: f.RequestMirror.BackendRef, fraction: mirrorFraction(f.RequestMirror)})
+		case gatewayv1.HTTPRouteFilterExtensionRef:
+			if !isPolicyRef(f.ExtensionRef) {
+				return out, fmt.Errorf("%s: extensionRef must name a %s or %s (group %s)", at, KindSecurityPolicy, KindTrafficPolicy, porticoGroup)
+			}
+			// Attached to the rule's routes by applyPolicies.
 		default:
 			return out, fmt.Errorf("%s: filter type %s is not supported yet", at, f.Type)
 		}

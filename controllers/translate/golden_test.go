@@ -98,6 +98,8 @@ func TestDeterministicAndPure(t *testing.T) {
 		reverse(rev.HTTPRoutes)
 		reverse(rev.BackendTLSPolicies)
 		reverse(rev.ConfigMaps)
+		reverse(rev.SecurityPolicies)
+		reverse(rev.TrafficPolicies)
 		reverse(rev.IstioGateways)
 		reverse(rev.VirtualServices)
 		reverse(rev.DestinationRules)
@@ -138,6 +140,12 @@ func deepCopy(s *translate.Snapshot) *translate.Snapshot {
 	}
 	for _, o := range s.GatewayClasses {
 		c.GatewayClasses = append(c.GatewayClasses, *o.DeepCopy())
+	}
+	for _, o := range s.SecurityPolicies {
+		c.SecurityPolicies = append(c.SecurityPolicies, *o.DeepCopy())
+	}
+	for _, o := range s.TrafficPolicies {
+		c.TrafficPolicies = append(c.TrafficPolicies, *o.DeepCopy())
 	}
 	for _, o := range s.Gateways {
 		c.Gateways = append(c.Gateways, *o.DeepCopy())

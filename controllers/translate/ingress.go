@@ -316,7 +316,7 @@ func isDNSName(h string) bool {
 // knownAnnotations are the portico.dev annotations Portico reads.
 var knownAnnotations = map[string]bool{
 	AnnotationSSLRedirect: true, AnnotationHSTS: true, AnnotationHSTSSubdomains: true, AnnotationHSTSPreload: true,
-	AnnotationClientCASecret: true, AnnotationSSLPassthrough: true,
+	AnnotationClientCASecret: true, AnnotationSSLPassthrough: true, AnnotationSecurityPolicy: true, AnnotationTrafficPolicy: true,
 }
 
 // foreignPrefixes are annotation prefixes of other ingress controllers

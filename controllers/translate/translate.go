@@ -24,6 +24,7 @@ func Translate(s *Snapshot, opts Options) Result {
 	istio.istio()
 	ingress.applyRedirects()
 	ingress.controllerDefault()
+	c.applyPolicies()
 	c.defaultCertificate()
 	slices.SortStableFunc(c.res.Problems, func(a, b Problem) int {
 		return cmp.Or(

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	portico "github.com/portico-dev/portico/api/v1alpha1"
 	"github.com/portico-dev/portico/router"
 	certs "github.com/portico-dev/portico/tls"
 )
@@ -38,6 +39,10 @@ type Snapshot struct {
 	// their CA bundles (the controller reads only those policies name).
 	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
 	ConfigMaps         []corev1.ConfigMap
+	// SecurityPolicies and TrafficPolicies are Portico's own policies
+	// (their Secrets and ConfigMaps are in Secrets and ConfigMaps).
+	SecurityPolicies []portico.SecurityPolicy
+	TrafficPolicies  []portico.TrafficPolicy
 
 	// Istio networking objects (any served version, as v1).
 	IstioGateways    []*istiov1.Gateway
@@ -142,6 +147,10 @@ type Result struct {
 	// BackendTLSPolicies holds every policy's ancestor status (none when
 	// no route of Portico's Gateways uses its Service).
 	BackendTLSPolicies []PolicyStatus `json:"backendTLSPolicies,omitempty"`
+	// SecurityPolicies and TrafficPolicies hold every such policy's
+	// ancestor status.
+	SecurityPolicies []PolicyStatus `json:"securityPolicies,omitempty"`
+	TrafficPolicies  []PolicyStatus `json:"trafficPolicies,omitempty"`
 	// IstioObjects are the Istio Gateways, VirtualServices and
 	// DestinationRules Portico acts on (whose status it writes).
 	IstioObjects []ObjectRef `json:"istioObjects,omitempty"`
@@ -206,6 +215,15 @@ func (r *Result) HasErrors() bool {
 	for _, p := range r.Problems {
 		if p.Severity == SeverityError {
 			return true
+		}
+	}
+	for _, ps := range [][]PolicyStatus{r.SecurityPolicies, r.TrafficPolicies} {
+		for _, p := range ps {
+			for _, a := range p.Ancestors {
+				if anyUnhealthy(a.Conditions) {
+					return true
+				}
+			}
 		}
 	}
 	for _, g := range r.Gateways {

@@ -193,3 +193,31 @@ func TestServiceMonitorNeedsAPI(t *testing.T) {
 		t.Error("no ServiceMonitor although monitoring.coreos.com/v1 is served")
 	}
 }
+
+// TestGatewayCRDsOptional checks the Gateway API CRDs are rendered only
+// with gatewayAPI.installCRDs, and then every CRD of the pinned standard
+// channel.
+func TestGatewayCRDsOptional(t *testing.T) {
+	if out := render(t, "testdata/default.values.yaml"); strings.Contains(out, "kind: CustomResourceDefinition") {
+		t.Error("CRDs rendered by default")
+	}
+	files, err := filepath.Glob("../manifests/gateway-api/standard/gateway.networking.k8s.io_*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no pinned CRDs: %v", err)
+	}
+	want := 0 // the bundle also holds a ValidatingAdmissionPolicy
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += strings.Count(string(b), "\nkind: CustomResourceDefinition\n")
+	}
+	out := render(t, "testdata/default.values.yaml", "--set", "gatewayAPI.installCRDs=true")
+	if n := strings.Count(out, "\nkind: CustomResourceDefinition\n"); n != want || want == 0 {
+		t.Errorf("installCRDs=true rendered %d CRDs, want %d", n, want)
+	}
+	if !strings.Contains(out, "kind: ValidatingAdmissionPolicy") {
+		t.Error("installCRDs=true left out the bundle's ValidatingAdmissionPolicy")
+	}
+}

@@ -7,6 +7,8 @@ GOLANGCI_LINT   ?= $(TOOLS_BIN)/golangci-lint
 PEBBLE          ?= $(TOOLS_BIN)/pebble
 H2SPEC          ?= $(TOOLS_BIN)/h2spec
 VEGETA          ?= $(TOOLS_BIN)/vegeta
+HELM            ?= $(TOOLS_BIN)/helm
+HELM_VERSION    ?= v3.22.0
 VEGETA_VERSION  ?= v12.13.0
 # h2spec v2.6.0 (commit 70ac2294): its go.mod lacks the /v2 suffix, so the
 # module proxy serves the release only as this pseudo-version (@latest is
@@ -17,6 +19,14 @@ PEBBLE_VERSION           ?= v2.10.1
 GOLANGCI_LINT_VERSION    ?= v2.15.0
 GO_TEST_FLAGS ?=
 CONFORMANCE_VERSION ?= $(shell git describe --always --dirty)
+# Stamped into the binary (`portico version`) and the image labels. The build
+# date is the commit time, so two builds of one commit are identical.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GIT_COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct HEAD 2>/dev/null || echo 0)
+BUILD_DATE  ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+LDFLAGS     := -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT) -X main.buildDate=$(BUILD_DATE)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export PORTICO_ENVTEST_DIR := $(ENVTEST_DIR)
@@ -33,8 +43,12 @@ help: ## Show this help.
 
 .PHONY: build
 build: ## Build bin/portico and bin/demo-backend.
-	go build -o bin/portico ./cmd/portico
+	go build -ldflags '$(LDFLAGS)' -o bin/portico ./cmd/portico
 	go build -o bin/demo-backend ./cmd/demo-backend
+
+.PHONY: image
+image: ## Multi-arch OCI image (linux/amd64, linux/arm64) without Docker: _output/image (OCI layout), _output/portico-image.tar, SBOMs; prints the digest.
+	go run ./cmd/portico-image --version '$(VERSION)' --revision '$(GIT_COMMIT)' --source-date-epoch $(SOURCE_DATE_EPOCH) --platforms $(IMAGE_PLATFORMS) --out _output
 
 .PHONY: run
 run: build ## Quickstart: demo backends + portico standalone on examples/quickstart (Ctrl-C stops).
@@ -64,10 +78,15 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: manifests
-manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml), Portico's CRDs (manifests/portico/) and their deep copies from kubebuilder markers.
+manifests: controller-gen ## Generate RBAC (manifests/base/rbac/role.yaml, and the chart's copy), Portico's CRDs (manifests/portico/) and their deep copies from kubebuilder markers.
 	$(CONTROLLER_GEN) rbac:roleName=portico paths=./controllers/... output:rbac:artifacts:config=manifests/base/rbac
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=manifests/portico
+	$(MAKE) chart-rbac
+
+.PHONY: chart-rbac
+chart-rbac: ## Rewrite charts/portico/templates/rbac.yaml from manifests/base/rbac/role.yaml (no controller-gen run).
+	hack/chart-rbac.sh
 
 .PHONY: crds
 crds: ## Copy the pinned Gateway API and Istio CRDs into manifests/.
@@ -82,13 +101,22 @@ golden: ## Regenerate translate golden files (review the diff!).
 
 .PHONY: test
 test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests; the serving tests on both HTTP/1 engines.
-	go test -race $(GO_TEST_FLAGS) -count=1 ./...
+	PORTICO_HELM=$(HELM) go test -race $(GO_TEST_FLAGS) -count=1 ./...
 	PORTICO_HTTP1_ENGINE=std go test -race $(GO_TEST_FLAGS) -count=1 ./router/ ./standalone/
 
 .PHONY: test-edge
 test-edge: tools ## Adversarial edge suite: builds portico, runs it as a process and attacks it over loopback (no root needed; under 5 min).
 	PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
 	PORTICO_HTTP1_ENGINE=std PORTICO_H2SPEC=$(H2SPEC) go test -tags edge -count=1 -timeout 10m $(GO_TEST_FLAGS) ./edge/...
+
+.PHONY: helm-test
+helm-test: helm-tools envtest-bins ## Helm chart: lint, golden templates, schema, RBAC drift; then on the local cluster (root): the image run from its root filesystem, server-side dry runs, install/upgrade/uninstall.
+	PORTICO_ENVTEST_KCM=1 hack/envtest-bins.sh >/dev/null
+	PORTICO_HELM=$(HELM) go test -tags helmcluster -count=1 -timeout 20m $(GO_TEST_FLAGS) ./charts/
+
+.PHONY: helm-golden
+helm-golden: helm-tools ## Regenerate charts/testdata/*.golden.yaml (review the diff!).
+	PORTICO_HELM=$(HELM) go test ./charts/ -run TestGolden -update
 
 .PHONY: check-imports
 check-imports: ## Fail if router, tls, serving or dataplane import Kubernetes, Istio or controller packages.
@@ -140,9 +168,13 @@ envtest-bins: ## Build kube-apiserver 1.37.2 and etcd 3.6 into $(ENVTEST_DIR) (o
 	hack/envtest-bins.sh >/dev/null
 
 .PHONY: tools
-tools: ## Install test tools (Pebble, the ACME test server) into $(TOOLS_BIN).
+tools: helm-tools ## Install test tools (Pebble, the ACME test server, h2spec, Helm) into $(TOOLS_BIN).
 	@test -x $(PEBBLE) || GOBIN=$(TOOLS_BIN) go install github.com/letsencrypt/pebble/v2/cmd/pebble@$(PEBBLE_VERSION)
 	@test -x $(H2SPEC) || GOBIN=$(TOOLS_BIN) go install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)
+
+.PHONY: helm-tools
+helm-tools: ## Install Helm $(HELM_VERSION) into $(TOOLS_BIN) (from the Go module proxy).
+	@test -x $(HELM) || GOBIN=$(TOOLS_BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 .PHONY: controller-gen
 controller-gen:

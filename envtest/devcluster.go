@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -19,6 +20,12 @@ type DevOptions struct {
 	Root string
 	// DeployPortico applies manifests/ (Gateway API CRDs and Portico).
 	DeployPortico bool
+	// Manifests is the kustomize directory deployed (default manifests/base).
+	Manifests string
+	// ImageLayout, if set, is an OCI image layout from `make image`: Portico's
+	// pods then run the image's own linux/GOARCH root filesystem (unpacked,
+	// chrooted) instead of the host build.
+	ImageLayout string
 	// Log receives progress lines (nil: discarded).
 	Log func(string, ...any)
 }
@@ -40,6 +47,14 @@ func StartDevCluster(ctx context.Context, o DevOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.ImageLayout != "" {
+		o.Log("unpacking Portico's image from %s", o.ImageLayout)
+		p, err := ImageProgram(o.ImageLayout, runtime.GOARCH, filepath.Join(home, ".cache", "portico", "devcluster-rootfs"))
+		if err != nil {
+			return nil, err
+		}
+		images[PorticoImage] = p
+	}
 	c, err := StartCluster(ClusterOptions{CRDDirs: []string{filepath.Join(root, "manifests/gateway-api/experimental")},
 		Images: images, Log: o.Log})
 	if err != nil {
@@ -48,12 +63,15 @@ func StartDevCluster(ctx context.Context, o DevOptions) (*Cluster, error) {
 	if !o.DeployPortico {
 		return c, nil
 	}
-	o.Log("deploying Portico from manifests/base")
-	cmd := exec.CommandContext(ctx, "kubectl", "apply", "--server-side", "-k", filepath.Join(root, "manifests/base"))
+	if o.Manifests == "" {
+		o.Manifests = filepath.Join(root, "manifests/base")
+	}
+	o.Log("deploying Portico from %s", o.Manifests)
+	cmd := exec.CommandContext(ctx, "kubectl", "apply", "--server-side", "-k", o.Manifests)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		c.Stop()
-		return nil, fmt.Errorf("kubectl apply -k manifests/base: %w: %s", err, out)
+		return nil, fmt.Errorf("kubectl apply -k %s: %w: %s", o.Manifests, err, out)
 	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

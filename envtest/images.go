@@ -11,14 +11,24 @@ import (
 // Program is the local stand-in for a container image: the binary run in
 // the pod's network namespace, with the pod's command and args appended
 // after Args (an image's entrypoint).
+//
+// With Root set the program is an unpacked container image: Path and Args
+// are its entrypoint inside Root, and the pod runner chroots into Root
+// (read-only, the volumes bound inside it) and runs it as User ("UID:GID",
+// the image's user; a container's runAsUser/runAsGroup win).
 type Program struct {
 	Path string
 	Args []string
+	Root string
+	User string
 }
 
 // Images maps image repositories (no tag or digest) to programs. An image
 // not listed leaves its pod Pending with an Event.
 type Images map[string]Program
+
+// PorticoImage is the repository of Portico's own image.
+const PorticoImage = "ghcr.io/portico-dev/portico"
 
 // lookup finds the program of an image reference.
 func (im Images) lookup(image string) (Program, bool) {
@@ -73,6 +83,6 @@ func BuildImages(root, dir string) (Images, error) {
 		"registry.k8s.io/gateway-api/echo-advanced":    {Path: echo},
 		"gcr.io/k8s-staging-gateway-api/echo-advanced": {Path: echo},
 		"registry.k8s.io/coredns/coredns":              {Path: dev, Args: []string{"dns"}},
-		"ghcr.io/portico-dev/portico":                  {Path: portico},
+		PorticoImage:                                   {Path: portico},
 	}, nil
 }

@@ -98,7 +98,14 @@ func (r *PodRunner) start(ctx context.Context, pod *corev1.Pod) (*runningPod, er
 		if err != nil {
 			return fail(fmt.Errorf("container %s: %w", c.Name, err))
 		}
-		argv, made, err := launchArgv(host, progs[i], c, vols, env)
+		if progs[i].Root != "" {
+			// The image's user must read the kubeconfig and write emptyDirs.
+			if err := chownTree(rp.dir, runAs(pod, c, progs[i].User)); err != nil {
+				return fail(fmt.Errorf("container %s: %w", c.Name, err))
+			}
+			vols["kubeconfig-dir"] = rp.dir
+		}
+		argv, made, err := launchArgv(host, withUser(progs[i], pod, c), c, vols, env)
 		if err != nil {
 			return fail(fmt.Errorf("container %s: %w", c.Name, err))
 		}
@@ -304,6 +311,9 @@ func launchArgv(h *Host, p Program, c *corev1.Container, vols map[string]string,
 	var script strings.Builder
 	// The program is opened before the mounts, which may hide its
 	// directory (a volume on /root), and run from that descriptor.
+	if p.Root != "" {
+		return rootfsArgv(h, p, c, vols, vars)
+	}
 	script.WriteString("set -e\nexec 3<\"$1\"\nshift\n")
 	var made []string
 	for _, m := range c.VolumeMounts {

@@ -4,6 +4,7 @@
 // from manifests/, for local development and the conformance suite.
 //
 //	portico-devcluster up    start it, print `export KUBECONFIG=…`, run until Ctrl-C
+//	                         (--image-layout _output/image: Portico runs from its image)
 //	portico-devcluster dns   a DNS server answering NXDOMAIN (the suite's coredns image)
 package main
 
@@ -42,11 +43,12 @@ func main() {
 func up(args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	deploy := fs.Bool("deploy-portico", true, "deploy Portico from manifests/ (its pod runs the local build)")
+	layout := fs.String("image-layout", "", "run Portico's pods from this OCI image layout's root filesystem (make image: _output/image) instead of the host build")
 	_ = fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "devcluster: "+f+"\n", a...) }
-	c, err := harness.StartDevCluster(ctx, harness.DevOptions{Root: ".", DeployPortico: *deploy, Log: logf})
+	c, err := harness.StartDevCluster(ctx, harness.DevOptions{Root: ".", DeployPortico: *deploy, ImageLayout: *layout, Log: logf})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type Drop struct {
 	Listener, Host string
 	Winner         *Source
 	Reason         string
+	// hostMatch completes Listener and Host, for Patch.
+	hostMatch HostMatch
 }
 
 // Dropped lists the routes Compile left out, in configuration order, so
@@ -79,6 +81,8 @@ type CompiledRoute struct {
 	metricName string
 	// metrics caches the series of the route's last request.
 	metrics atomic.Pointer[routeSeries]
+	// in is the host table the route is filed in (for Patch).
+	in *hostTable
 }
 
 // weighted chooses among backends by weight.
@@ -112,15 +116,18 @@ func Compile(cfg Config) *Table {
 		r, err := compileRoute(&cfg.Routes[i], backends)
 		if err != nil {
 			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Listener: cfg.Routes[i].Listener, Host: cfg.Routes[i].Host,
-				Reason: "invalid route: " + err.Error()})
+				Reason: "invalid route: " + err.Error(), hostMatch: cfg.Routes[i].HostMatch})
 			continue
 		}
-		if winner := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r); winner != nil {
+		ht := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch)
+		if winner := ht.add(r); winner != nil {
 			src := winner.Source
 			t.dropped = append(t.dropped, Drop{Route: r.Source, Listener: r.Listener, Host: r.Host, Winner: &src,
-				Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would"})
+				Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would",
+				hostMatch: r.HostMatch})
 			continue
 		}
+		r.in = ht
 		t.routes = append(t.routes, r)
 		t.predicates = t.predicates || r.hasPredicates()
 	}

@@ -57,12 +57,13 @@ func keyOf(listener, host string, m HostMatch) hostKey {
 // plus copying t's host maps and route list, not that of compiling every
 // route again. Patching a Table gives the same lookups, routes and drops as
 // compiling the patched Config from scratch, with two differences that
-// change no answer: Routes lists the patched hosts' routes last, and
-// backends are shared between the routes of one patch only (each keeps
+// change no answer: Routes lists the routes by listener and host, not in
+// configuration order (and only when first called), and backends are shared between the routes of one patch only (each keeps
 // its own round-robin position; endpoint health is kept by address for
 // every Table alike).
 func (t *Table) Patch(p Patch) *Table {
 	n := &Table{
+		lazyRoutes: true,
 		listeners:  maps.Clone(t.listeners),
 		def:        t.def,
 		l4:         t.l4,
@@ -77,7 +78,7 @@ func (t *Table) Patch(p Patch) *Table {
 		match    HostMatch
 	}
 	cloned := map[part]bool{}
-	var added []*CompiledRoute
+	added := 0
 	var drops []Drop
 	for _, hr := range p.Hosts {
 		k := keyOf(hr.Listener, hr.Host, hr.HostMatch)
@@ -127,17 +128,14 @@ func (t *Table) Patch(p Patch) *Table {
 				continue
 			}
 			r.in = ht
-			added = append(added, r)
+			added++
 			n.predicates = n.predicates || r.hasPredicates()
 		}
 	}
-	n.routes = make([]*CompiledRoute, 0, len(t.routes)+len(added))
-	for _, r := range t.routes {
-		if !replaced[r.in] {
-			n.routes = append(n.routes, r)
-		}
+	n.nroutes = t.RouteCount() + added
+	for old := range replaced {
+		n.nroutes -= old.count()
 	}
-	n.routes = append(n.routes, added...)
 	for _, d := range t.dropped {
 		if !patched[keyOf(d.Listener, d.Host, d.hostMatch)] {
 			n.dropped = append(n.dropped, d)
@@ -206,14 +204,47 @@ func (hi *hostIndex) remove(k hostKey) {
 	}
 }
 
-// all lists a host table's routes.
+// all lists a host table's routes: exact paths, regular expressions, then
+// prefixes, each path's routes in precedence order.
 func (ht *hostTable) all() []*CompiledRoute {
 	var out []*CompiledRoute
+	for _, p := range slices.Sorted(maps.Keys(ht.exact)) {
+		out = append(out, ht.exact[p]...)
+	}
+	out = append(out, ht.regex...)
+	for _, p := range slices.Sorted(maps.Keys(ht.prefix)) {
+		out = append(out, ht.prefix[p]...)
+	}
+	return out
+}
+
+// count is len(all()).
+func (ht *hostTable) count() int {
+	n := len(ht.regex)
 	for _, rs := range ht.exact {
-		out = append(out, rs...)
+		n += len(rs)
 	}
 	for _, rs := range ht.prefix {
-		out = append(out, rs...)
+		n += len(rs)
 	}
-	return append(out, ht.regex...)
+	return n
+}
+
+// walkRoutes lists the routes of a patched Table: by listener, then host
+// (rules without a host, exact hosts, one-label and any-label wildcards,
+// each sorted), each host's as all lists them.
+func (t *Table) walkRoutes() []*CompiledRoute {
+	out := make([]*CompiledRoute, 0, t.nroutes)
+	for _, l := range t.Listeners() {
+		hi := t.listeners[l]
+		if hi.any != nil {
+			out = append(out, hi.any.all()...)
+		}
+		for _, m := range []map[string]*hostTable{hi.exact, hi.wildOne, hi.wildAny} {
+			for _, h := range slices.Sorted(maps.Keys(m)) {
+				out = append(out, m[h].all()...)
+			}
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -16,6 +17,12 @@ type Table struct {
 	listeners map[string]*hostIndex
 	def       *CompiledRoute   // served on "" when the selected host has no match
 	routes    []*CompiledRoute // every route, in configuration order
+	// nroutes is len(routes). A patched Table lists its routes only when
+	// asked (lazyRoutes, routesOnce): copying every route of a large
+	// table would cost more than the patch.
+	nroutes    int
+	lazyRoutes bool
+	routesOnce sync.Once
 	l4        l4Table
 	// predicates says whether any route matches on method, headers or
 	// query, so lookups that need none skip building a request view.
@@ -129,6 +136,7 @@ func Compile(cfg Config) *Table {
 		}
 		r.in = ht
 		t.routes = append(t.routes, r)
+		t.nroutes++
 		t.predicates = t.predicates || r.hasPredicates()
 	}
 	for _, h := range cfg.Hosts {
@@ -268,7 +276,15 @@ func prefixKey(p string) string {
 // Routes returns every route of the Table in the order they are matched
 // within a host: for `portico routes` and tests. The slice must not be
 // modified.
-func (t *Table) Routes() []*CompiledRoute { return t.routes }
+func (t *Table) Routes() []*CompiledRoute {
+	if t.lazyRoutes {
+		t.routesOnce.Do(func() { t.routes = t.walkRoutes() })
+	}
+	return t.routes
+}
+
+// RouteCount is len(Routes()), without listing them.
+func (t *Table) RouteCount() int { return t.nroutes }
 
 // Default returns the route served when nothing else matches, or nil.
 func (t *Table) Default() *CompiledRoute { return t.def }

@@ -123,7 +123,7 @@ func (t *Table) Patch(p Patch) *Table {
 			if winner := ht.add(r); winner != nil {
 				src := winner.Source
 				drops = append(drops, Drop{Route: r.Source, Listener: r.Listener, Host: r.Host, Winner: &src,
-					Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would",
+					Reason:    "never matches: " + src.String() + " comes first on the same host and matches every request it would",
 					hostMatch: hr.HostMatch})
 				continue
 			}

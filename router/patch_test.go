@@ -118,4 +118,3 @@ func TestPatchEqualsCompile(t *testing.T) {
 		}
 	}
 }
-

@@ -23,7 +23,7 @@ type Table struct {
 	nroutes    int
 	lazyRoutes bool
 	routesOnce sync.Once
-	l4        l4Table
+	l4         l4Table
 	// predicates says whether any route matches on method, headers or
 	// query, so lookups that need none skip building a request view.
 	predicates bool
@@ -130,7 +130,7 @@ func Compile(cfg Config) *Table {
 		if winner := ht.add(r); winner != nil {
 			src := winner.Source
 			t.dropped = append(t.dropped, Drop{Route: r.Source, Listener: r.Listener, Host: r.Host, Winner: &src,
-				Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would",
+				Reason:    "never matches: " + src.String() + " comes first on the same host and matches every request it would",
 				hostMatch: r.HostMatch})
 			continue
 		}

@@ -110,10 +110,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
+	applied := dataplane.NewAppliedLog()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Scheme: scheme,
+		Cache:  cacheOpts,
+		// /debug/applied says which table generation serves each object's
+		// latest change, and since when.
+		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr,
+			ExtraHandlers: map[string]http.Handler{"/debug/applied": applied}},
 		HealthProbeBindAddress: opts.HealthAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
@@ -181,6 +185,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Recorder:     mgr.GetEventRecorder("portico"),
 		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
+		Applied:      applied,
 	}
 	if opts.LeaderElect {
 		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))

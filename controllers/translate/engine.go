@@ -56,8 +56,9 @@ type Engine struct {
 	ix       *engineIndex
 	table    *router.Table
 	// certs and acme are the certificate lists of the last Update.
-	certs []certs.Certificate
-	acme  []ACMEHost
+	certs   []certs.Certificate
+	acme    []ACMEHost
+	defCert *certs.Certificate
 }
 
 // NewEngine returns an empty Engine; its first Update translates
@@ -281,6 +282,11 @@ func sortedValues[K comparable, T any](m map[K]*T, less func(a, b *T) int) []T {
 		out[i] = *p
 	}
 	return out
+}
+
+// Secret returns the Secret held under namespace/name, or nil.
+func (e *Engine) Secret(namespace, name string) *corev1.Secret {
+	return e.secrets[nsName{namespace, name}]
 }
 
 // Ingress returns the Ingress held under namespace/name, or nil.

@@ -224,6 +224,16 @@ func (ix *engineIndex) removeClaim(key claimKey, f *ingressFrag, ch *changeSet) 
 // winner returns the claimant that holds a claim.
 func (ix *engineIndex) winner(key claimKey) claimant { return ix.claims[key][0] }
 
+// winsAll reports whether a fragment wins every claim of its paths.
+func (ix *engineIndex) winsAll(f *ingressFrag) bool {
+	for i := range f.routes {
+		if w := ix.winner(f.routes[i].key); w.f != f || w.i != i {
+			return false
+		}
+	}
+	return true
+}
+
 // sortedFrags returns the fragments named in set, oldest first.
 func (ix *engineIndex) sortedFrags(set map[nsName]bool) []*ingressFrag {
 	out := make([]*ingressFrag, 0, len(set))

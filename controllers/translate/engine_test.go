@@ -343,6 +343,9 @@ func TestEngineEqualsTranslate(t *testing.T) {
 					if got, exp := marshal(t, e.Result()), marshal(t, want); got != exp {
 						fail("results", got, exp)
 					}
+					if got, exp := marshal(t, e.AllProblems()), marshal(t, want.Problems); got != exp {
+						fail("problems", got, exp)
+					}
 					if got, exp := describeTable(u.Table), describeTable(router.Compile(want.Config)); got != exp {
 						fail("tables", got, exp)
 					}

@@ -26,8 +26,10 @@ type Update struct {
 	// certificate, the ACME hosts, the Gateway listeners.
 	Serving *serving.Model
 	// CertsChanged says the certificates may differ from the last
-	// Update's (always true when Whole).
+	// Update's (always true when Whole); ACMEHosts are then the hosts
+	// whose certificates come from ACME.
 	CertsChanged bool
+	ACMEHosts    []ACMEHost
 	// Changed lists, when not Whole, the Ingresses whose translation
 	// changed: their problems or whether Portico owns them (see
 	// Engine.Problems and Engine.Owns), in namespace/name order.
@@ -52,7 +54,7 @@ func (e *Engine) Update(opts Options) Update {
 		e.started, e.ix = false, nil
 		e.resetDirty()
 		return Update{Table: e.table, Whole: true, Result: &res, Serving: res.Serving(), CertsChanged: true,
-			Retranslated: len(e.ingresses)}
+			ACMEHosts: res.ACMEHosts, Retranslated: len(e.ingresses)}
 	}
 	// Certificates are checked against Now: a clock that went back, or
 	// one that reached a certificate's expiry or start, may change any.
@@ -89,8 +91,9 @@ func (e *Engine) rebuild(opts Options) Update {
 	res := e.Result()
 	e.table = router.Compile(res.Config)
 	e.certs, e.acme = res.Certificates, res.ACMEHosts
+	e.defCert = res.DefaultCertificate
 	return Update{Table: e.table, Whole: true, Result: &res, Serving: res.Serving(), CertsChanged: true,
-		Retranslated: len(e.ix.frags)}
+		ACMEHosts: res.ACMEHosts, Retranslated: len(e.ix.frags)}
 }
 
 // newResolver makes the backend resolver of the Engine's objects: the
@@ -187,7 +190,11 @@ func (e *Engine) incremental(opts Options) Update {
 	for _, h := range e.acme {
 		m.ACMEHosts = append(m.ACMEHosts, serving.ACMEHost{Hosts: h.Hosts, Source: h.Source.String()})
 	}
-	u := Update{Table: e.table, Serving: m, CertsChanged: ch.certs, Retranslated: len(affected)}
+	if !sameCertificate(m.DefaultCertificate, e.defCert) {
+		ch.certs = true
+		e.defCert = m.DefaultCertificate
+	}
+	u := Update{Table: e.table, Serving: m, CertsChanged: ch.certs, ACMEHosts: e.acme, Retranslated: len(affected)}
 	for k := range ch.objects {
 		u.Changed = append(u.Changed, ObjectRef{Kind: ingressKind, Namespace: k.ns, Name: k.name})
 	}
@@ -195,6 +202,13 @@ func (e *Engine) incremental(opts Options) Update {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return u
+}
+
+func sameCertificate(a, b *certs.Certificate) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Cert == b.Cert && a.Source == b.Source
 }
 
 // global is what Translate adds after every Ingress: the controller's
@@ -262,6 +276,28 @@ func (e *Engine) GlobalProblems() []Problem {
 	}
 	c, _ := e.global()
 	return c.res.Problems
+}
+
+// AllProblems returns every problem after the last Update, in Result
+// order, without materialising the rest of the Result.
+func (e *Engine) AllProblems() []Problem {
+	if e.ix == nil {
+		res := Translate(e.Snapshot(), e.opts)
+		return res.Problems
+	}
+	def := e.ix.defaultFrag()
+	out := e.GlobalProblems()
+	for _, f := range e.ix.frags {
+		if f.def != nil || len(f.problems) > 0 || len(f.passthrough) > 0 || !e.ix.winsAll(f) {
+			out = append(out, e.ix.problems(f, def)...)
+			continue
+		}
+		for i := range f.routes {
+			out = append(out, f.routes[i].problems...)
+		}
+	}
+	sortProblems(out)
+	return slices.Compact(out)
 }
 
 // Result materialises the whole translation after the last Update, as

@@ -47,6 +47,8 @@ type Engine struct {
 	dirtyIngresses map[nsName]bool
 	dirtyServices  map[nsName]bool
 	dirtySecrets   map[nsName]bool
+	// dirtyEndpoints are Services whose EndpointSlices changed.
+	dirtyEndpoints map[nsName]bool
 	full           bool
 
 	// State of the last Update.
@@ -79,6 +81,7 @@ func NewEngine() *Engine {
 
 func (e *Engine) resetDirty() {
 	e.dirtyIngresses, e.dirtyServices, e.dirtySecrets, e.full = map[nsName]bool{}, map[nsName]bool{}, map[nsName]bool{}, false
+	e.dirtyEndpoints = map[nsName]bool{}
 }
 
 // changed reports whether next is another version than old: a different
@@ -125,7 +128,7 @@ func (e *Engine) Set(obj any) bool {
 		if svc := o.Labels[discoveryv1.LabelServiceName]; svc != "" {
 			sk := nsName{o.Namespace, svc}
 			e.bySvc[sk] = insertSorted(e.bySvc[sk], o)
-			e.dirtyServices[sk] = true
+			e.dirtyEndpoints[sk] = true
 		}
 	case *corev1.Secret:
 		k := nsName{o.Namespace, o.Name}
@@ -185,7 +188,7 @@ func (e *Engine) unindexSlice(es *discoveryv1.EndpointSlice) {
 	} else {
 		e.bySvc[sk] = list
 	}
-	e.dirtyServices[sk] = true
+	e.dirtyEndpoints[sk] = true
 }
 
 // insertSorted puts es into list (sorted by name), replacing one of the

@@ -434,3 +434,37 @@ func firstDiff(got, exp string) string {
 	from := max(0, i-15)
 	return "engine:\n" + strings.Join(g[from:min(len(g), i+10)], "\n") + "\ntranslate:\n" + strings.Join(x[from:min(len(x), i+10)], "\n")
 }
+
+// TestEngineEndpointFastPath checks that an EndpointSlice change that
+// leaves its Service with ready endpoints re-translates no Ingress,
+// reports none as changed, and serves the new endpoint; one that removes
+// the last endpoint re-translates the Ingresses naming the Service (their
+// problems change).
+func TestEngineEndpointFastPath(t *testing.T) {
+	s := bigSnapshot(50)
+	for i := range s.EndpointSlices {
+		s.EndpointSlices[i].ResourceVersion = "1"
+	}
+	e := translate.NewEngine()
+	e.Replace(s)
+	e.Update(testOptions)
+	es := s.EndpointSlices[7].DeepCopy()
+	es.ResourceVersion = "2"
+	es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.99.0.1"}})
+	e.Set(es)
+	u := e.Update(testOptions)
+	if u.Whole || u.Retranslated != 0 || len(u.Changed) != 0 {
+		t.Fatalf("endpoint added: whole %v, %d re-translated, changed %v", u.Whole, u.Retranslated, u.Changed)
+	}
+	r := u.Table.Lookup("app-7.example.com", "/", nil)
+	if r == nil || len(r.Backends) != 1 || len(r.Backends[0].Backend.Endpoints) != 4 {
+		t.Fatalf("route after the endpoint was added: %+v", r)
+	}
+	es = es.DeepCopy()
+	es.ResourceVersion = "3"
+	es.Endpoints = nil
+	e.Set(es)
+	if u := e.Update(testOptions); u.Retranslated != 1 || len(u.Changed) != 1 {
+		t.Fatalf("last endpoint removed: %d re-translated, changed %v", u.Retranslated, u.Changed)
+	}
+}

@@ -127,6 +127,12 @@ func (e *Engine) incremental(opts Options) Update {
 	for k := range e.dirtyIngresses {
 		affected[k] = true
 	}
+	ch := newChangeSet()
+	for s := range e.dirtyEndpoints {
+		if !e.dirtyServices[s] && !e.swapEndpoints(s, ch) {
+			e.dirtyServices[s] = true
+		}
+	}
 	for s := range e.dirtyServices {
 		e.resolver.forgetService(s)
 		for k := range e.ix.svcDeps[s] {
@@ -139,7 +145,6 @@ func (e *Engine) incremental(opts Options) Update {
 		}
 	}
 	e.resetDirty()
-	ch := newChangeSet()
 	if len(affected) > 0 {
 		classes := e.classList()
 		for k := range affected {

@@ -128,7 +128,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// read directly.
 		b = b.Watches(&gatewayv1.GatewayClass{}, all).
 			Watches(&gatewayv1.Gateway{}, all).
-			Watches(&corev1.Namespace{}, all).
+			Watches(&corev1.Namespace{}, all, builder.OnlyMetadata).
 			Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata)
 		if r.gatewayKinds.httpRoutes {
 			b = b.Watches(&gatewayv1.HTTPRoute{}, all)

@@ -17,12 +17,15 @@ import (
 
 // Reconcile applies what changed since the last rebuild to the translation
 // Engine, swaps in the table it returns, then, as leader, writes status and
-// Events for what changed. The first rebuild, a Kick and one every
-// recheckInterval list every object instead (the Engine still re-translates
-// only what differs), which also catches what no watch reports: client-CA
-// Secrets outside the cache, certificates expiring. A listing error keeps
-// the current table serving, and the changes taken are kept for the next
-// attempt.
+// Events for what changed. Nothing is listed: the watches' handlers have
+// delivered every object before the first rebuild (controller-runtime
+// starts workers once each handler has seen its informer's initial list),
+// and record every change after. The first rebuild, a Kick and one every
+// recheckInterval also read again the client-CA Secrets outside the cache
+// that Ingresses name, and write status and Events for every object; the
+// Engine itself notices certificates expiring or becoming valid. An API
+// error keeps the current table serving, and the changes taken are kept
+// for the next attempt.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
@@ -39,15 +42,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		r.Metrics.observe(start, err)
 		return reconcile.Result{}, err
 	}
-	var listed *translate.Snapshot
-	if resync {
-		snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
-		if err != nil {
-			return fail(err)
-		}
-		r.engine.Replace(snap)
-		listed = snap
-	} else if err := r.applyChanges(ctx, changes); err != nil {
+	if err := r.applyChanges(ctx, changes, resync); err != nil {
 		return fail(err)
 	}
 	others := &translate.Snapshot{}
@@ -90,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, err
 	}
 	if r.IsLeader() {
-		if err := r.report(ctx, u, &res, listed); err != nil {
+		if err := r.report(ctx, u, &res, resync); err != nil {
 			r.Metrics.observe(start, err)
 			return reconcile.Result{}, err
 		}
@@ -118,9 +113,9 @@ func (r *Reconciler) translateOptions(istioSvc *corev1.Service) translate.Option
 }
 
 // applyChanges gives the Engine what the watches saw, and reads the
-// client-CA Secrets that changed Ingresses name and the cache (TLS Secrets
-// only) does not hold.
-func (r *Reconciler) applyChanges(ctx context.Context, changes map[changeKey]change) error {
+// client-CA Secrets that Ingresses name and the cache (TLS Secrets only)
+// does not hold: those of the changed Ingresses, or of all with every.
+func (r *Reconciler) applyChanges(ctx context.Context, changes map[changeKey]change, every bool) error {
 	var ings []networkingv1.Ingress
 	for k, c := range changes {
 		if c.obj == nil {
@@ -128,7 +123,14 @@ func (r *Reconciler) applyChanges(ctx context.Context, changes map[changeKey]cha
 			continue
 		}
 		r.engine.Set(c.obj)
-		if ing, ok := c.obj.(*networkingv1.Ingress); ok {
+		if ing, ok := c.obj.(*networkingv1.Ingress); ok && !every {
+			if _, named := ing.Annotations[translate.AnnotationClientCASecret]; named {
+				ings = append(ings, *ing)
+			}
+		}
+	}
+	if every {
+		for ing := range r.engine.Ingresses() {
 			if _, named := ing.Annotations[translate.AnnotationClientCASecret]; named {
 				ings = append(ings, *ing)
 			}
@@ -166,23 +168,17 @@ func (r *Reconciler) recordApplied(changes map[changeKey]change, gen uint64, at 
 }
 
 // report writes status and Events: for every object after a whole
-// translation, a listing, or a change of the addresses to publish; else
-// for the Ingresses whose translation changed.
-func (r *Reconciler) report(ctx context.Context, u translate.Update, res *translate.Result, listed *translate.Snapshot) error {
+// translation, with every (see Reconcile), or when the addresses to
+// publish changed; else for the Ingresses whose translation changed.
+func (r *Reconciler) report(ctx context.Context, u translate.Update, res *translate.Result, every bool) error {
 	want, err := r.Publish.addresses(ctx, r.Client)
 	if err != nil {
 		return err
 	}
 	moved := !equality.Semantic.DeepEqual(want, r.published)
-	if u.Whole || listed != nil || moved {
-		snap := listed
-		if snap == nil {
-			snap = r.engine.Snapshot()
-		}
-		if !u.Whole {
-			*res = r.engine.Result()
-			translate.ApplyDrops(res, u.Table.Dropped())
-		}
+	switch {
+	case u.Whole:
+		snap := r.engine.Snapshot()
 		r.reportProblems(snap, res.Problems)
 		owned := map[client.ObjectKey]bool{}
 		for _, ref := range res.Ingresses {
@@ -195,22 +191,35 @@ func (r *Reconciler) report(ctx context.Context, u translate.Update, res *transl
 		if err := r.writeStatus(ctx, ings, func(k client.ObjectKey) bool { return owned[k] }, want); err != nil {
 			return err
 		}
-		r.published = want
-		return nil
-	}
-	objects := map[translate.ObjectRef]runtime.Object{}
-	var ings []*networkingv1.Ingress
-	problems := r.engine.GlobalProblems()
-	for _, ref := range u.Changed {
-		problems = append(problems, r.engine.Problems(ref)...)
-		if ing := r.engine.Ingress(ref.Namespace, ref.Name); ing != nil {
-			objects[ref] = ing
+	case every || moved:
+		objects := map[translate.ObjectRef]runtime.Object{}
+		var ings []*networkingv1.Ingress
+		for ing := range r.engine.Ingresses() {
+			objects[translate.ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}] = ing
 			ings = append(ings, ing)
 		}
+		problems := append(r.engine.AllProblems(), translate.DropProblems(u.Table.Dropped())...)
+		r.reportObjectProblems(objects, problems, nil)
+		if err := r.writeStatus(ctx, ings, func(k client.ObjectKey) bool { return r.engine.Owns(k.Namespace, k.Name) }, want); err != nil {
+			return err
+		}
+	default:
+		objects := map[translate.ObjectRef]runtime.Object{}
+		var ings []*networkingv1.Ingress
+		problems := r.engine.GlobalProblems()
+		for _, ref := range u.Changed {
+			problems = append(problems, r.engine.Problems(ref)...)
+			if ing := r.engine.Ingress(ref.Namespace, ref.Name); ing != nil {
+				objects[ref] = ing
+				ings = append(ings, ing)
+			}
+		}
+		problems = append(problems, translate.DropProblems(u.Table.Dropped())...)
+		r.reportObjectProblems(objects, problems, u.Changed)
+		return r.writeStatus(ctx, ings, func(k client.ObjectKey) bool { return r.engine.Owns(k.Namespace, k.Name) }, want)
 	}
-	problems = append(problems, translate.DropProblems(u.Table.Dropped())...)
-	r.reportObjectProblems(objects, problems, u.Changed)
-	return r.writeStatus(ctx, ings, func(k client.ObjectKey) bool { return r.engine.Owns(k.Namespace, k.Name) }, want)
+	r.published = want
+	return nil
 }
 
 // clientCAName is the Secret an Ingress's client-CA annotation names.

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -290,6 +291,17 @@ func sortedValues[K comparable, T any](m map[K]*T, less func(a, b *T) int) []T {
 // Secret returns the Secret held under namespace/name, or nil.
 func (e *Engine) Secret(namespace, name string) *corev1.Secret {
 	return e.secrets[nsName{namespace, name}]
+}
+
+// Ingresses yields every Ingress held, in no order, without copying.
+func (e *Engine) Ingresses() iter.Seq[*networkingv1.Ingress] {
+	return func(yield func(*networkingv1.Ingress) bool) {
+		for _, ing := range e.ingresses {
+			if !yield(ing) {
+				return
+			}
+		}
+	}
 }
 
 // Ingress returns the Ingress held under namespace/name, or nil.

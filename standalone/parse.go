@@ -81,6 +81,12 @@ func splitDocuments(data []byte) []document {
 		} else {
 			end = len(data)
 		}
+		if end-i < 3 || data[i] != '-' {
+			// Most lines: not a separator (checked without trimming).
+			i = next
+			line++
+			continue
+		}
 		l := bytes.TrimRight(data[i:end], " \t\r")
 		if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
 			docs = append(docs, document{startLine, data[start:i]})

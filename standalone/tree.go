@@ -54,7 +54,8 @@ type docParse struct {
 	offset  int
 }
 
-// place is where an object is defined.
+// place is where an object is defined (the line as when it was indexed:
+// lineOf finds it again for an error).
 type place struct {
 	file string
 	line int
@@ -118,12 +119,12 @@ func (t *tree) load() (*Changes, error) {
 		next[f] = fst
 		reread = append(reread, f)
 	}
-	index, err := t.reindex(names, next, reread)
-	if err != nil {
+	gone, added := t.difference(next)
+	if err := t.reindex(names, next, gone, added); err != nil {
 		return nil, err
 	}
 	ch := &Changes{Files: len(reread), Others: &translate.Snapshot{}}
-	t.diff(next, ch)
+	changes(gone, added, ch)
 	for _, f := range names {
 		for _, k := range next[f].ignored {
 			ch.Ignored = append(ch.Ignored, f+": "+k)
@@ -136,7 +137,7 @@ func (t *tree) load() (*Changes, error) {
 		}
 		AddToSnapshot(ch.Others, others)
 	}
-	t.files, t.index = next, index
+	t.files = next
 	return ch, nil
 }
 
@@ -153,11 +154,15 @@ func statOf(st fs.FileInfo) statKey {
 // digest as resourceVersion when it has none, so the Engine can tell it
 // unchanged.
 func parseFile(file string, data []byte, old *fileState) (*fileState, error) {
-	fst := &fileState{size: int64(len(data)), docs: map[[32]byte]docParse{}}
-	for _, d := range splitDocuments(data) {
+	docs := splitDocuments(data)
+	fst := &fileState{size: int64(len(data)), docs: make(map[[32]byte]docParse, len(docs)),
+		objs: make([]parsed, 0, len(docs)), keys: make([]objectKey, 0, len(docs))}
+	for _, d := range docs {
 		sum := sha256.Sum256(d.data)
 		dp, ok := docParse{}, false
-		if old != nil {
+		if _, again := fst.docs[sum]; old != nil && !again {
+			// A document repeated in the file is parsed again: its copy
+			// must be a distinct object for the duplicate check.
 			dp, ok = old.docs[sum]
 		}
 		if !ok {
@@ -210,88 +215,141 @@ func keyOf(p parsed) objectKey {
 	return k
 }
 
-// reindex updates where each object is defined for the files re-read and
-// gone, and refuses an object defined twice as Load does: the later
-// definition, in file and line order, is the error and names the first.
-func (t *tree) reindex(names []string, next map[string]*fileState, reread []string) (map[objectKey]place, error) {
-	index := make(map[objectKey]place, len(t.index))
-	touched := map[string]bool{}
-	for _, f := range reread {
-		touched[f] = true
-	}
-	for f := range t.files {
-		if next[f] == nil {
-			touched[f] = true
+// entry is one object of a file in a reload's difference.
+type entry struct {
+	key  objectKey
+	file string
+	p    parsed
+}
+
+// difference lists the objects of the files that changed: those only in
+// the old state (changed or gone) and those only in the new (changed or
+// added). Objects whose documents did not change are the same parsed
+// object in both states (parseFile reuses them) and are in neither list.
+func (t *tree) difference(next map[string]*fileState) (gone, added []entry) {
+	var oldFiles, newFiles []string
+	for f, old := range t.files {
+		if next[f] != old {
+			oldFiles = append(oldFiles, f)
 		}
 	}
-	for k, p := range t.index {
-		if !touched[p.file] {
-			index[k] = p
+	for f, fst := range next {
+		if t.files[f] != fst {
+			newFiles = append(newFiles, f)
+		}
+	}
+	slices.Sort(oldFiles)
+	slices.Sort(newFiles)
+	kept := map[runtime.Object]bool{}
+	for _, f := range newFiles {
+		for _, p := range next[f].objs {
+			kept[p.obj] = true
+		}
+	}
+	before := map[runtime.Object]bool{}
+	for _, f := range oldFiles {
+		old := t.files[f]
+		for i, p := range old.objs {
+			before[p.obj] = true
+			if !kept[p.obj] {
+				gone = append(gone, entry{old.keys[i], f, p})
+			}
+		}
+	}
+	for _, f := range newFiles {
+		fst := next[f]
+		for i, p := range fst.objs {
+			if !before[p.obj] {
+				added = append(added, entry{fst.keys[i], f, p})
+			}
+		}
+	}
+	return gone, added
+}
+
+// reindex applies a reload's difference to where each object is defined,
+// and refuses an object defined twice as Load does: the later definition,
+// in file and line order, is the error and names the first. On an error
+// the index is left as it was.
+func (t *tree) reindex(names []string, next map[string]*fileState, gone, added []entry) error {
+	type undo struct {
+		key objectKey
+		was place
+		had bool
+	}
+	var log []undo
+	set := func(k objectKey, p place, del bool) {
+		was, had := t.index[k]
+		log = append(log, undo{k, was, had})
+		if del {
+			delete(t.index, k)
+		} else {
+			t.index[k] = p
+		}
+	}
+	for _, e := range gone {
+		if e.key != (objectKey{}) && t.index[e.key].file == e.file {
+			set(e.key, place{}, true)
 		}
 	}
 	order := map[string]int{}
 	for i, f := range names {
 		order[f] = i
 	}
-	for _, f := range reread {
-		fst := next[f]
-		for i, k := range fst.keys {
-			if k == (objectKey{}) {
-				continue
-			}
-			here := place{f, fst.objs[i].line}
-			first, dup := index[k]
-			if !dup {
-				index[k] = here
-				continue
-			}
-			if order[first.file] > order[here.file] || first.file == here.file && first.line > here.line {
-				first, here = here, first
-			}
-			return nil, &FileError{File: here.file, Line: here.line, Err: fmt.Errorf("%s is defined twice, first at %s", k, first)}
-		}
-	}
-	return index, nil
-}
-
-// diff lists the Engine-kind objects of the files that changed: those
-// whose digest changed or that are new as Set, those gone as Deleted.
-func (t *tree) diff(next map[string]*fileState, ch *Changes) {
-	before := map[objectKey]runtime.Object{}
-	after := map[objectKey]runtime.Object{}
-	for f, old := range t.files {
-		if next[f] == old {
+	for _, e := range added {
+		if e.key == (objectKey{}) {
 			continue
 		}
-		for i, k := range old.keys {
-			if engineKinds[k.kind] {
-				before[k] = old.objs[i].obj
+		here := place{e.file, e.p.line}
+		first, dup := t.index[e.key]
+		if !dup {
+			set(e.key, here, false)
+			continue
+		}
+		first.line = lineOf(next[first.file], e.key, e.p.obj)
+		for i := len(log) - 1; i >= 0; i-- {
+			if log[i].had {
+				t.index[log[i].key] = log[i].was
+			} else {
+				delete(t.index, log[i].key)
 			}
 		}
+		if order[first.file] > order[here.file] || first.file == here.file && first.line > here.line {
+			first, here = here, first
+		}
+		return &FileError{File: here.file, Line: here.line, Err: fmt.Errorf("%s is defined twice, first at %s", e.key, first)}
 	}
-	var files []string
-	for f, fst := range next {
-		if t.files[f] != fst {
-			files = append(files, f)
+	return nil
+}
+
+// lineOf finds where a file defines the object with key k, other than
+// not.
+func lineOf(fst *fileState, k objectKey, not runtime.Object) int {
+	if fst == nil {
+		return 0
+	}
+	for i, fk := range fst.keys {
+		if fk == k && fst.objs[i].obj != not {
+			return fst.objs[i].line
 		}
 	}
-	slices.Sort(files)
-	for _, f := range files {
-		fst := next[f]
-		for i, k := range fst.keys {
-			if engineKinds[k.kind] {
-				after[k] = fst.objs[i].obj
-			}
+	return 0
+}
+
+// changes turns a reload's difference into the Engine's changes: the
+// objects added or changed are Set, those gone and not defined again are
+// Deleted.
+func changes(gone, added []entry, ch *Changes) {
+	again := map[objectKey]bool{}
+	for _, e := range added {
+		if engineKinds[e.key.kind] {
+			ch.Set = append(ch.Set, e.p.obj)
+			again[e.key] = true
 		}
 	}
-	for k, o := range after {
-		if b, ok := before[k]; !ok || b != o {
-			ch.Set = append(ch.Set, o)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			ch.Deleted = append(ch.Deleted, translate.ObjectRef{Kind: k.kind, Namespace: k.namespace, Name: k.name})
+	for _, e := range gone {
+		if engineKinds[e.key.kind] && !again[e.key] {
+			ch.Deleted = append(ch.Deleted, translate.ObjectRef{Kind: e.key.kind, Namespace: e.key.namespace, Name: e.key.name})
 		}
 	}
 }

@@ -74,6 +74,18 @@ func TestTreeEqualsLoad(t *testing.T) {
 			write(f, strings.Join(docs, "---\n"))
 		case r < 7:
 			write(f, "kind: Ingress\napiVersion: networking.k8s.io/v1\nmetadata: {name: broken\n")
+		case r < 8:
+			// The same document twice in one file, after it was there once.
+			doc := ingressDoc(fmt.Sprintf("twice-%d", step), "t.example.com")
+			write(f, doc)
+			ch, err := tr.load()
+			if err != nil {
+				continue
+			}
+			applyChanges(e, ch)
+			clear(touched)
+			touched[f] = true
+			write(f, doc+"---\n"+doc)
 		case r < 9:
 			_ = os.Remove(filepath.Join(dir, f))
 		default:
@@ -91,12 +103,7 @@ func TestTreeEqualsLoad(t *testing.T) {
 			t.Fatalf("step %d: %d files re-read after editing %d", step, ch.Files, len(touched))
 		}
 		clear(touched)
-		for _, o := range ch.Set {
-			e.Set(o)
-		}
-		for _, ref := range ch.Deleted {
-			e.Delete(ref.Kind, ref.Namespace, ref.Name)
-		}
+		applyChanges(e, ch)
 		if got, exp := engineView(e.Snapshot()), engineView(want); got != exp {
 			t.Fatalf("step %d: engine holds\n%s\nfull load reads\n%s", step, got, exp)
 		}
@@ -139,5 +146,14 @@ func TestWatchChangesNotifies(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the change was not noticed without polling")
 		}
+	}
+}
+
+func applyChanges(e *translate.Engine, ch *Changes) {
+	for _, o := range ch.Set {
+		e.Set(o)
+	}
+	for _, ref := range ch.Deleted {
+		e.Delete(ref.Kind, ref.Namespace, ref.Name)
 	}
 }

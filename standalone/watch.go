@@ -108,7 +108,12 @@ func notify(dir string) (<-chan fsnotify.Event, func()) {
 	}
 	add(dir)
 	_ = filepath.WalkDir(dir+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
+		if err != nil {
+			// An unreadable directory is reported by the load; here it
+			// only goes unwatched (polling still covers it).
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
 			return nil
 		}
 		if strings.HasPrefix(d.Name(), ".") && filepath.Clean(p) != filepath.Clean(dir) {
@@ -138,8 +143,11 @@ func notify(dir string) (<-chan fsnotify.Event, func()) {
 				case out <- e:
 				default: // a load is due anyway
 				}
-			case <-w.Errors:
+			case _, ok := <-w.Errors:
 				// Lost events (queue overflow): the next poll notices.
+				if !ok {
+					return
+				}
 			}
 		}
 	}()

@@ -25,13 +25,24 @@ func (r *Reconciler) reportProblems(snap *translate.Snapshot, problems []transla
 	for _, o := range snap.DestinationRules {
 		objects[translate.ObjectRef{Kind: translate.KindDestinationRule, Namespace: o.Namespace, Name: o.Name}] = o
 	}
+	r.reportObjectProblems(objects, problems, nil)
+}
+
+// reportObjectProblems emits an Event for each problem not reported
+// before. only names the objects whose problems are given (every problem
+// of them is in problems); nil means all objects, and the problems of
+// objects not named are forgotten.
+func (r *Reconciler) reportObjectProblems(objects map[translate.ObjectRef]runtime.Object, problems []translate.Problem, only []translate.ObjectRef) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	seen := make(map[string]bool, len(problems))
+	seen := map[translate.ObjectRef]map[string]bool{}
 	for _, p := range problems {
-		key := p.Object.String() + "\x00" + p.Field + "\x00" + p.Reason + "\x00" + p.Message
-		seen[key] = true
-		if r.reported[key] {
+		key := p.Field + "\x00" + p.Reason + "\x00" + p.Message
+		if seen[p.Object] == nil {
+			seen[p.Object] = map[string]bool{}
+		}
+		seen[p.Object][key] = true
+		if r.reported[p.Object][key] {
 			continue
 		}
 		obj, ok := objects[p.Object]
@@ -40,5 +51,16 @@ func (r *Reconciler) reportProblems(snap *translate.Snapshot, problems []transla
 		}
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, p.Reason, "Translate", "%s: %s", p.Field, p.Message)
 	}
-	r.reported = seen
+	if only == nil || r.reported == nil {
+		r.reported = seen
+		return
+	}
+	for _, ref := range only {
+		if seen[ref] == nil {
+			delete(r.reported, ref)
+		}
+	}
+	for ref, keys := range seen {
+		r.reported[ref] = keys
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -62,8 +63,11 @@ func listGatewayAPI(ctx context.Context, c, direct client.Reader, cms *configMap
 		tcpr    gatewayv1.TCPRouteList
 		grants  gatewayv1.ReferenceGrantList
 		pols    gatewayv1.BackendTLSPolicyList
-		nss     corev1.NamespaceList
 	)
+	// Namespaces are cached as metadata only: their labels are all
+	// listener selectors read.
+	nss := &metav1.PartialObjectMetadataList{}
+	nss.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
 	if err := c.List(ctx, &classes); err != nil {
 		return fmt.Errorf("listing GatewayClasses: %w", err)
 	}
@@ -100,12 +104,16 @@ func listGatewayAPI(ctx context.Context, c, direct client.Reader, cms *configMap
 			return fmt.Errorf("listing BackendTLSPolicies: %w", err)
 		}
 	}
-	if err := c.List(ctx, &nss); err != nil {
+	if err := c.List(ctx, nss); err != nil {
 		return fmt.Errorf("listing Namespaces: %w", err)
+	}
+	snap.Namespaces = make([]corev1.Namespace, len(nss.Items))
+	for i := range nss.Items {
+		snap.Namespaces[i] = corev1.Namespace{ObjectMeta: nss.Items[i].ObjectMeta}
 	}
 	snap.GatewayClasses, snap.Gateways, snap.HTTPRoutes, snap.GRPCRoutes = classes.Items, gws.Items, routes.Items, grpc.Items
 	snap.TLSRoutes, snap.TCPRoutes = tlsr.Items, tcpr.Items
-	snap.ReferenceGrants, snap.Namespaces = grants.Items, nss.Items
+	snap.ReferenceGrants = grants.Items
 	snap.BackendTLSPolicies = pols.Items
 	var err error
 	snap.ConfigMaps, err = cms.referenced(ctx, c, direct, snap)

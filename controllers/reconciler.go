@@ -35,8 +35,8 @@ var snapshotKey = reconcile.Request{NamespacedName: client.ObjectKey{Name: "snap
 // CA Secret outside the cache that changed, goes unnoticed.
 const recheckInterval = 5 * time.Minute
 
-// Reconciler rebuilds the routing table from the whole snapshot and, when
-// this replica leads, writes status and Events. It runs on every replica.
+// Reconciler rebuilds the routing table from what changed and, when this
+// replica leads, writes status and Events. It runs on every replica.
 type Reconciler struct {
 	Client client.Client
 	// APIReader reads Secrets the cache does not hold (client CAs of type
@@ -67,18 +67,32 @@ type Reconciler struct {
 	policiesOn atomic.Bool
 
 	mu       sync.Mutex
-	reported map[string]bool // problems already sent as Events
+	reported map[translate.ObjectRef]map[string]bool // problems already sent as Events
 	// configMaps holds the referenced ConfigMaps between rebuilds.
 	configMaps configMaps
 	// nextPort is where the search for a free internal port starts.
 	nextPort int32
 	// kick triggers a rebuild from outside the watches (leadership won).
 	kick chan event.GenericEvent
+
+	// engine translates incrementally; pending holds the changes the
+	// watches saw since the last rebuild; resync asks the next rebuild to
+	// list everything again (see rebuild.go), lastResync is when that was
+	// last done. Applied records when each object's change was served.
+	engine     *translate.Engine
+	pending    pendingChanges
+	resync     atomic.Bool
+	lastResync time.Time
+	Applied    *dataplane.AppliedLog
+	// published are the addresses last written into Ingress status.
+	published []networkingv1.IngressLoadBalancerIngress
 }
 
-// Kick asks for a rebuild (and, as leader, a status write) soon; it never
-// blocks, and kicks that arrive while one is pending are merged.
+// Kick asks for a rebuild from a fresh listing of every object (and, as
+// leader, a status write of every object) soon; it never blocks, and kicks
+// that arrive while one is pending are merged.
 func (r *Reconciler) Kick() {
+	r.resync.Store(true)
 	select {
 	case r.kick <- event.GenericEvent{Object: &networkingv1.IngressClass{}}:
 	default:
@@ -90,6 +104,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{snapshotKey}
 	})
+	// The kinds the translation Engine holds are recorded as they change,
+	// so a rebuild reads only what changed (see rebuild.go).
+	record := recordingHandler(&r.pending)
 	initial := make(chan event.GenericEvent, 1)
 	initial <- event.GenericEvent{Object: &networkingv1.IngressClass{}}
 	if r.kick == nil {
@@ -113,7 +130,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// read directly.
 		b = b.Watches(&gatewayv1.GatewayClass{}, all).
 			Watches(&gatewayv1.Gateway{}, all).
-			Watches(&corev1.Namespace{}, all).
+			Watches(&corev1.Namespace{}, all, builder.OnlyMetadata).
 			Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata)
 		if r.gatewayKinds.httpRoutes {
 			b = b.Watches(&gatewayv1.HTTPRoute{}, all)
@@ -139,77 +156,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Several controllers may share a process (tests); names need not
 		// be unique.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1, NeedLeaderElection: &noLeader, SkipNameValidation: &skipNameCheck}).
-		Watches(&networkingv1.IngressClass{}, all).
-		Watches(&networkingv1.Ingress{}, all).
-		Watches(&corev1.Service{}, all).
-		Watches(&discoveryv1.EndpointSlice{}, all).
-		Watches(&corev1.Secret{}, all).
+		Watches(&networkingv1.IngressClass{}, record).
+		Watches(&networkingv1.Ingress{}, record).
+		Watches(&corev1.Service{}, record).
+		Watches(&discoveryv1.EndpointSlice{}, record).
+		Watches(&corev1.Secret{}, record).
 		WatchesRawSource(source.Channel(initial, all)).
 		WatchesRawSource(source.Channel(r.kick, all)).
 		Build(r)
 	r.ctrl = c
 	return err
-}
-
-// Reconcile lists, translates, compiles and swaps; then, as leader, writes
-// status and Events. A listing error keeps the current table serving.
-func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	start := time.Now()
-	log := ctrl.LoggerFrom(ctx)
-	snap, err := listSnapshot(ctx, r.Client, r.APIReader, r.Namespace)
-	if err == nil {
-		err = listGatewayAPI(ctx, r.Client, r.APIReader, &r.configMaps, r.Namespace, r.gatewayKinds, snap)
-	}
-	if err == nil && r.policiesOn.Load() {
-		err = listPolicies(ctx, r.Client, r.APIReader, r.Namespace, snap)
-	}
-	var istioSvc *corev1.Service
-	if err == nil && r.istioOn.Load() {
-		err = listIstio(ctx, r.Client, r.Namespace, snap)
-		if err == nil {
-			istioSvc, err = r.istioService(ctx)
-		}
-	}
-	if err != nil {
-		r.Metrics.observe(start, err)
-		return reconcile.Result{}, err
-	}
-	opts := r.Translate
-	opts.Now = time.Now()
-	if opts.Istio != nil {
-		if !r.istioOn.Load() {
-			opts.Istio = nil
-		} else {
-			io := *opts.Istio
-			io.MainPorts, io.Namespace = istioMainPorts(istioSvc), r.Gateway.Namespace
-			opts.Istio = &io
-		}
-	}
-	opts.CertCache = r.Dataplane.CertCache
-	res := translate.Translate(snap, opts)
-	table, _ := r.Dataplane.Apply(res.Serving())
-	translate.ApplyDrops(&res, table.Dropped())
-	if r.ACME != nil {
-		r.ACME.Manage(res.ACMEHosts)
-	}
-	log.V(1).Info("routing table swapped", "generation", table.Generation, "routes", len(table.Routes()),
-		"problems", len(res.Problems), "took", time.Since(start))
-	if err := r.reconcileGateways(ctx, &res, istioSvc); err != nil {
-		r.Metrics.observe(start, err)
-		return reconcile.Result{}, err
-	}
-	if r.IsLeader() {
-		r.reportProblems(snap, res.Problems)
-		if err := r.writeStatus(ctx, snap, &res); err != nil {
-			r.Metrics.observe(start, err)
-			return reconcile.Result{}, err
-		}
-		if err := r.writePorticoPolicyStatus(ctx, &res); err != nil {
-			r.Metrics.observe(start, err)
-			return reconcile.Result{}, err
-		}
-	}
-	r.Metrics.observe(start, nil)
-	// Certificates expire by the clock alone; look again regularly.
-	return reconcile.Result{RequeueAfter: recheckInterval}, nil
 }

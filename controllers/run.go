@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -105,9 +107,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// Only kubernetes.io/tls Secrets are cached, so clusters with many other
 	// Secrets (Helm releases) do not inflate memory. Other referenced
 	// Secrets (client CAs) are read directly.
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
-	}}
+	// Cached objects lose what Portico never reads (see transform.go).
+	cacheOpts := cache.Options{
+		DefaultTransform: stripManagedFields,
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:             {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)), Transform: trimReadOnly},
+			&discoveryv1.EndpointSlice{}: {Transform: trimReadOnly},
+			&networkingv1.Ingress{}:      {Transform: trimReadOnly},
+			&networkingv1.IngressClass{}: {Transform: trimReadOnly},
+		},
+	}
 	if opts.WatchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.WatchNamespace: {}}
 		if ns, _, ok := strings.Cut(opts.Publish.Service, "/"); ok {
@@ -116,10 +125,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
+	applied := dataplane.NewAppliedLog()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Scheme: scheme,
+		Cache:  cacheOpts,
+		// /debug/applied says which table generation serves each object's
+		// latest change, and since when.
+		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr,
+			ExtraHandlers: map[string]http.Handler{"/debug/applied": applied}},
 		HealthProbeBindAddress: opts.HealthAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
@@ -187,6 +200,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Recorder:     mgr.GetEventRecorder("portico"),
 		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
+		Applied:      applied,
 	}
 	if opts.LeaderElect {
 		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))

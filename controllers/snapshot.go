@@ -6,52 +6,12 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/portico-dev/portico/controllers/translate"
 )
-
-// listSnapshot reads every object translation needs from the cache. Any
-// error is returned: an API error is never taken to mean "no objects".
-func listSnapshot(ctx context.Context, c, direct client.Reader, namespace string) (*translate.Snapshot, error) {
-	var (
-		classes networkingv1.IngressClassList
-		ings    networkingv1.IngressList
-		svcs    corev1.ServiceList
-		eps     discoveryv1.EndpointSliceList
-		secrets corev1.SecretList
-	)
-	ns := client.InNamespace(namespace)
-	if err := c.List(ctx, &classes); err != nil {
-		return nil, fmt.Errorf("listing IngressClasses: %w", err)
-	}
-	if err := c.List(ctx, &ings, ns); err != nil {
-		return nil, fmt.Errorf("listing Ingresses: %w", err)
-	}
-	if err := c.List(ctx, &svcs, ns); err != nil {
-		return nil, fmt.Errorf("listing Services: %w", err)
-	}
-	if err := c.List(ctx, &eps, ns); err != nil {
-		return nil, fmt.Errorf("listing EndpointSlices: %w", err)
-	}
-	if err := c.List(ctx, &secrets, ns); err != nil {
-		return nil, fmt.Errorf("listing TLS Secrets: %w", err)
-	}
-	extra, err := referencedSecrets(ctx, direct, ings.Items, secrets.Items)
-	if err != nil {
-		return nil, err
-	}
-	return &translate.Snapshot{
-		IngressClasses: classes.Items,
-		Ingresses:      ings.Items,
-		Services:       svcs.Items,
-		EndpointSlices: eps.Items,
-		Secrets:        append(secrets.Items, extra...),
-	}, nil
-}
 
 // referencedSecrets reads the client-CA Secrets that Ingresses name and the
 // TLS-only cache does not hold. A missing one is left for translation to

@@ -12,8 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/portico-dev/portico/controllers/translate"
 )
 
 // Publish says which addresses go into status.loadBalancer of our Ingresses.
@@ -105,36 +103,30 @@ func lbIngress(a string) networkingv1.IngressLoadBalancerIngress {
 	return networkingv1.IngressLoadBalancerIngress{Hostname: a}
 }
 
-// writeStatus sets status.loadBalancer on our Ingresses where it differs,
-// and clears it on Ingresses that left our class but still show our
-// addresses.
-func (r *Reconciler) writeStatus(ctx context.Context, snap *translate.Snapshot, res *translate.Result) error {
-	want, err := r.Publish.addresses(ctx, r.Client)
-	if err != nil {
-		return err
-	}
-	owned := map[client.ObjectKey]bool{}
-	for _, ref := range res.Ingresses {
-		owned[client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}] = true
-	}
-	for i := range snap.Ingresses {
-		ing := &snap.Ingresses[i]
+// writeStatus sets status.loadBalancer on the Ingresses given that Portico
+// owns where it differs, and clears it on those that left our class but
+// still show our addresses. The Ingresses are not modified (they may be
+// the cache's).
+func (r *Reconciler) writeStatus(ctx context.Context, ings []*networkingv1.Ingress, owned func(client.ObjectKey) bool,
+	want []networkingv1.IngressLoadBalancerIngress) error {
+	for _, ing := range ings {
 		current := ing.Status.LoadBalancer.Ingress
 		var desired []networkingv1.IngressLoadBalancerIngress
 		switch {
-		case owned[client.ObjectKeyFromObject(ing)]:
+		case owned(client.ObjectKeyFromObject(ing)):
 			desired = want
 		case len(want) > 0 && equality.Semantic.DeepEqual(current, want):
 			desired = nil // left our class: take our addresses back
 		default:
 			continue
 		}
-		if equality.Semantic.DeepEqual(current, desired) || len(current) == 0 && len(desired) == 0 {
+		if len(current) == 0 && len(desired) == 0 || equality.Semantic.DeepEqual(current, desired) {
 			continue
 		}
-		patch := client.MergeFrom(ing.DeepCopy())
-		ing.Status.LoadBalancer.Ingress = desired
-		if err := r.Client.Status().Patch(ctx, ing, patch); err != nil && !apierrors.IsNotFound(err) {
+		base := ing.DeepCopy()
+		next := ing.DeepCopy()
+		next.Status.LoadBalancer.Ingress = desired
+		if err := r.Client.Status().Patch(ctx, next, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("updating status of Ingress %s/%s: %w", ing.Namespace, ing.Name, err)
 		}
 	}

@@ -151,20 +151,30 @@ func listenerFor(hostnames []string, name string) int {
 // swapping took.
 func (d *Dataplane) Apply(res *serving.Model) (*router.Table, time.Duration) {
 	start := time.Now()
-	def := d.fallback
-	if res.DefaultCertificate != nil {
-		def = res.DefaultCertificate.Cert
-	}
-	certificates := res.Certificates
-	if len(res.ACMEHosts) > 0 {
-		certificates = append(certificates[:len(certificates):len(certificates)], acmeCertificates(res.ACMEHosts)...)
-	}
-	d.Certs.Swap(certificates, def)
-	d.swapListenerCerts(res.Listeners)
-	table := router.Compile(res.Config)
-	d.Router.Swap(table)
+	table := d.ApplyTable(res, router.Compile(res.Config), true)
 	d.CertCache.Sweep()
 	return table, time.Since(start)
+}
+
+// ApplyTable puts a compiled table live with the rest of res (whose Config
+// is not read): the certificates first (only when certsChanged; the
+// Gateway listeners' always), then the table. Incremental translation
+// (translate.Engine) compiles its tables itself.
+func (d *Dataplane) ApplyTable(res *serving.Model, table *router.Table, certsChanged bool) *router.Table {
+	if certsChanged {
+		def := d.fallback
+		if res.DefaultCertificate != nil {
+			def = res.DefaultCertificate.Cert
+		}
+		certificates := res.Certificates
+		if len(res.ACMEHosts) > 0 {
+			certificates = append(certificates[:len(certificates):len(certificates)], acmeCertificates(res.ACMEHosts)...)
+		}
+		d.Certs.Swap(certificates, def)
+	}
+	d.swapListenerCerts(res.Listeners)
+	d.Router.Swap(table)
+	return table
 }
 
 // Ready reports whether a routing table is live.

@@ -73,7 +73,7 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 func (m *Metrics) swapped(t *Table) {
 	m.generation.Set(float64(t.Generation))
 	m.lastSwap.SetToCurrentTime()
-	m.routes.Set(float64(len(t.routes)))
+	m.routes.Set(float64(t.RouteCount()))
 }
 
 func (m *Metrics) observe(st *proxyState, code int, d time.Duration) {

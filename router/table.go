@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -16,7 +17,13 @@ type Table struct {
 	listeners map[string]*hostIndex
 	def       *CompiledRoute   // served on "" when the selected host has no match
 	routes    []*CompiledRoute // every route, in configuration order
-	l4        l4Table
+	// nroutes is len(routes). A patched Table lists its routes only when
+	// asked (lazyRoutes, routesOnce): copying every route of a large
+	// table would cost more than the patch.
+	nroutes    int
+	lazyRoutes bool
+	routesOnce sync.Once
+	l4         l4Table
 	// predicates says whether any route matches on method, headers or
 	// query, so lookups that need none skip building a request view.
 	predicates bool
@@ -39,6 +46,8 @@ type Drop struct {
 	Listener, Host string
 	Winner         *Source
 	Reason         string
+	// hostMatch completes Listener and Host, for Patch.
+	hostMatch HostMatch
 }
 
 // Dropped lists the routes Compile left out, in configuration order, so
@@ -79,6 +88,8 @@ type CompiledRoute struct {
 	metricName string
 	// metrics caches the series of the route's last request.
 	metrics atomic.Pointer[routeSeries]
+	// in is the host table the route is filed in (for Patch).
+	in *hostTable
 }
 
 // weighted chooses among backends by weight.
@@ -112,16 +123,20 @@ func Compile(cfg Config) *Table {
 		r, err := compileRoute(&cfg.Routes[i], backends)
 		if err != nil {
 			t.dropped = append(t.dropped, Drop{Route: cfg.Routes[i].Source, Listener: cfg.Routes[i].Listener, Host: cfg.Routes[i].Host,
-				Reason: "invalid route: " + err.Error()})
+				Reason: "invalid route: " + err.Error(), hostMatch: cfg.Routes[i].HostMatch})
 			continue
 		}
-		if winner := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch).add(r); winner != nil {
+		ht := t.index(r.Listener).hostTableFor(r.Host, r.HostMatch)
+		if winner := ht.add(r); winner != nil {
 			src := winner.Source
 			t.dropped = append(t.dropped, Drop{Route: r.Source, Listener: r.Listener, Host: r.Host, Winner: &src,
-				Reason: "never matches: " + src.String() + " comes first on the same host and matches every request it would"})
+				Reason:    "never matches: " + src.String() + " comes first on the same host and matches every request it would",
+				hostMatch: r.HostMatch})
 			continue
 		}
+		r.in = ht
 		t.routes = append(t.routes, r)
+		t.nroutes++
 		t.predicates = t.predicates || r.hasPredicates()
 	}
 	for _, h := range cfg.Hosts {
@@ -267,7 +282,15 @@ func prefixKey(p string) string {
 // Routes returns every route of the Table in the order they are matched
 // within a host: for `portico routes` and tests. The slice must not be
 // modified.
-func (t *Table) Routes() []*CompiledRoute { return t.routes }
+func (t *Table) Routes() []*CompiledRoute {
+	if t.lazyRoutes {
+		t.routesOnce.Do(func() { t.routes = t.walkRoutes() })
+	}
+	return t.routes
+}
+
+// RouteCount is len(Routes()), without listing them.
+func (t *Table) RouteCount() int { return t.nroutes }
 
 // Default returns the route served when nothing else matches, or nil.
 func (t *Table) Default() *CompiledRoute { return t.def }

@@ -82,6 +82,12 @@ func splitDocuments(data []byte) []document {
 		} else {
 			end = len(data)
 		}
+		if end-i < 3 || data[i] != '-' {
+			// Most lines: not a separator (checked without trimming).
+			i = next
+			line++
+			continue
+		}
 		l := bytes.TrimRight(data[i:end], " \t\r")
 		if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
 			docs = append(docs, document{startLine, data[start:i]})
@@ -128,39 +134,53 @@ func objects(ps []parsed) []runtime.Object {
 
 func parse(file string, data []byte) (objs []parsed, ignored []string, err error) {
 	for _, d := range splitDocuments(data) {
-		if len(bytes.TrimSpace(stripComments(d.data))) == 0 {
-			continue
+		p, ign, err := parseDocument(file, d)
+		if err != nil {
+			return nil, nil, err
 		}
-		js, yerr := yaml.YAMLToJSONStrict(d.data)
-		if yerr != nil {
-			if line, derr, ok := duplicateKey(d.data, d.line, yerr); ok {
-				return nil, nil, &FileError{file, line, derr}
-			}
-			line := d.line
-			if m := yamlLine.FindStringSubmatch(yerr.Error()); m != nil {
-				n, _ := strconv.Atoi(m[1])
-				line += n - 1
-			}
-			return nil, nil, &FileError{file, line, yerr}
+		if ign != "" {
+			ignored = append(ignored, ign)
 		}
-		if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
-			continue
+		if p != nil {
+			objs = append(objs, *p)
 		}
-		obj, gvk, derr := codecs.UniversalDeserializer().Decode(js, nil, nil)
-		if derr != nil {
-			if runtime.IsNotRegisteredError(derr) && gvk != nil && gvk.Kind != "" {
-				ignored = append(ignored, gvk.GroupVersion().String()+" "+gvk.Kind)
-				continue
-			}
-			return nil, nil, &FileError{file, d.line, conciseDecodeError(derr)}
-		}
-		p := parsed{obj: obj, line: d.line + leadingBlankLines(d.data)}
-		if gvk != nil {
-			p.gvk = *gvk
-		}
-		objs = append(objs, p)
 	}
 	return objs, ignored, nil
+}
+
+// parseDocument decodes one document: an object, the kind of an ignored
+// one, or neither for an empty document.
+func parseDocument(file string, d document) (*parsed, string, error) {
+	if len(bytes.TrimSpace(stripComments(d.data))) == 0 {
+		return nil, "", nil
+	}
+	js, yerr := yaml.YAMLToJSONStrict(d.data)
+	if yerr != nil {
+		if line, derr, ok := duplicateKey(d.data, d.line, yerr); ok {
+			return nil, "", &FileError{file, line, derr}
+		}
+		line := d.line
+		if m := yamlLine.FindStringSubmatch(yerr.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line += n - 1
+		}
+		return nil, "", &FileError{file, line, yerr}
+	}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, "", nil
+	}
+	obj, gvk, derr := codecs.UniversalDeserializer().Decode(js, nil, nil)
+	if derr != nil {
+		if runtime.IsNotRegisteredError(derr) && gvk != nil && gvk.Kind != "" {
+			return nil, gvk.GroupVersion().String() + " " + gvk.Kind, nil
+		}
+		return nil, "", &FileError{file, d.line, conciseDecodeError(derr)}
+	}
+	p := &parsed{obj: obj, line: d.line + leadingBlankLines(d.data)}
+	if gvk != nil {
+		p.gvk = *gvk
+	}
+	return p, "", nil
 }
 
 // leadingBlankLines counts the empty and comment lines a document starts with.

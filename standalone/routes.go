@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
 )
 
@@ -59,6 +61,9 @@ type Report struct {
 	Problems     []translate.Problem `json:"problems"`
 	// Statuses are the Gateway API statuses Portico would write.
 	Statuses []StatusView `json:"statuses"`
+	// Applied, when asked for (portico routes --applied), is a running
+	// Portico's /debug/applied: which table generation serves each object.
+	Applied []dataplane.Applied `json:"applied,omitempty"`
 }
 
 // StatusView is the status of one Gateway API object (or one listener or
@@ -191,6 +196,16 @@ func (rep Report) WriteText(w io.Writer) error {
 	}
 	PrintStatuses(w, rep.Statuses)
 	PrintProblems(w, rep.Problems)
+	if len(rep.Applied) > 0 {
+		fmt.Fprintln(w, "\nAPPLIED (generation and time each object's latest change went live)")
+		for _, a := range rep.Applied {
+			gone := ""
+			if a.Deleted {
+				gone = " (deleted)"
+			}
+			fmt.Fprintf(w, "  %s generation %d at %s%s\n", a.Object, a.Generation, a.Time.UTC().Format(time.RFC3339Nano), gone)
+		}
+	}
 	return nil
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
@@ -86,8 +88,9 @@ func Run(ctx context.Context, opts Options) error {
 	for name, l := range dp.Listeners() {
 		serve(name, l, dp.Router)
 	}
+	applied := dataplane.NewAppliedLog()
 	if opts.AdminAddr != "" {
-		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(ctx, dp, reg))
+		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(ctx, dp, reg, applied))
 	}
 
 	if !opts.GatewayPool.IsValid() {
@@ -96,27 +99,58 @@ func Run(ctx context.Context, opts Options) error {
 	gwListeners := dataplane.NewListenerSet(dp.Router, opts.Drain, opts.Log, opts.OnListening)
 	gws := newGatewayAddresses(opts.GatewayPool, dp, gwListeners, opts.Log)
 	watchDone := make(chan struct{})
+	engine := translate.NewEngine()
 	go func() {
 		defer close(watchDone)
-		Watch(ctx, opts.Dir, opts.Interval, func(snap *translate.Snapshot, ignored []string) {
+		WatchChanges(ctx, opts.Dir, opts.Interval, func(ch *Changes) {
 			start := time.Now()
+			for _, o := range ch.Set {
+				engine.Set(o)
+			}
+			for _, ref := range ch.Deleted {
+				engine.Delete(ref.Kind, ref.Namespace, ref.Name)
+			}
+			engine.SetOthers(ch.Others)
 			topts := opts.Translate
 			topts.Now, topts.CertCache = start, dp.CertCache
-			res := translate.Translate(snap, topts)
-			table, _ := dp.Apply(res.Serving())
-			translate.ApplyDrops(&res, table.Dropped())
-			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", len(table.Routes()),
-				"problems", len(res.Problems), "took", time.Since(start).String())
-			for _, k := range ignored {
+			u := engine.Update(topts)
+			table := dp.ApplyTable(u.Serving, u.Table, u.CertsChanged)
+			swapped := time.Now()
+			if u.CertsChanged {
+				dp.CertCache.Sweep()
+			}
+			for _, o := range ch.Set {
+				if m, ok := o.(metav1.Object); ok {
+					applied.Record(kindOf(o)+"/"+m.GetNamespace()+"/"+m.GetName(), false, table.Generation, swapped)
+				}
+			}
+			for _, ref := range ch.Deleted {
+				applied.Record(ref.String(), true, table.Generation, swapped)
+			}
+			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", table.RouteCount(),
+				"files", ch.Files, "changed", len(ch.Set)+len(ch.Deleted), "whole", u.Whole, "retranslated", u.Retranslated,
+				"took", swapped.Sub(start).String())
+			for _, k := range ch.Ignored {
 				opts.Log.Info("ignoring object of a kind standalone mode does not serve", "object", k)
 			}
-			addrs := gws.sync(ctx, res.GatewayListeners)
-			for _, gw := range slices.Sorted(maps.Keys(addrs)) {
-				fmt.Fprintf(opts.Out, "%s: address %s\n", gw, addrs[gw])
+			var sts []StatusView
+			var problems []translate.Problem
+			if u.Whole {
+				translate.ApplyDrops(u.Result, table.Dropped())
+				addrs := gws.sync(ctx, u.Result.GatewayListeners)
+				for _, gw := range slices.Sorted(maps.Keys(addrs)) {
+					fmt.Fprintf(opts.Out, "%s: address %s\n", gw, addrs[gw])
+				}
+				sts, problems = gatewayStatuses(u.Result), u.Result.Problems
+			} else {
+				// No Gateway API or Istio objects (else the Update is
+				// whole): only Ingress problems, without materialising
+				// the whole Result.
+				gws.sync(ctx, nil)
+				problems = append(engine.AllProblems(), translate.DropProblems(table.Dropped())...)
 			}
-			rep := Describe(table, &res)
-			PrintStatuses(opts.Out, rep.Statuses)
-			PrintProblems(opts.Out, res.Problems)
+			PrintStatuses(opts.Out, sts)
+			PrintProblems(opts.Out, problems)
 		}, func(err error) {
 			opts.Log.Error("manifests not loaded; the last good configuration keeps serving", "error", err)
 		})
@@ -132,10 +166,18 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-// adminMux serves health, readiness and metrics. Readiness fails from the
+// kindOf names an object's kind as ObjectRef does.
+func kindOf(o runtime.Object) string {
+	if k := o.GetObjectKind().GroupVersionKind().Kind; k != "" {
+		return k
+	}
+	return fmt.Sprintf("%T", o)
+}
+
+// adminMux serves health, readiness, metrics and /debug/applied. Readiness fails from the
 // moment ctx ends (SIGTERM), so load balancers stop sending during the
 // shutdown delay, while the listeners still serve.
-func adminMux(ctx context.Context, dp *dataplane.Dataplane, reg *prometheus.Registry) *http.ServeMux {
+func adminMux(ctx context.Context, dp *dataplane.Dataplane, reg *prometheus.Registry, applied *dataplane.AppliedLog) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -150,5 +192,6 @@ func adminMux(ctx context.Context, dp *dataplane.Dataplane, reg *prometheus.Regi
 		_, _ = io.WriteString(w, "ok")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/applied", applied)
 	return mux
 }

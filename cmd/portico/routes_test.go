@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/standalone"
 )
 
@@ -49,5 +52,21 @@ func TestRoutesFailsOnErrors(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestRoutesApplied: --applied prints a running Portico's /debug/applied
+// beside the table.
+func TestRoutesApplied(t *testing.T) {
+	log := dataplane.NewAppliedLog()
+	log.Record("Ingress/demo/shop", false, 7, time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC))
+	srv := httptest.NewServer(log)
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := routes([]string{"--manifests", "../../examples/quickstart", "--applied", srv.URL}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Ingress/demo/shop generation 7 at 2026-12-02T01:00:00Z") {
+		t.Fatalf("output lacks the applied entry:\n%s", out.String())
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
 	"github.com/portico-dev/portico/standalone"
 )
@@ -24,10 +27,10 @@ func runStandalone(args []string) error {
 	var c common
 	c.register(fs, true)
 	dir := fs.String("manifests", "", "directory of Kubernetes YAML (*.yaml, *.yml, multi-document) to serve")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz and /metrics (empty disables)")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz, /metrics and /debug/applied (empty disables)")
 	redirectPort := fs.Int("https-redirect-port", 0, "HTTPS port clients use, written into HTTP->HTTPS redirects (default: the --https-addr port)")
 	pool := fs.String("gateway-address-pool", "127.0.1.0/24", "addresses for Gateways without spec.addresses, one per Gateway")
-	interval := fs.Duration("reload-interval", time.Second, "how often the manifests directory is checked for changes")
+	interval := fs.Duration("reload-interval", time.Second, "how often the manifests are checked for changes besides inotify (its fallback)")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("standalone: --manifests DIR is required")
@@ -86,6 +89,7 @@ func routes(args []string, w io.Writer) error {
 	c.register(fs, false)
 	dir := fs.String("manifests", "", "directory of Kubernetes YAML to translate")
 	output := fs.String("o", "text", "output format: text or json")
+	applied := fs.String("applied", "", "URL of a running Portico's /debug/applied (admin or metrics address): also print the table generation and time each object's latest change went live")
 	_ = fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("routes: --manifests DIR is required")
@@ -103,6 +107,11 @@ func routes(args []string, w io.Writer) error {
 	table := router.Compile(res.Config)
 	translate.ApplyDrops(&res, table.Dropped())
 	rep := standalone.Describe(table, &res)
+	if *applied != "" {
+		if rep.Applied, err = fetchApplied(*applied); err != nil {
+			return err
+		}
+	}
 	switch *output {
 	case "json":
 		err = rep.WriteJSON(w)
@@ -118,6 +127,24 @@ func routes(args []string, w io.Writer) error {
 		return fmt.Errorf("some objects have errors; see the status above")
 	}
 	return nil
+}
+
+// fetchApplied reads a running Portico's /debug/applied.
+func fetchApplied(url string) ([]dataplane.Applied, error) {
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, fmt.Errorf("routes: --applied: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("routes: --applied %s: %s", url, resp.Status)
+	}
+	var out []dataplane.Applied
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("routes: --applied %s: %w", url, err)
+	}
+	return out, nil
 }
 
 // portOf returns the port of a host:port address, or def.

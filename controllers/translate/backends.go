@@ -68,6 +68,9 @@ type backendResolver struct {
 	// podLabels are the labels of the Pods behind EndpointSlices, for
 	// Istio subsets.
 	podLabels map[nsName]map[string]string
+	// madeBySvc, kept only for the Engine's long-lived resolver, lists
+	// the keys of made by Service, so a changed Service's are forgotten.
+	madeBySvc map[nsName][]backendKey
 }
 
 type backendKey struct {
@@ -151,6 +154,9 @@ func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router
 		r.unsupported[b] = msg
 	}
 	r.made[key] = b
+	if r.madeBySvc != nil {
+		r.madeBySvc[key.svc] = append(r.madeBySvc[key.svc], key)
+	}
 	return b, r.backendProblem(b)
 }
 

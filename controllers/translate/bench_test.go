@@ -71,3 +71,61 @@ func BenchmarkTranslate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEngineChange measures one change at n Ingresses through the
+// incremental Engine: an Ingress updated (its path list changes), an
+// EndpointSlice updated (an endpoint added), an Ingress created; beside
+// BenchmarkTranslate's "+compile" case, which is what a change costs
+// without the Engine.
+func BenchmarkEngineChange(b *testing.B) {
+	for _, n := range []int{10000, 50000} {
+		s := bigSnapshot(n)
+		for i := range s.Ingresses {
+			s.Ingresses[i].ResourceVersion = "1"
+		}
+		for i := range s.Services {
+			s.Services[i].ResourceVersion = "1"
+		}
+		for i := range s.EndpointSlices {
+			s.EndpointSlices[i].ResourceVersion = "1"
+		}
+		e := translate.NewEngine()
+		e.Replace(s)
+		e.Update(testOptions)
+		rv := 1
+		b.Run(fmt.Sprintf("%d-ingresses/ingress-updated", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rv++
+				ing := s.Ingresses[i%n].DeepCopy()
+				ing.ResourceVersion = fmt.Sprint(rv)
+				ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1+rv%2]
+				e.Set(ing)
+				e.Update(testOptions)
+			}
+		})
+		b.Run(fmt.Sprintf("%d-ingresses/endpointslice-updated", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rv++
+				es := s.EndpointSlices[i%n].DeepCopy()
+				es.ResourceVersion = fmt.Sprint(rv)
+				es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.200.%d.%d", rv/256%256, rv%256)}})
+				e.Set(es)
+				e.Update(testOptions)
+			}
+		})
+		b.Run(fmt.Sprintf("%d-ingresses/ingress-created", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rv++
+				ing := s.Ingresses[i%n].DeepCopy()
+				ing.Name = fmt.Sprintf("new-%d", rv)
+				ing.ResourceVersion = "1"
+				ing.Spec.Rules[0].Host = ing.Name + ".example.com"
+				e.Set(ing)
+				e.Update(testOptions)
+			}
+		})
+	}
+}

@@ -27,4 +27,11 @@
 // then the Ingress redirect pass, the controller's default backend and the
 // default certificate. Precedence between objects, in every API, is the one
 // oldest-first comparator in precedence.go.
+//
+// Engine (engine*.go) is the incremental form the controller and standalone
+// use: it holds the objects, keeps each Ingress's translation as a fragment
+// (the ingressProcessor run on one Ingress, its cross-Ingress decisions left
+// open), decides claims, the default backend and redirects across fragments
+// in engineIndex, and patches the hosts that changed into the last
+// router.Table. Translate stays the reference it is tested against.
 package translate

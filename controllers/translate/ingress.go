@@ -66,6 +66,9 @@ type ingressProcessor struct {
 	// off.
 	tlsHosts   map[string]bool
 	noRedirect map[string]bool
+	// frag, when set, collects one Ingress's translation for the
+	// incremental Engine instead of deciding claims (see ingressFrag).
+	frag *ingressFrag
 }
 
 // newIngressProcessor sizes the claims for every Ingress path.
@@ -167,19 +170,26 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress) {
 			if pathMatch == router.PathPrefix {
 				key.path = strings.TrimSuffix(path, "/")
 			}
-			if winner, taken := t.claims[key]; taken {
-				t.problem(ref, pfield(""), SeverityError, reasonRouteConflict, fmt.Sprintf(
-					"host %q path %q (%s) is already routed by %s, which is older; this path is not served",
-					displayHost(host), p.Path, pathMatch, winner))
-				continue
+			if t.frag == nil {
+				if winner, taken := t.claims[key]; taken {
+					t.problem(ref, pfield(""), SeverityError, reasonRouteConflict, pathConflict(host, p.Path, pathMatch, winner))
+					continue
+				}
+				t.claims[key] = ref
 			}
-			t.claims[key] = ref
 			src := router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: ri, Path: pi}
+			mark := len(t.res.Problems)
 			backend := t.ingressBackend(ref, ing.Namespace, &p.Backend, func() string { return pfield(".backend") })
-			t.res.Config.Routes = append(t.res.Config.Routes, router.Route{
+			route := router.Route{
 				Host: host, HostMatch: hostMatch, Path: path, PathMatch: pathMatch,
 				Backends: backend, Source: src, HSTS: hsts,
-			})
+			}
+			if t.frag != nil {
+				t.frag.routes = append(t.frag.routes, fragRoute{key: key, route: route, problems: t.takeProblems(mark),
+					field: pfield(""), rawPath: p.Path})
+				continue
+			}
+			t.res.Config.Routes = append(t.res.Config.Routes, route)
 		}
 	}
 }
@@ -273,6 +283,24 @@ func ingressPath(p networkingv1.HTTPIngressPath) (string, router.PathMatch, stri
 		return "", 0, fmt.Sprintf("path %q is not in canonical form (it would be %q); dot segments, empty segments and needless escapes are not allowed", p.Path, canonical)
 	}
 	return raw, match, ""
+}
+
+// pathConflict is the message of a path that an older claim on its host
+// and path keeps from being served.
+func pathConflict(host, rawPath string, m router.PathMatch, winner ObjectRef) string {
+	return fmt.Sprintf("host %q path %q (%s) is already routed by %s, which is older; this path is not served",
+		displayHost(host), rawPath, m, winner)
+}
+
+// takeProblems removes and returns the problems found since mark: those
+// that count only if the route they belong to wins its claim.
+func (t *ingressProcessor) takeProblems(mark int) []Problem {
+	if len(t.res.Problems) == mark {
+		return nil
+	}
+	out := slices.Clone(t.res.Problems[mark:])
+	t.res.Problems = t.res.Problems[:mark]
+	return out
 }
 
 func displayHost(h string) string {

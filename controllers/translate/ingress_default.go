@@ -14,16 +14,27 @@ import (
 // catch-all; any later one is reported as a conflict.
 func (t *ingressProcessor) ingressDefault(ing *networkingv1.Ingress, ref ObjectRef, db *networkingv1.IngressBackend) {
 	if t.defaultFrom != nil {
-		t.problem(ref, "spec.defaultBackend", SeverityError, reasonDefaultConflict, fmt.Sprintf(
-			"the default backend is already set by %s, which is older; this one is not used", t.defaultFrom))
+		t.problem(ref, "spec.defaultBackend", SeverityError, reasonDefaultConflict, defaultConflict(*t.defaultFrom))
 		return
 	}
-	t.defaultFrom = &ref
-	t.res.Config.Default = &router.Route{
+	mark := len(t.res.Problems)
+	route := &router.Route{
 		Path: "/", PathMatch: router.PathPrefix,
 		Backends: t.ingressBackend(ref, ing.Namespace, db, func() string { return "spec.defaultBackend" }),
 		Source:   router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: -1, Path: -1},
 	}
+	if t.frag != nil {
+		t.frag.def = &fragDefault{route: route, problems: t.takeProblems(mark)}
+		return
+	}
+	t.defaultFrom = &ref
+	t.res.Config.Default = route
+}
+
+// defaultConflict is the message of an Ingress default backend that an
+// older one's keeps from being used.
+func defaultConflict(winner ObjectRef) string {
+	return fmt.Sprintf("the default backend is already set by %s, which is older; this one is not used", winner)
 }
 
 // controllerDefault adds the controller-wide default backend when no

@@ -185,6 +185,16 @@ func (t *ingressProcessor) applyRedirects() {
 	}
 }
 
+// passthroughPath is the claim path of a TLS passthrough host: it claims
+// the whole host, apart from HTTP paths.
+const passthroughPath = "\x00passthrough"
+
+// passthroughConflict is the message of a passthrough host an older
+// Ingress routes.
+func passthroughConflict(host string, winner ObjectRef) string {
+	return fmt.Sprintf("TLS passthrough for host %q is already routed by %s, which is older", host, winner)
+}
+
 // ingressPassthrough routes each rule host of a passthrough Ingress by SNI
 // to the backend of the rule's first path.
 func (t *ingressProcessor) ingressPassthrough(ing *networkingv1.Ingress, ref ObjectRef) {
@@ -203,19 +213,27 @@ func (t *ingressProcessor) ingressPassthrough(ing *networkingv1.Ingress, ref Obj
 			t.problem(ref, field+".http", SeverityError, reasonUnsupportedBackend, "TLS passthrough needs a path with a backend")
 			continue
 		}
-		key := claimKey{hostMatch: hostMatch, host: host, path: "\x00passthrough"}
-		if winner, taken := t.claims[key]; taken {
-			t.problem(ref, field+".host", SeverityError, reasonRouteConflict, fmt.Sprintf(
-				"TLS passthrough for host %q is already routed by %s, which is older", host, winner))
-			continue
+		key := claimKey{hostMatch: hostMatch, host: host, path: passthroughPath}
+		if t.frag == nil {
+			if winner, taken := t.claims[key]; taken {
+				t.problem(ref, field+".host", SeverityError, reasonRouteConflict, passthroughConflict(host, winner))
+				continue
+			}
+			t.claims[key] = ref
 		}
-		t.claims[key] = ref
+		mark := len(t.res.Problems)
 		backend := t.ingressBackend(ref, ing.Namespace, &rule.HTTP.Paths[0].Backend, func() string {
 			return field + ".http.paths[0].backend"
 		})
-		t.res.Config.Passthrough = append(t.res.Config.Passthrough, router.L4Route{
+		route := router.L4Route{
 			Host: host, HostMatch: hostMatch, Backends: backend,
 			Source: router.Source{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name, Rule: ri, Path: 0},
-		})
+		}
+		if t.frag != nil {
+			t.frag.passthrough = append(t.frag.passthrough, fragL4{key: key, route: route, problems: t.takeProblems(mark),
+				field: field + ".host"})
+			continue
+		}
+		t.res.Config.Passthrough = append(t.res.Config.Passthrough, route)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -26,7 +27,15 @@ func Translate(s *Snapshot, opts Options) Result {
 	ingress.controllerDefault()
 	c.applyPolicies()
 	c.defaultCertificate()
-	slices.SortStableFunc(c.res.Problems, func(a, b Problem) int {
+	sortProblems(c.res.Problems)
+	// A rule bound to several servers reports its problems once.
+	c.res.Problems = slices.Compact(c.res.Problems)
+	return c.res
+}
+
+// sortProblems orders problems by object, then field and message (stable).
+func sortProblems(ps []Problem) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
 		return cmp.Or(
 			cmp.Compare(a.Object.Kind, b.Object.Kind),
 			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
@@ -35,9 +44,6 @@ func Translate(s *Snapshot, opts Options) Result {
 			cmp.Compare(a.Message, b.Message),
 		)
 	})
-	// A rule bound to several servers reports its problems once.
-	c.res.Problems = slices.Compact(c.res.Problems)
-	return c.res
 }
 
 // common is what the translation of every API shares in one Translate
@@ -51,6 +57,10 @@ type common struct {
 	res      Result
 	backends *backendResolver
 	secrets  map[nsName]*corev1.Secret
+	// changesAt is the earliest time at which a certificate checked
+	// against Options.Now expires or becomes valid, that is when the
+	// result may change with nothing else changing (zero: never).
+	changesAt time.Time
 }
 
 // newCommon indexes the snapshot's Services and Secrets, and the validated
@@ -88,6 +98,12 @@ func (c *common) secretCertificate(ns, name string) (*tls.Certificate, string, s
 		return nil, fmt.Sprintf("Secret %s/%s: %v", ns, name, err), reasonInvalidCertificate
 	}
 	if !c.opts.Now.IsZero() {
+		switch {
+		case c.opts.Now.Before(cert.Leaf.NotBefore):
+			c.changesBy(cert.Leaf.NotBefore)
+		case !c.opts.Now.After(cert.Leaf.NotAfter):
+			c.changesBy(cert.Leaf.NotAfter)
+		}
 		if c.opts.Now.After(cert.Leaf.NotAfter) {
 			return nil, fmt.Sprintf("Secret %s/%s: certificate expired at %s", ns, name, cert.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")), reasonInvalidCertificate
 		}
@@ -96,6 +112,13 @@ func (c *common) secretCertificate(ns, name string) (*tls.Certificate, string, s
 		}
 	}
 	return cert, "", ""
+}
+
+// changesBy notes that the result may change at t.
+func (c *common) changesBy(t time.Time) {
+	if c.changesAt.IsZero() || t.Before(c.changesAt) {
+		c.changesAt = t
+	}
 }
 
 // defaultCertificate resolves --default-certificate.

@@ -1,0 +1,94 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// AppliedLog records, for each configuration object ("Kind/namespace/name"),
+// the generation of the routing table that first served its latest change
+// and when that table was swapped in. It answers "is my change live yet?"
+// (the admin endpoint /debug/applied and `portico routes`). It is safe for
+// concurrent use; a deleted object's entry is kept, marked deleted, until
+// Forget.
+type AppliedLog struct {
+	mu sync.Mutex
+	m  map[string]Applied
+}
+
+// Applied is one object's entry in an AppliedLog.
+type Applied struct {
+	Object     string    `json:"object"`
+	Generation uint64    `json:"generation"`
+	Time       time.Time `json:"time"`
+	Deleted    bool      `json:"deleted,omitempty"`
+}
+
+// NewAppliedLog returns an empty log.
+func NewAppliedLog() *AppliedLog { return &AppliedLog{m: map[string]Applied{}} }
+
+// Record notes that the table of generation gen, swapped in at t, serves
+// the latest state of object.
+func (l *AppliedLog) Record(object string, deleted bool, gen uint64, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[object] = Applied{Object: object, Generation: gen, Time: t, Deleted: deleted}
+}
+
+// Forget drops the entries of deleted objects applied before t.
+func (l *AppliedLog) Forget(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, a := range l.m {
+		if a.Deleted && a.Time.Before(t) {
+			delete(l.m, k)
+		}
+	}
+}
+
+// Get returns an object's entry.
+func (l *AppliedLog) Get(object string) (Applied, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.m[object]
+	return a, ok
+}
+
+// All returns every entry, sorted by object.
+func (l *AppliedLog) All() []Applied {
+	l.mu.Lock()
+	out := make([]Applied, 0, len(l.m))
+	for _, a := range l.m {
+		out = append(out, a)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(out, func(a, b Applied) int {
+		switch {
+		case a.Object < b.Object:
+			return -1
+		case a.Object > b.Object:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// ServeHTTP answers with the entries as JSON: all of them, or with
+// ?object=Kind/namespace/name only that one (404 when unknown).
+func (l *AppliedLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if o := r.URL.Query().Get("object"); o != "" {
+		a, ok := l.Get(o)
+		if !ok {
+			http.Error(w, `{"error":"object not applied yet"}`, http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(a)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(l.All())
+}

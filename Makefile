@@ -101,7 +101,7 @@ golden: ## Regenerate translate golden files (review the diff!).
 
 .PHONY: test
 test: envtest-bins tools check-imports ## Run every test: unit, golden, router, envtest (real kube-apiserver), manifests; the serving tests on both HTTP/1 engines.
-	PORTICO_HELM=$(HELM) go test -race $(GO_TEST_FLAGS) -count=1 ./...
+	PORTICO_HELM=$(HELM) go test -race -timeout 30m $(GO_TEST_FLAGS) -count=1 ./...
 	PORTICO_HTTP1_ENGINE=std go test -race $(GO_TEST_FLAGS) -count=1 ./router/ ./standalone/
 
 .PHONY: test-edge

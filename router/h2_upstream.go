@@ -137,14 +137,7 @@ func (rt *Router) fastProxyError(w http.ResponseWriter, r *http.Request, st *pro
 	case r.Context().Err() != nil:
 		code = 499
 	}
-	if l := rt.opts.ErrorLog; l != nil && code != 499 {
-		l.Warn("upstream request failed", "backend", st.backend.Name, "endpoint", st.endpoint, "error", err)
-	}
-	if code == 499 {
-		w.WriteHeader(code)
-		return
-	}
-	http.Error(w, http.StatusText(code), code)
+	rt.answerUpstreamError(w, st, code, err)
 }
 
 // filterResponse removes the backend's hop-by-hop headers and applies the

@@ -446,6 +446,12 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		// The client went away; nobody reads what we write.
 		code = 499
 	}
+	rt.answerUpstreamError(w, st, code, err)
+}
+
+// answerUpstreamError logs a failed upstream exchange and answers code
+// (499, a client gone away, gets no body: nobody reads it).
+func (rt *Router) answerUpstreamError(w http.ResponseWriter, st *proxyState, code int, err error) {
 	if l := rt.opts.ErrorLog; l != nil && code != 499 {
 		l.Warn("upstream request failed", "backend", st.backend.Name, "endpoint", st.endpoint, "error", err)
 	}

@@ -168,16 +168,7 @@ func TestHTTP2UpstreamMatchesReverseProxy(t *testing.T) {
 // TestHTTP2UpstreamStreams: an answer without a length reaches an HTTP/2
 // client as it is written (SSE), not when it ends.
 func TestHTTP2UpstreamStreams(t *testing.T) {
-	release := make(chan struct{})
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "data: one\n\n")
-		w.(http.Flusher).Flush()
-		<-release
-		fmt.Fprint(w, "data: two\n\n")
-	}))
-	defer be.Close()
-	defer close(release)
+	be := sseBackend(t)
 	rt := New(Options{Edge: EdgeOptions{Engine: EngineFast}})
 	rt.Swap(Compile(Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: &Backend{Name: "sse", Endpoints: []Endpoint{{addr(be)}}}, Weight: 1}}}}}))
 	front := "http://" + startStrict(t, rt)

@@ -243,7 +243,9 @@ func TestH2CBackend(t *testing.T) {
 	resp.Body.Close()
 }
 
-func TestStreamingIsFlushed(t *testing.T) {
+// sseBackend answers one event at once and a second only when the test
+// ends: a proxy that buffers shows no first event.
+func sseBackend(t *testing.T) *httptest.Server {
 	release := make(chan struct{})
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -252,8 +254,13 @@ func TestStreamingIsFlushed(t *testing.T) {
 		<-release
 		fmt.Fprint(w, "data: two\n\n")
 	}))
-	defer s.Close()
-	defer close(release)
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(release) }) // runs first: the handler returns before Close waits for it
+	return s
+}
+
+func TestStreamingIsFlushed(t *testing.T) {
+	s := sseBackend(t)
 	bk := &Backend{Name: "sse", Endpoints: []Endpoint{{addr(s)}}}
 	_, front := serveTable(t, Config{Routes: []Route{{Path: "/", Backends: []WeightedBackend{{Backend: bk, Weight: 1}}}}}, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

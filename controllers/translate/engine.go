@@ -50,6 +50,11 @@ type Engine struct {
 	// policies are attached by Translate alone, so while any exists the
 	// Engine translates whole (never serving such an Ingress unguarded).
 	policyNamed map[nsName]bool
+	// nginxAnnotated holds the Ingresses carrying ingress-nginx
+	// annotations: some act across Ingresses (canary, use-regex), so with
+	// ingress-nginx compatibility on, the Engine translates whole while
+	// any exists.
+	nginxAnnotated map[nsName]bool
 
 	// Changes since the last Update.
 	dirtyIngresses map[nsName]bool
@@ -82,7 +87,8 @@ func NewEngine() *Engine {
 		bySvc:     map[nsName][]*discoveryv1.EndpointSlice{},
 		secrets:   map[nsName]*corev1.Secret{},
 		// policyNamed: see Engine.
-		policyNamed: map[nsName]bool{},
+		policyNamed:    map[nsName]bool{},
+		nginxAnnotated: map[nsName]bool{},
 	}
 	e.resetDirty()
 	e.full = true
@@ -123,6 +129,11 @@ func (e *Engine) Set(obj any) bool {
 			e.policyNamed[k] = true
 		} else {
 			delete(e.policyNamed, k)
+		}
+		if hasNginxAnnotation(o) {
+			e.nginxAnnotated[k] = true
+		} else {
+			delete(e.nginxAnnotated, k)
 		}
 	case *corev1.Service:
 		k := nsName{o.Namespace, o.Name}
@@ -174,6 +185,7 @@ func (e *Engine) Delete(kind, namespace, name string) {
 			e.dirtyIngresses[k] = true
 		}
 		delete(e.policyNamed, k)
+		delete(e.nginxAnnotated, k)
 	case "Service":
 		if _, ok := e.services[k]; ok {
 			delete(e.services, k)
@@ -343,6 +355,9 @@ func (e *Engine) wholeOnly(opts Options) bool {
 	o := &e.others
 	if len(o.GatewayClasses)+len(o.Gateways)+len(o.HTTPRoutes)+len(o.GRPCRoutes)+len(o.TLSRoutes)+len(o.TCPRoutes)+
 		len(o.ReferenceGrants)+len(o.BackendTLSPolicies)+len(o.SecurityPolicies)+len(o.TrafficPolicies)+len(e.policyNamed) > 0 {
+		return true
+	}
+	if opts.Nginx != nil && len(e.nginxAnnotated) > 0 {
 		return true
 	}
 	return opts.Istio != nil && len(o.IstioGateways)+len(o.VirtualServices)+len(o.DestinationRules) > 0

@@ -73,11 +73,11 @@ func compareFrags(a, b *ingressFrag) int {
 
 // translateIngress translates one Ingress of Portico's class against the
 // Engine's objects.
-func (e *Engine) translateIngress(ing *networkingv1.Ingress, opts Options) *ingressFrag {
+func (e *Engine) translateIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, opts Options) *ingressFrag {
 	f := &ingressFrag{ing: ing, ref: ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}}
 	c := &common{opts: opts, backends: e.resolver, secrets: e.secrets}
 	t := &ingressProcessor{common: c, tlsHosts: map[string]bool{}, noRedirect: map[string]bool{}, frag: f}
-	t.ingress(ing)
+	t.ingress(ing, IsNginxIngress(ing, classes, opts))
 	f.problems = c.res.Problems
 	f.certs = c.res.Certificates
 	f.acme = c.res.ACMEHosts

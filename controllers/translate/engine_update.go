@@ -85,7 +85,7 @@ func (e *Engine) rebuild(opts Options) Update {
 	ch := newChangeSet()
 	for _, ing := range e.ingresses {
 		if OwnsIngress(ing, classes, opts) {
-			e.ix.add(e.translateIngress(ing, opts), ch)
+			e.ix.add(e.translateIngress(ing, classes, opts), ch)
 		}
 	}
 	res := e.Result()
@@ -153,7 +153,7 @@ func (e *Engine) incremental(opts Options) Update {
 			}
 			ch.objects[k] = true
 			if ing := e.ingresses[k]; ing != nil && OwnsIngress(ing, classes, opts) {
-				e.ix.add(e.translateIngress(ing, opts), ch)
+				e.ix.add(e.translateIngress(ing, classes, opts), ch)
 			}
 		}
 	}

@@ -30,6 +30,11 @@ const (
 // legacy annotation naming our class; else, with neither set, whether one of
 // our IngressClasses is marked as the cluster default.
 func OwnsIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, opts Options) bool {
+	return ownsPortico(ing, classes, opts) || IsNginxIngress(ing, classes, opts)
+}
+
+// ownsPortico reports whether the Ingress belongs to Portico's own class.
+func ownsPortico(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, opts Options) bool {
 	ours := func(name string) bool {
 		for i := range classes {
 			if classes[i].Name == name && classes[i].Spec.Controller == opts.ControllerName {
@@ -44,12 +49,7 @@ func OwnsIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass,
 	if v, ok := ing.Annotations[AnnotationIngressClass]; ok {
 		return v == opts.IngressClass || ours(v)
 	}
-	for i := range classes {
-		if classes[i].Spec.Controller == opts.ControllerName && classes[i].Annotations[AnnotationDefaultClass] == "true" {
-			return true
-		}
-	}
-	return false
+	return defaultClassOf(classes, opts.ControllerName)
 }
 
 // ingressProcessor translates the Ingresses of Portico's class: their
@@ -124,7 +124,7 @@ func (t *ingressProcessor) ingresses() {
 	}
 	t.res.Config.Routes = make([]router.Route, 0, n)
 	for _, ing := range ours {
-		t.ingress(ing)
+		t.ingress(ing, IsNginxIngress(ing, t.snap.IngressClasses, t.opts))
 	}
 	t.res.Ingresses = make([]ObjectRef, 0, len(ours))
 	for _, ing := range ours {
@@ -135,9 +135,19 @@ func (t *ingressProcessor) ingresses() {
 	})
 }
 
-func (t *ingressProcessor) ingress(ing *networkingv1.Ingress) {
+// ingress translates one Ingress; nginx says it is of the ingress-nginx
+// class, served with that controller's annotation semantics.
+func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 	ref := ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}
-	t.foreignAnnotations(ing, ref)
+	var nx *nginxIngress
+	if nginx {
+		nx = t.newNginx(ing, ref)
+		if nx.refused != "" {
+			return
+		}
+		nx.nginxForeign()
+	}
+	t.foreignAnnotations(ing, ref, nx != nil)
 	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) {
 		t.ingressPassthrough(ing, ref)
 		return
@@ -183,6 +193,9 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress) {
 			route := router.Route{
 				Host: host, HostMatch: hostMatch, Path: path, PathMatch: pathMatch,
 				Backends: backend, Source: src, HSTS: hsts,
+			}
+			if nx != nil {
+				nx.route(nginxPath{rule: ri, path: pi, raw: p.Path}, &route)
 			}
 			if t.frag != nil {
 				t.frag.routes = append(t.frag.routes, fragRoute{key: key, route: route, problems: t.takeProblems(mark),
@@ -358,7 +371,9 @@ var foreignPrefixes = []string{
 // foreignAnnotations reports annotations Portico does not act on, so a
 // migrated Ingress does not silently lose behaviour: unknown portico.dev
 // annotations are errors (likely typos), other controllers' are warnings.
-func (t *ingressProcessor) foreignAnnotations(ing *networkingv1.Ingress, ref ObjectRef) {
+// An ingress-nginx Ingress (nginx set) reports its nginx annotations
+// through nginxForeign instead.
+func (t *ingressProcessor) foreignAnnotations(ing *networkingv1.Ingress, ref ObjectRef, nginx bool) {
 	keys := make([]string, 0, len(ing.Annotations))
 	for k := range ing.Annotations {
 		keys = append(keys, k)
@@ -370,6 +385,9 @@ func (t *ingressProcessor) foreignAnnotations(ing *networkingv1.Ingress, ref Obj
 			if !knownAnnotations[k] {
 				t.problem(ref, field, SeverityError, reasonInvalidAnnotation, fmt.Sprintf("unknown Portico annotation %q; it has no effect", k))
 			}
+			continue
+		}
+		if nginx && strings.HasPrefix(k, NginxAnnotationPrefix) {
 			continue
 		}
 		for _, p := range foreignPrefixes {

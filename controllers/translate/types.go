@@ -82,6 +82,9 @@ type Options struct {
 	// Istio, when set, turns on the translation of Istio Gateways and
 	// VirtualServices.
 	Istio *IstioOptions
+	// Nginx, when set, also serves the ingress-nginx class with its
+	// annotations' semantics (--ingress-nginx-compat).
+	Nginx *NginxOptions
 }
 
 // ObjectRef names a Kubernetes object.

@@ -30,6 +30,7 @@ func (e *fastEngine) handle(ctx *fasthttp.RequestCtx) {
 	closeAfter := ctx.Request.Header.ConnectionClose()
 	st := statePool.Get().(*proxyState)
 	e.serve(ctx, st, sc)
+	st.policy.done()
 	if closeAfter {
 		ctx.SetConnectionClose()
 	}

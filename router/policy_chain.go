@@ -40,6 +40,10 @@ type policyState struct {
 	maxBody int64
 	// bodyTooLarge is set when the body read passed maxBody.
 	bodyTooLarge bool
+	// conns and connAddr are the connection limit slot the request holds
+	// (see done).
+	conns    *connCounter
+	connAddr netip.Addr
 }
 
 // Check compiles the policy, reporting what makes it unusable (with the
@@ -95,6 +99,7 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	}
 	if p.ExtAuth != nil {
 		errs = append(errs, add(compileExtAuth(p.ExtAuth)))
+		c.needsClient = c.needsClient || p.ExtAuth.HTTP != nil && p.ExtAuth.HTTP.AuthRequest != nil
 	}
 	if p.Authorization != nil {
 		s, err := compileAuthorization(p.Authorization)
@@ -104,7 +109,21 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	if p.RateLimit != nil {
 		s, err := compileRateLimit(p.RateLimit)
 		errs = append(errs, add(s, err))
-		c.needsClient = c.needsClient || p.RateLimit.Key == RateKeyClientIP
+		c.needsClient = c.needsClient || p.RateLimit.Key == RateKeyClientIP || p.RateLimit.Exempt != ""
+	}
+	for i, l := range p.MoreRateLimits {
+		if l == nil {
+			errs = append(errs, fmt.Errorf("moreRateLimits[%d]: unset", i))
+			continue
+		}
+		s, err := compileRateLimit(l)
+		errs = append(errs, add(s, err))
+		c.needsClient = c.needsClient || l.Key == RateKeyClientIP || l.Exempt != ""
+	}
+	if p.ConnLimit != nil {
+		s, err := compileConnLimit(p.ConnLimit)
+		errs = append(errs, add(s, err))
+		c.needsClient = true
 	}
 	if p.GlobalLimit != nil {
 		s, err := compileGlobalLimit(p.GlobalLimit)

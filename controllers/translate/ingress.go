@@ -69,6 +69,9 @@ type ingressProcessor struct {
 	// frag, when set, collects one Ingress's translation for the
 	// incremental Engine instead of deciding claims (see ingressFrag).
 	frag *ingressFrag
+	// canaries are the paths of ingress-nginx canary Ingresses, merged
+	// into their main Ingress's routes once all are translated.
+	canaries []nginxCanaryPath
 }
 
 // newIngressProcessor sizes the claims for every Ingress path.
@@ -126,6 +129,7 @@ func (t *ingressProcessor) ingresses() {
 	for _, ing := range ours {
 		t.ingress(ing, IsNginxIngress(ing, t.snap.IngressClasses, t.opts))
 	}
+	t.mergeNginxCanaries()
 	t.res.Ingresses = make([]ObjectRef, 0, len(ours))
 	for _, ing := range ours {
 		t.res.Ingresses = append(t.res.Ingresses, ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name})
@@ -179,6 +183,10 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 			key := claimKey{hostMatch, host, pathMatch, path}
 			if pathMatch == router.PathPrefix {
 				key.path = strings.TrimSuffix(path, "/")
+			}
+			if nx != nil && nx.canary != nil {
+				t.addNginxCanary(nx, key, pfield(""), &p.Backend)
+				continue
 			}
 			if t.frag == nil {
 				if winner, taken := t.claims[key]; taken {

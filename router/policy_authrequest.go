@@ -91,9 +91,6 @@ func validMethod(m string) bool {
 }
 
 func (s *authRequestStep) check(_ context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
-	for _, h := range s.toUpdate {
-		x.Header.Del(h)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	method := s.cfg.Method
@@ -109,6 +106,11 @@ func (s *authRequestStep) check(_ context.Context, x *Exchange, resp Headers, ps
 			req.Header.Add(k, v)
 		}
 	})
+	// What the service may set is never taken from the client (the
+	// service itself sees the client's headers, as with nginx).
+	for _, h := range s.toUpdate {
+		x.Header.Del(h)
+	}
 	scheme := "http"
 	if x.TLS {
 		scheme = "https"

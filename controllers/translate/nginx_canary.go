@@ -129,6 +129,7 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 	}
 	merged := map[claimKey]ObjectRef{}
 	routes := t.res.Config.Routes
+	var added []router.Route
 	for _, cp := range t.canaries {
 		main, ok := t.claims[cp.key]
 		if !ok {
@@ -148,11 +149,12 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 				continue
 			}
 			if k := routeClaimKey(r); k == cp.key {
-				t.res.Config.Routes = append(t.res.Config.Routes, cp.n.canary.routes(r, cp.backends)...)
+				added = append(added, cp.n.canary.routes(r, cp.backends)...)
 				r.Backends = cp.n.canary.weighted(r.Backends, cp.backends)
 			}
 		}
 	}
+	t.res.Config.Routes = append(routes, added...)
 }
 
 // routeClaimKey is the claim of an Ingress route.

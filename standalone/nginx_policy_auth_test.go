@@ -81,7 +81,9 @@ func TestNginxExternalAuth(t *testing.T) {
 		nginxIngressYAML("down", "down.test", "/", "app", map[string]string{"auth-url": "http://" + closedPort(t) + "/auth"}) +
 		nginxIngressYAML("bad-url", "bad-url.test", "/", "app", map[string]string{"auth-url": "not a url"})
 	addr := nginxRun(t, m, nil, "plain.test")
-	bearer := func(v string) map[string]string { return map[string]string{"Authorization": "Bearer " + v, "X-Auth-User": "mallory"} }
+	bearer := func(v string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + v, "X-Auth-User": "mallory"}
+	}
 	runCases(t, addr, []nginxCase{
 		{name: "no credentials: 401 with the service's challenge", host: "ext.test", code: 401,
 			want: map[string]string{"WWW-Authenticate": `Bearer realm="test"`}},

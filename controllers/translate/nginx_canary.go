@@ -154,7 +154,7 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 			}
 		}
 	}
-	t.res.Config.Routes = append(routes, added...)
+	t.res.Config.Routes = append(t.res.Config.Routes, added...)
 }
 
 // routeClaimKey is the claim of an Ingress route.

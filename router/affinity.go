@@ -214,6 +214,9 @@ func (st *proxyState) pickEndpoint(b *compiledBackend, first uint32, attempt int
 		ep = int(st.sticky - 1)
 	} else {
 		ep = b.picker.Pick(&st.x, first, attempt)
+		if n := len(b.Endpoints); st.sticky > 0 && ep == int(st.sticky-1) && n > 1 {
+			ep = (ep + 1) % n // a retry moving the session: not where it failed
+		}
 	}
 	st.picked = int32(ep) + 1
 	return ep

@@ -52,7 +52,9 @@ func adoptShaped(out, up *fasthttp.Response, s *responseShape, enc Encoding) {
 	addVary(h)
 	compressedHeaders(h, enc)
 	flushEach := length < 0 || strings.HasPrefix(string(out.Header.ContentType()), "text/event-stream")
-	cs := &compressStream{adoptedStream: adoptedStream{up: up, r: up.BodyStream()}, enc: enc, flushEach: flushEach}
+	cs := compressStreams.Get().(*compressStream)
+	cs.adoptedStream, cs.enc, cs.flushEach, cs.done = adoptedStream{up: up, r: up.BodyStream()}, enc, flushEach, false
+	cs.out.Reset()
 	cs.zw = getEncoder(enc, &cs.out)
 	out.SetBodyStream(cs, -1)
 }
@@ -90,14 +92,12 @@ type compressStream struct {
 	done      bool
 }
 
-var streamBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+// compressStreams are recycled with their buffers.
+var compressStreams = sync.Pool{New: func() any { return &compressStream{buf: make([]byte, 16<<10)} }}
 
 // Read returns compressed bytes, reading the backend as needed.
 func (c *compressStream) Read(p []byte) (int, error) {
 	for c.out.Len() == 0 && !c.done {
-		if c.buf == nil {
-			c.buf = *streamBufs.Get().(*[]byte)
-		}
 		n, err := c.r.Read(c.buf)
 		if n > 0 {
 			if _, werr := c.zw.Write(c.buf[:n]); werr != nil {
@@ -125,16 +125,18 @@ func (c *compressStream) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// Close releases the backend's stream, the encoder and the buffers.
+// Close releases the backend's stream and the encoder, and recycles the
+// stream (fasthttp closes it once, when the response is written or
+// reset).
 func (c *compressStream) Close() error {
-	err := c.adoptedStream.Close()
-	if c.zw != nil {
-		putEncoder(c.enc, c.zw)
-		c.zw = nil
+	if c.zw == nil {
+		return nil // closed already
 	}
-	if c.buf != nil {
-		streamBufs.Put(&c.buf)
-		c.buf = nil
+	err := c.adoptedStream.Close()
+	putEncoder(c.enc, c.zw)
+	c.zw = nil
+	if c.out.Cap() <= 1<<20 {
+		compressStreams.Put(c)
 	}
 	return err
 }

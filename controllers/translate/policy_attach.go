@@ -230,6 +230,7 @@ func (a *attacher) attach(r *router.Route) {
 	case sec == nil && traf == nil:
 		return
 	}
+	applyShaping(r, traf)
 	base := r.Policy // from ingress-nginx annotations: the policies add to it
 	key := mergeKey{sec, traf, base}
 	if p := a.merged[key]; p != nil {

@@ -162,3 +162,32 @@ func TestNginxUpstreamHash(t *testing.T) {
 		t.Errorf("round robin: %v", rr)
 	}
 }
+
+// TestNginxAffinity: affinity cookie with its cookie attributes keeps a
+// client on one endpoint.
+func TestNginxAffinity(t *testing.T) {
+	a, b := echo(t, "a"), echo(t, "b")
+	m := nginxService("pool", a, b) +
+		nginxIngressYAML("sticky", "sticky.test", "/app", "pool", map[string]string{"affinity": "cookie",
+			"session-cookie-max-age": "172800", "session-cookie-samesite": "Lax", "affinity-mode": "persistent"}) +
+		nginxIngressYAML("named", "named.test", "/", "pool", map[string]string{"affinity": "cookie", "session-cookie-name": "route",
+			"session-cookie-path": "/shop"})
+	addr := nginxRun(t, m, nil, "named.test")
+	_, h, body := send(t, addr, "GET", "sticky.test", "/app", nil, "")
+	set := h.Get("Set-Cookie")
+	if !strings.HasPrefix(set, "INGRESSCOOKIE=") || !strings.Contains(set, "; Path=/app") || !strings.Contains(set, "; Max-Age=172800") ||
+		!strings.Contains(set, "; HttpOnly") || !strings.Contains(set, "; SameSite=Lax") {
+		t.Fatalf("Set-Cookie %q", set)
+	}
+	first := strings.Fields(body + " ")[0]
+	cookie := strings.SplitN(set, ";", 2)[0]
+	for range 6 {
+		if _, _, body := send(t, addr, "GET", "sticky.test", "/app", map[string]string{"Cookie": cookie}, ""); !strings.HasPrefix(body, first) {
+			t.Fatalf("with %s: %q, want endpoint %s", cookie, body, first)
+		}
+	}
+	if _, h, _ := send(t, addr, "GET", "named.test", "/", nil, ""); !strings.HasPrefix(h.Get("Set-Cookie"), "route=") ||
+		!strings.Contains(h.Get("Set-Cookie"), "; Path=/shop") {
+		t.Errorf("session-cookie-name/-path: %q", h.Get("Set-Cookie"))
+	}
+}

@@ -58,7 +58,9 @@ func TestNginxPolicyRegistry(t *testing.T) {
 		"limit-connections", "limit-whitelist", "enable-cors", "cors-allow-origin", "cors-allow-methods", "cors-allow-headers",
 		"cors-expose-headers", "cors-allow-credentials", "cors-max-age", "canary", "canary-weight", "canary-weight-total",
 		"canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie", "upstream-hash-by",
-		"upstream-hash-by-subset", "load-balance"} {
+		"upstream-hash-by-subset", "load-balance", "affinity", "affinity-mode", "session-cookie-name", "session-cookie-path",
+		"session-cookie-max-age", "session-cookie-expires", "session-cookie-samesite", "session-cookie-secure",
+		"session-cookie-change-on-failure"} {
 		a, ok := translate.LookupNginxAnnotation(name)
 		if !ok || a.Note == "" || a.Support == "" {
 			t.Errorf("%s: %+v, %v", name, a, ok)

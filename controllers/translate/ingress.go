@@ -163,6 +163,9 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 	hsts := t.hsts(ing, ref)
 	if db := ing.Spec.DefaultBackend; db != nil {
 		t.ingressDefault(ing, ref, db)
+		if nx != nil {
+			t.nginxDefaultPolicy(nx)
+		}
 	}
 	for ri, rule := range ing.Spec.Rules {
 		host, hostMatch, err := ingressHost(rule.Host)

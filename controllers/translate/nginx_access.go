@@ -160,6 +160,21 @@ func nginxAttachPolicy(n *nginxIngress, _ nginxPath, r *router.Route) {
 	r.Policy = p
 }
 
+// nginxDefaultPolicy gives the Ingress's policy to the default backend
+// route it just made, so that its access annotations guard it too.
+func (t *ingressProcessor) nginxDefaultPolicy(n *nginxIngress) {
+	var r *router.Route
+	switch {
+	case t.frag != nil && t.frag.def != nil:
+		r = t.frag.def.route
+	case t.frag == nil && t.defaultFrom != nil && *t.defaultFrom == n.ref:
+		r = t.res.Config.Default
+	}
+	if r != nil && r.Policy == nil {
+		nginxAttachPolicy(n, nginxPath{rule: -1, path: -1, raw: "/"}, r)
+	}
+}
+
 // build makes the router.Policy of one rule host.
 func (np *nginxPolicy) build(n *nginxIngress, host string, hm router.HostMatch) *router.Policy {
 	src := n.ref.String() + " (ingress-nginx annotations)"

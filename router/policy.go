@@ -46,6 +46,12 @@ type Policy struct {
 	ConnLimit   *ConnLimit       `json:"connLimit,omitempty"`
 	GlobalLimit *GlobalRateLimit `json:"globalRateLimit,omitempty"`
 
+	// NginxOrder runs the checks in ingress-nginx's order instead: the
+	// local rate and connection limits (nginx's preaccess phase), then
+	// authorization (its rules must not match JWT claims), then
+	// authentication.
+	NginxOrder bool `json:"nginxOrder,omitempty"`
+
 	// compiled is the chain Compile (or Check) built.
 	compiled atomic.Pointer[policyChain]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -132,6 +133,25 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if p.NginxOrder {
+		if p.Authorization != nil {
+			for _, r := range p.Authorization.Rules {
+				if len(r.Claims) > 0 {
+					return nil, errors.New("authorization: claim rules cannot run before authentication (nginxOrder)")
+				}
+			}
+		}
+		rank := func(s policyStep) int {
+			switch s.(type) {
+			case *rateStep, *connStep:
+				return 0
+			case *authzStep:
+				return 1
+			}
+			return 2
+		}
+		slices.SortStableFunc(c.steps, func(a, b policyStep) int { return rank(a) - rank(b) })
 	}
 	return c, nil
 }

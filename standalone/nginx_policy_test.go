@@ -201,6 +201,8 @@ func TestNginxAccessAnnotations(t *testing.T) {
 		nginxIngressYAML("basic-map", "basic-map.test", "/", "app", map[string]string{"auth-type": "basic", "auth-secret": "basic-map", "auth-secret-type": "auth-map"}) +
 		nginxIngressYAML("basic-missing", "basic-missing.test", "/", "app", map[string]string{"auth-type": "basic", "auth-secret": "nothere"}) +
 		nginxIngressYAML("basic-ns", "basic-ns.test", "/", "app", map[string]string{"auth-type": "basic", "auth-secret": "other/basic-auth"}) +
+		nginxIngressYAML("allow-auth", "allow-auth.test", "/", "app", map[string]string{"whitelist-source-range": "10.0.0.0/8",
+			"auth-type": "basic", "auth-secret": "basic-auth"}) +
 		nginxIngressYAML("digest", "digest.test", "/", "app", map[string]string{"auth-type": "digest", "auth-secret": "basic-auth"}) +
 		fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: basic-auth}\nstringData: {auth: %q}\n", "foo:"+shaHash("bar")+"\n") +
 		fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: basic-map}\nstringData: {alice: %q, bob: %q}\n", shaHash("a-pass"), shaHash("b-pass")) +
@@ -229,6 +231,8 @@ func TestNginxAccessAnnotations(t *testing.T) {
 		{name: "auth-map: bob with alice's password", host: "basic-map.test", headers: map[string]string{"Authorization": basicAuth("bob", "a-pass")}, code: 401},
 		{name: "missing Secret fails closed", host: "basic-missing.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 500},
 		{name: "cross-namespace Secret refused", host: "basic-ns.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 500},
+		{name: "source ranges before authentication", host: "allow-auth.test", code: 403},
+		{name: "inside the range, authentication", host: "allow-auth.test", headers: xff("10.0.0.1"), code: 401},
 		{name: "digest unsupported fails closed", host: "digest.test", code: 500},
 	})
 }

@@ -22,7 +22,7 @@ func init() {
 			Note: "Requests with a longer body get 413; \"0\" turns the limit off. Sizes in bytes or with the nginx units k, m, g. " +
 				"The default comes from the ConfigMap key proxy-body-size (1m)."},
 		NginxAnnotation{Name: "whitelist-source-range", Support: NginxDifferent,
-			Note: "Alias of allowlist-source-range. Clients outside the CIDRs get 403. The client address is the connection's, " +
+			Note: "Alias of allowlist-source-range. Clients outside the CIDRs get 403, before any authentication. The client address is the connection's, " +
 				"or with the ConfigMap's use-forwarded-headers the X-Forwarded-For client behind proxy-real-ip-cidr; Portico reads " +
 				"X-Forwarded-For only from proxies its own --trusted-proxies trusts. An invalid CIDR makes the routes answer 500 (fail closed)."},
 		NginxAnnotation{Name: "allowlist-source-range", Support: NginxDifferent,
@@ -183,7 +183,7 @@ func (np *nginxPolicy) build(n *nginxIngress, host string, hm router.HostMatch) 
 	}
 	p := &router.Policy{Source: src, MaxRequestBody: np.p.MaxRequestBody, ClientIP: np.p.ClientIP, BasicAuth: np.p.BasicAuth,
 		ExtAuth: np.p.ExtAuth, Authorization: np.p.Authorization, RateLimit: np.p.RateLimit,
-		MoreRateLimits: np.p.MoreRateLimits, ConnLimit: np.p.ConnLimit}
+		MoreRateLimits: np.p.MoreRateLimits, ConnLimit: np.p.ConnLimit, NginxOrder: true}
 	if np.hostURLs && p.ExtAuth != nil {
 		if hm != router.HostExact {
 			msg := fmt.Sprintf("auth-url or auth-signin names $host, which Portico substitutes only for rule hosts that are exact names, not %q", displayHost(host))

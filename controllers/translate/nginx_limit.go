@@ -15,7 +15,8 @@ func init() {
 		NginxAnnotation{Name: "limit-rps", Support: NginxDifferent,
 			Note: "Requests per second per client address, in each replica, with a burst of limit-rps × limit-burst-multiplier; refused " +
 				"requests get the ConfigMap's limit-req-status-code (503). nginx's leaky bucket with nodelay is served as a token bucket " +
-				"of burst+1 tokens; refusals carry no Retry-After. The limit is shared by all paths of the Ingress."},
+				"of burst+1 tokens; refusals carry no Retry-After. The limit is shared by all paths of the Ingress and checked first, before source ranges and " +
+				"authentication (as nginx's preaccess phase)."},
 		NginxAnnotation{Name: "limit-rpm", Support: NginxDifferent,
 			Note: "As limit-rps, per minute; with limit-rps both apply."},
 		NginxAnnotation{Name: "limit-burst-multiplier", Support: NginxSupported, Default: "5",

@@ -188,7 +188,7 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 				key.path = strings.TrimSuffix(path, "/")
 			}
 			if nx != nil && nx.canary != nil {
-				t.addNginxCanary(nx, key, pfield(""), &p.Backend)
+				t.addNginxCanary(nx, key, pfield(""), &p)
 				continue
 			}
 			if t.frag == nil {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -53,6 +54,7 @@ type nginxCanaryPath struct {
 	n        *nginxIngress
 	key      claimKey
 	field    string
+	raw      string // the path as written
 	backends []router.WeightedBackend
 }
 
@@ -116,10 +118,10 @@ func nginxCanaryHook(n *nginxIngress) {
 }
 
 // addNginxCanary records a canary path for mergeNginxCanaries.
-func (t *ingressProcessor) addNginxCanary(n *nginxIngress, key claimKey, field string, b *networkingv1.IngressBackend) {
-	bs := t.ingressBackend(n.ref, n.ing.Namespace, b, func() string { return field + ".backend" })
+func (t *ingressProcessor) addNginxCanary(n *nginxIngress, key claimKey, field string, p *networkingv1.HTTPIngressPath) {
+	bs := t.ingressBackend(n.ref, n.ing.Namespace, &p.Backend, func() string { return field + ".backend" })
 	nginxBalanceBackends(n, bs)
-	t.canaries = append(t.canaries, nginxCanaryPath{n: n, key: key, field: field, backends: bs})
+	t.canaries = append(t.canaries, nginxCanaryPath{n: n, key: key, field: field, raw: cmp.Or(p.Path, "/"), backends: bs})
 }
 
 // mergeNginxCanaries merges each canary path into its main route.
@@ -134,7 +136,13 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 		main, ok := t.claims[cp.key]
 		if !ok {
 			t.problem(cp.n.ref, cp.field, SeverityError, "CanaryWithoutMain", fmt.Sprintf(
-				"canary path %q on host %q has no main Ingress with the same host and path; it is not served", cp.key.path, displayHost(cp.key.host)))
+				"canary path %q on host %q has no main Ingress with the same host and path; it is not served", cp.raw, displayHost(cp.key.host)))
+			continue
+		}
+		if !t.isNginxRef(main) {
+			t.problem(cp.n.ref, cp.field, SeverityError, "CanaryWithoutMain", fmt.Sprintf(
+				"canary path %q on host %q: the Ingress routing it, %s, is not of the ingress-nginx class; the canary is not served",
+				cp.raw, displayHost(cp.key.host), main))
 			continue
 		}
 		if other, dup := merged[cp.key]; dup {
@@ -222,4 +230,14 @@ func (c *nginxCanary) weighted(main, canary []router.WeightedBackend) []router.W
 		out = append(out, b)
 	}
 	return out
+}
+
+// isNginxRef reports whether an Ingress is of the ingress-nginx class.
+func (t *ingressProcessor) isNginxRef(ref ObjectRef) bool {
+	for i := range t.snap.Ingresses {
+		if ing := &t.snap.Ingresses[i]; ing.Namespace == ref.Namespace && ing.Name == ref.Name {
+			return IsNginxIngress(ing, t.snap.IngressClasses, t.opts)
+		}
+	}
+	return false
 }

@@ -74,8 +74,10 @@ func nginxLimits(n *nginxIngress) {
 	scope := "ingress-nginx/" + n.ref.String()
 	p := n.pol()
 	reqStatus := n.globalStatus("limit-req-status-code")
+	mult = min(mult, 1<<10)
 	limit := func(rate int, per time.Duration) *router.LocalRateLimit {
-		return &router.LocalRateLimit{Requests: uint32(min(rate, 1<<30)), Per: per, Burst: uint32(min(rate*mult, 1<<30)) + 1,
+		rate = min(rate, 1<<20)
+		return &router.LocalRateLimit{Requests: uint32(rate), Per: per, Burst: uint32(rate*mult) + 1,
 			Key: router.RateKeyClientIP, Status: reqStatus, Exempt: exempt, Scope: scope}
 	}
 	if rps > 0 {

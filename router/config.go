@@ -204,6 +204,9 @@ type CORS struct {
 	// PreflightStatus answers preflight requests (0 means 200;
 	// ingress-nginx answers 204).
 	PreflightStatus int `json:"preflightStatus,omitempty"`
+	// WildcardOneLabel makes "*." in an origin match exactly one label
+	// (ingress-nginx), not any number.
+	WildcardOneLabel bool `json:"wildcardOneLabel,omitempty"`
 }
 
 // Retry says how often and on what an attempt is retried: connection

@@ -107,7 +107,8 @@ func (c *CORS) allows(origin string) bool {
 		if !ok || as != scheme || ap != port {
 			continue
 		}
-		if ah == host || strings.HasPrefix(ah, "*") && strings.HasSuffix(host, ah[1:]) && len(host) > len(ah)-1 {
+		if ah == host || strings.HasPrefix(ah, "*") && strings.HasSuffix(host, ah[1:]) && len(host) > len(ah)-1 &&
+			(!c.WildcardOneLabel || !strings.Contains(host[:len(host)-len(ah)+1], ".")) {
 			return true
 		}
 	}

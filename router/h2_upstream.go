@@ -154,4 +154,5 @@ func (st *proxyState) filterResponse(h *fasthttp.ResponseHeader) {
 		route.CORS.respond(rh, st.x.Header.Get(hOrigin))
 	}
 	st.sessionResponse(rh)
+	st.policy.respond(rh, h.StatusCode())
 }

@@ -27,6 +27,9 @@ type Policy struct {
 	// Secret, a bad field): every request of its routes is answered 500,
 	// so they are never served unchecked. It is the reason, for tools.
 	Invalid string `json:"invalid,omitempty"`
+	// InvalidStatus, when set, answers the requests of an Invalid policy
+	// instead of 500 (ingress-nginx answers 503).
+	InvalidStatus int `json:"invalidStatus,omitempty"`
 	// MaxRequestBody, when positive, answers 413 to requests whose body
 	// is longer (by Content-Length, or as it is read).
 	MaxRequestBody int64 `json:"maxRequestBody,omitempty"`

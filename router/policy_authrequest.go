@@ -30,6 +30,10 @@ type AuthRequest struct {
 	// URL already has one.
 	SigninURL   string `json:"signinURL,omitempty"`
 	SigninParam string `json:"signinParam,omitempty"`
+	// The Set-Cookie headers of a 2xx answer go to the client with the
+	// backend's answer when its status is 2xx or 3xx (nginx's add_header
+	// codes), or whatever it is with AlwaysSetCookie.
+	AlwaysSetCookie bool `json:"alwaysSetCookie,omitempty"`
 }
 
 // authRequestStep is a compiled HTTP ExtAuth with AuthRequest.
@@ -148,6 +152,9 @@ func (s *authRequestStep) check(_ context.Context, x *Exchange, resp Headers, ps
 				x.Header.Add(h, v)
 			}
 		}
+		if c := answer.Header.Values("Set-Cookie"); len(c) > 0 {
+			ps.authCookies, ps.authCookiesAlways = c, s.cfg.AlwaysSetCookie
+		}
 		return 0, ""
 	case code == http.StatusUnauthorized && s.signin != nil:
 		for _, v := range answer.Header.Values("Set-Cookie") {
@@ -214,5 +221,23 @@ func eachHeader(h Headers, f func(k, v string)) {
 		for k, v := range h.h.All() {
 			f(string(k), string(v))
 		}
+	}
+}
+
+// respond adds what the policy checks keep for the client's answer: the
+// auth service's cookies (see AuthRequest.AlwaysSetCookie).
+func (ps *policyState) respond(h Headers, status int) {
+	if len(ps.authCookies) == 0 {
+		return
+	}
+	switch status {
+	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+	default:
+		if !ps.authCookiesAlways {
+			return
+		}
+	}
+	for _, c := range ps.authCookies {
+		h.Add("Set-Cookie", c)
 	}
 }

@@ -45,6 +45,10 @@ type policyState struct {
 	// (see done).
 	conns    *connCounter
 	connAddr netip.Addr
+	// authCookies are the Set-Cookie values of an admitting auth_request
+	// answer, for the client's answer (see policyState.respond).
+	authCookies       []string
+	authCookiesAlways bool
 }
 
 // Check compiles the policy, reporting what makes it unusable (with the
@@ -245,6 +249,9 @@ func (route *CompiledRoute) policyAnswer(ctx context.Context, x *Exchange, resp 
 	}
 	c, err := p.chain()
 	if err != nil {
+		if p.InvalidStatus >= 500 && p.InvalidStatus <= 599 {
+			return p.InvalidStatus, "route policy is invalid"
+		}
 		return http.StatusInternalServerError, "route policy is invalid"
 	}
 	return c.run(ctx, x, resp, ps)

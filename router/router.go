@@ -317,6 +317,10 @@ func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, strin
 	}
 	if route.Policy != nil {
 		if code, text := route.policyAnswer(ctx, x, resp, &st.policy); code != 0 {
+			if route.CORS != nil {
+				// A browser can only read a refusal it is allowed to.
+				route.CORS.respond(resp, x.Header.Get(hOrigin))
+			}
 			return code, text
 		}
 	}
@@ -493,6 +497,7 @@ func modifyResponse(resp *http.Response) error {
 			st.route.CORS.respond(resp.Header, st.x.Header.Get(hOrigin))
 		}
 		st.sessionResponse(resp.Header)
+		st.policy.respond(resp.Header, resp.StatusCode)
 		if st.route.shape.override(resp.StatusCode) != nil {
 			// The shapeWriter answers the override's body: the backend's
 			// is not copied.

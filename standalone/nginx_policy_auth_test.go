@@ -30,6 +30,7 @@ func newAuthService(t *testing.T) *authService {
 		switch r.Header.Get("Authorization") {
 		case "Bearer good":
 			w.Header().Set("X-Auth-User", "alice")
+			w.Header().Set("Set-Cookie", "session=refreshed")
 			w.WriteHeader(200)
 		case "Bearer forbidden":
 			w.WriteHeader(403)
@@ -78,6 +79,8 @@ func TestNginxExternalAuth(t *testing.T) {
 			"auth-signin": "https://login.test/start?rd=$escaped_request_uri", "auth-method": "POST"}) +
 		nginxIngressYAML("signin-param", "signin-param.test", "/", "app", map[string]string{"auth-url": auth.url + "/auth",
 			"auth-signin": "https://login.test/start?x=1", "auth-signin-redirect-param": "back"}) +
+		nginxIngressYAML("always", "always.test", "/", "app", map[string]string{"auth-url": auth.url + "/auth",
+			"auth-always-set-cookie": "true"}) +
 		nginxIngressYAML("down", "down.test", "/", "app", map[string]string{"auth-url": "http://" + closedPort(t) + "/auth"}) +
 		nginxIngressYAML("bad-url", "bad-url.test", "/", "app", map[string]string{"auth-url": "not a url"})
 	addr := nginxRun(t, m, nil, "plain.test")
@@ -88,7 +91,7 @@ func TestNginxExternalAuth(t *testing.T) {
 		{name: "no credentials: 401 with the service's challenge", host: "ext.test", code: 401,
 			want: map[string]string{"WWW-Authenticate": `Bearer realm="test"`}},
 		{name: "admitted: response headers copied, the client's own replaced", host: "ext.test", path: "/p?q=1", headers: bearer("good"),
-			code: 200, bodyPrefix: "app /p", want: map[string]string{"X-Got-User": "alice"}},
+			code: 200, bodyPrefix: "app /p", want: map[string]string{"X-Got-User": "alice", "Set-Cookie": "session=refreshed"}},
 	})
 	for k, v := range map[string]string{"X-Original-Url": "http://ext.test/p?q=1", "X-Original-Method": "GET",
 		"X-Auth-Request-Redirect": "/p?q=1", "X-Sent-From": "nginx-ingress-controller", "X-Real-Ip": "127.0.0.1",
@@ -98,10 +101,14 @@ func TestNginxExternalAuth(t *testing.T) {
 		}
 	}
 	runCases(t, addr, []nginxCase{
+		{name: "the auth cookie is not set on an error answer", host: "ext.test", path: "/status500", headers: bearer("good"), code: 500,
+			want: map[string]string{"Set-Cookie": ""}},
+		{name: "auth-always-set-cookie sets it on errors too", host: "always.test", path: "/status500", headers: bearer("good"), code: 500,
+			want: map[string]string{"Set-Cookie": "session=refreshed"}},
 		{name: "403 passed to the client", host: "ext.test", headers: bearer("forbidden"), code: 403},
 		{name: "other answers are 500", host: "ext.test", headers: bearer("boom"), code: 500},
 		{name: "unreachable service is 500", host: "down.test", code: 500},
-		{name: "invalid auth-url fails closed", host: "bad-url.test", code: 500},
+		{name: "invalid auth-url fails closed", host: "bad-url.test", code: 503},
 		{name: "signin: 401 becomes a redirect with rd", host: "signin.test", path: "/p?q=1", code: 302,
 			want: map[string]string{"Location": "https://login.test/start?rd=http%3A%2F%2Fsignin.test%2Fp%3Fq%3D1", "Set-Cookie": "csrf=1"}},
 		{name: "signin: admitted requests pass", host: "signin.test", headers: bearer("good"), code: 200},
@@ -207,6 +214,10 @@ func TestNginxCORS(t *testing.T) {
 				"Access-Control-Expose-Headers": "X-Exposed"}},
 		{name: "wildcard subdomain", host: "list.test", headers: map[string]string{"Origin": "https://a.example.org"}, code: 200,
 			want: map[string]string{"Access-Control-Allow-Origin": "https://a.example.org", "Access-Control-Expose-Headers": "X-Exposed"}},
+		{name: "wildcard matches one label only", host: "list.test", headers: map[string]string{"Origin": "https://a.b.example.org"}, code: 200,
+			want: map[string]string{"Access-Control-Allow-Origin": ""}},
+		{name: "origin port must match", host: "list.test", headers: map[string]string{"Origin": "https://app.example.com:8443"}, code: 200,
+			want: map[string]string{"Access-Control-Allow-Origin": ""}},
 		{name: "origin not listed", host: "list.test", headers: map[string]string{"Origin": "https://evil.test"}, code: 200,
 			want: map[string]string{"Access-Control-Allow-Origin": ""}},
 		{name: "wildcard needs a subdomain", host: "list.test", headers: map[string]string{"Origin": "https://example.org"}, code: 200,

@@ -85,6 +85,10 @@ func echo(t *testing.T, name string) string {
 			}
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/status500" {
+			http.Error(w, "failed", 500)
+			return
+		}
 		w.Header().Set("X-Got-Authorization", r.Header.Get("Authorization"))
 		w.Header().Set("X-Got-User", r.Header.Get("X-Auth-User"))
 		fmt.Fprintf(w, "%s %s", name, r.URL.Path)
@@ -203,6 +207,8 @@ func TestNginxAccessAnnotations(t *testing.T) {
 		nginxIngressYAML("basic-ns", "basic-ns.test", "/", "app", map[string]string{"auth-type": "basic", "auth-secret": "other/basic-auth"}) +
 		nginxIngressYAML("allow-auth", "allow-auth.test", "/", "app", map[string]string{"whitelist-source-range": "10.0.0.0/8",
 			"auth-type": "basic", "auth-secret": "basic-auth"}) +
+		nginxIngressYAML("basic-cors", "basic-cors.test", "/", "app", map[string]string{"auth-type": "basic", "auth-secret": "basic-auth",
+			"enable-cors": "true"}) +
 		nginxIngressYAML("digest", "digest.test", "/", "app", map[string]string{"auth-type": "digest", "auth-secret": "basic-auth"}) +
 		fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: basic-auth}\nstringData: {auth: %q}\n", "foo:"+shaHash("bar")+"\n") +
 		fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: basic-map}\nstringData: {alice: %q, bob: %q}\n", shaHash("a-pass"), shaHash("b-pass")) +
@@ -222,17 +228,19 @@ func TestNginxAccessAnnotations(t *testing.T) {
 		{name: "allowlist: forwarded client outside", host: "allow-out.test", headers: xff("192.0.2.1"), code: 403},
 		{name: "allowlist: inside", host: "allow-in.test", code: 200, bodyPrefix: "app /"},
 		{name: "denylist before allowlist", host: "deny.test", code: 403},
-		{name: "invalid CIDR fails closed", host: "bad-cidr.test", headers: xff("10.1.2.3"), code: 500},
+		{name: "invalid CIDR fails closed", host: "bad-cidr.test", headers: xff("10.1.2.3"), code: 503},
 		{name: "basic: no credentials", host: "basic.test", code: 401, want: map[string]string{"WWW-Authenticate": `Basic realm="test auth", charset="UTF-8"`}},
 		{name: "basic: wrong password", host: "basic.test", headers: map[string]string{"Authorization": basicAuth("foo", "baz")}, code: 401},
 		{name: "basic: right", host: "basic.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 200,
 			want: map[string]string{"X-Got-Authorization": ""}},
 		{name: "auth-map: alice", host: "basic-map.test", headers: map[string]string{"Authorization": basicAuth("alice", "a-pass")}, code: 200},
 		{name: "auth-map: bob with alice's password", host: "basic-map.test", headers: map[string]string{"Authorization": basicAuth("bob", "a-pass")}, code: 401},
-		{name: "missing Secret fails closed", host: "basic-missing.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 500},
-		{name: "cross-namespace Secret refused", host: "basic-ns.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 500},
+		{name: "missing Secret fails closed", host: "basic-missing.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 503},
+		{name: "cross-namespace Secret refused", host: "basic-ns.test", headers: map[string]string{"Authorization": basicAuth("foo", "bar")}, code: 503},
+		{name: "a refusal carries the CORS headers", host: "basic-cors.test", headers: map[string]string{"Origin": "https://web.test"}, code: 401,
+			want: map[string]string{"Access-Control-Allow-Origin": "https://web.test"}},
 		{name: "source ranges before authentication", host: "allow-auth.test", code: 403},
 		{name: "inside the range, authentication", host: "allow-auth.test", headers: xff("10.0.0.1"), code: 401},
-		{name: "digest unsupported fails closed", host: "digest.test", code: 500},
+		{name: "digest unsupported fails closed", host: "digest.test", code: 503},
 	})
 }

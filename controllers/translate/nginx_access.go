@@ -14,7 +14,8 @@ import (
 // Ingress (per rule host where an annotation names $host), attached to
 // each of its routes by the hook below. An annotation that cannot be
 // honoured safely (a bad CIDR, a missing auth Secret) makes the policy
-// Invalid: the routes answer 500 and are never served unchecked.
+// Invalid: the routes answer 503, as ingress-nginx's denied locations, and
+// are never served unchecked.
 
 func init() {
 	registerNginx(
@@ -24,13 +25,13 @@ func init() {
 		NginxAnnotation{Name: "whitelist-source-range", Support: NginxDifferent,
 			Note: "Alias of allowlist-source-range. Clients outside the CIDRs get 403, before any authentication. The client address is the connection's, " +
 				"or with the ConfigMap's use-forwarded-headers the X-Forwarded-For client behind proxy-real-ip-cidr; Portico reads " +
-				"X-Forwarded-For only from proxies its own --trusted-proxies trusts. An invalid CIDR makes the routes answer 500 (fail closed)."},
+				"X-Forwarded-For only from proxies its own --trusted-proxies trusts. An invalid CIDR makes the routes answer 503 (fail closed)."},
 		NginxAnnotation{Name: "allowlist-source-range", Support: NginxDifferent,
 			Note: "Clients outside the CIDRs get 403 (ConfigMap default whitelist-source-range); client address as for whitelist-source-range. " +
-				"An invalid CIDR makes the routes answer 500 (fail closed)."},
+				"An invalid CIDR makes the routes answer 503 (fail closed)."},
 		NginxAnnotation{Name: "denylist-source-range", Support: NginxDifferent,
 			Note: "Clients inside the CIDRs get 403, checked before the allowlist (ConfigMap default denylist-source-range); client address as " +
-				"for whitelist-source-range. An invalid CIDR makes the routes answer 500 (fail closed)."},
+				"for whitelist-source-range. An invalid CIDR makes the routes answer 503 (fail closed)."},
 	)
 	onNginxIngress(100, "access", nginxAccess)
 	onNginxRoute(900, "policy", nginxAttachPolicy)
@@ -56,9 +57,10 @@ func (n *nginxIngress) pol() *nginxPolicy {
 }
 
 // failClosed reports an annotation that cannot be honoured safely: an
-// Error problem, and the Ingress's routes answer 500.
+// Error problem, and the Ingress's routes answer 503 (as ingress-nginx
+// answers for a denied location).
 func (n *nginxIngress) failClosed(name, reason, msg string) {
-	n.problem(name, SeverityError, reason, msg+"; its routes answer 500 until this is fixed")
+	n.problem(name, SeverityError, reason, msg+"; its routes answer 503 until this is fixed")
 	n.pol().invalid = append(n.pol().invalid, NginxAnnotationPrefix+name+": "+msg)
 }
 
@@ -92,7 +94,7 @@ func nginxAccess(n *nginxIngress) {
 			pfx, err := parseCIDR(f)
 			if err != nil {
 				msg := "ingress-nginx ConfigMap key proxy-real-ip-cidr: " + err.Error()
-				n.t.problem(n.ref, "metadata.annotations", SeverityError, "InvalidConfigMap", msg+"; the routes answer 500")
+				n.t.problem(n.ref, "metadata.annotations", SeverityError, "InvalidConfigMap", msg+"; the routes answer 503")
 				p.invalid = append(p.invalid, msg)
 				continue
 			}
@@ -179,7 +181,7 @@ func (t *ingressProcessor) nginxDefaultPolicy(n *nginxIngress) {
 func (np *nginxPolicy) build(n *nginxIngress, host string, hm router.HostMatch) *router.Policy {
 	src := n.ref.String() + " (ingress-nginx annotations)"
 	if len(np.invalid) > 0 {
-		return &router.Policy{Source: src, Invalid: strings.Join(np.invalid, "; ")}
+		return &router.Policy{Source: src, Invalid: strings.Join(np.invalid, "; "), InvalidStatus: 503}
 	}
 	p := &router.Policy{Source: src, MaxRequestBody: np.p.MaxRequestBody, ClientIP: np.p.ClientIP, BasicAuth: np.p.BasicAuth,
 		ExtAuth: np.p.ExtAuth, Authorization: np.p.Authorization, RateLimit: np.p.RateLimit,
@@ -187,14 +189,14 @@ func (np *nginxPolicy) build(n *nginxIngress, host string, hm router.HostMatch) 
 	if np.hostURLs && p.ExtAuth != nil {
 		if hm != router.HostExact {
 			msg := fmt.Sprintf("auth-url or auth-signin names $host, which Portico substitutes only for rule hosts that are exact names, not %q", displayHost(host))
-			n.problem("auth-url", SeverityError, "InvalidAnnotation", msg+"; these routes answer 500")
-			return &router.Policy{Source: src, Invalid: msg}
+			n.problem("auth-url", SeverityError, "InvalidAnnotation", msg+"; these routes answer 503")
+			return &router.Policy{Source: src, Invalid: msg, InvalidStatus: 503}
 		}
 		p.ExtAuth = withHost(p.ExtAuth, host)
 	}
 	if err := p.Check(); err != nil {
-		n.t.problem(n.ref, "metadata.annotations", SeverityError, "InvalidAnnotation", "ingress-nginx annotations: "+err.Error()+"; the routes answer 500")
-		return &router.Policy{Source: src, Invalid: err.Error()}
+		n.t.problem(n.ref, "metadata.annotations", SeverityError, "InvalidAnnotation", "ingress-nginx annotations: "+err.Error()+"; the routes answer 503")
+		return &router.Policy{Source: src, Invalid: err.Error(), InvalidStatus: 503}
 	}
 	return p
 }

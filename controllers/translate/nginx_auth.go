@@ -18,14 +18,14 @@ import (
 func init() {
 	registerNginx(
 		NginxAnnotation{Name: "auth-type", Support: NginxDifferent,
-			Note: "\"basic\" is supported; \"digest\" is not, and an Ingress asking for it has its routes answer 500 (never served " +
-				"unauthenticated). Where ingress-nginx answers 503 for an unusable auth configuration, Portico answers 500."},
+			Note: "\"basic\" is supported; \"digest\" is not, and an Ingress asking for it has its routes answer 503 (never served " +
+				"unauthenticated), as ingress-nginx answers for an unusable auth configuration."},
 		NginxAnnotation{Name: "auth-secret", Support: NginxDifferent,
 			Note: "namespace/name or name. A Secret in another namespace is refused unless the ConfigMap sets " +
-				"allow-cross-namespace-resources: \"true\". A missing Secret or key makes the routes answer 500."},
+				"allow-cross-namespace-resources: \"true\". A missing Secret or key makes the routes answer 503, as ingress-nginx."},
 		NginxAnnotation{Name: "auth-secret-type", Support: NginxDifferent, Default: "auth-file",
 			Note: "auth-file: the htpasswd lines in the key auth; auth-map: each key a user, its value the hash. Accepted hashes: " +
-				"apr1 MD5, {SHA}, {SSHA}, crypt SHA-256/512 and bcrypt; DES crypt and plain-text entries are refused (the routes answer 500)."},
+				"apr1 MD5, {SHA}, {SSHA}, crypt SHA-256/512 and bcrypt; DES crypt and plain-text entries are refused (the routes answer 503)."},
 		NginxAnnotation{Name: "auth-realm", Support: NginxSupported,
 			Note: "The realm of the WWW-Authenticate challenge (Portico's default when unset: \"Restricted\")."},
 	)

@@ -18,7 +18,7 @@ func init() {
 			Note: "Every request is first sent (headers only, GET unless auth-method) to the URL with X-Original-URL, X-Original-Method, " +
 				"X-Sent-From, X-Real-IP, X-Forwarded-For and X-Auth-Request-Redirect; 2xx admits it, 401 and 403 are answered to the client, " +
 				"anything else (or an unreachable service) is answered 500. $host, $http_host and $server_name in the URL are replaced " +
-				"by the rule's host (exact hosts only); other nginx variables are refused. An invalid URL makes the routes answer 500. " +
+				"by the rule's host (exact hosts only); other nginx variables are refused. An invalid URL makes the routes answer 503. " +
 				"The client gets Portico's own text for 401/403, not the auth service's body."},
 		NginxAnnotation{Name: "auth-method", Support: NginxSupported,
 			Note: "The method of the auth request; X-Original-URI and X-Scheme are then sent too."},
@@ -38,8 +38,10 @@ func init() {
 			Note: "Auth answers are not cached: every request asks the auth service."},
 		NginxAnnotation{Name: "auth-proxy-set-headers", Support: NginxUnsupported,
 			Note: "The headers of the named ConfigMap are not sent to the auth service (only the client's own headers and the X-Original-* set)."},
-		NginxAnnotation{Name: "auth-always-set-cookie", Support: NginxUnsupported,
-			Note: "Set-Cookie of a successful auth answer is not passed to the client (only with a sign-in redirect)."},
+		NginxAnnotation{Name: "auth-always-set-cookie", Support: NginxDifferent, Default: "false",
+			Note: "The Set-Cookie headers of an admitting auth answer go to the client with the backend's answer when it is 200, 201, " +
+				"204, 206, 301, 302, 303, 304, 307 or 308, and with any status when this is true; Portico's own error answers (no " +
+				"endpoint, a failed upstream) never carry them."},
 		NginxAnnotation{Name: "auth-keepalive", Support: NginxDifferent,
 			Note: "Accepted: Portico always keeps connections to the auth service alive (up to 64 idle)."},
 		NginxAnnotation{Name: "auth-keepalive-requests", Support: NginxDifferent, Default: "1000",
@@ -117,6 +119,9 @@ func nginxAuthURL(n *nginxIngress) {
 		} else {
 			ar.SigninParam = v
 		}
+	}
+	if v, ok := n.value("auth-always-set-cookie"); ok {
+		ar.AlwaysSetCookie = n.nginxBool("auth-always-set-cookie", v, false)
 	}
 	ea := &router.ExtAuth{HTTP: &router.HTTPExtAuth{URL: raw, AuthRequest: ar}}
 	if v, ok := n.value("auth-response-headers"); ok {

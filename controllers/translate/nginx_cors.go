@@ -17,7 +17,7 @@ func init() {
 				"responses to an allowed Origin get Access-Control-Allow-Origin and friends. Differences: an OPTIONS without those " +
 				"headers goes to the backend, and responses to requests without an allowed Origin get no CORS headers."},
 		NginxAnnotation{Name: "cors-allow-origin", Support: NginxDifferent, Default: "*",
-			Note: "A comma-separated list of scheme://host[:port], with *. for subdomains (any depth), or *. With * and credentials " +
+			Note: "A comma-separated list of scheme://host[:port], with *. for one subdomain label (as ingress-nginx), or *. With * and credentials " +
 				"Portico echoes the request's Origin (browsers refuse * with credentials), without credentials it sends *. Invalid " +
 				"entries are skipped, as ingress-nginx does."},
 		NginxAnnotation{Name: "cors-allow-methods", Support: NginxSupported, Default: "GET, PUT, POST, DELETE, PATCH, OPTIONS",
@@ -51,7 +51,7 @@ func nginxCORS(n *nginxIngress, _ nginxPath, r *router.Route) {
 	if v, _ := n.value("enable-cors"); !n.nginxBool("enable-cors", v, false) {
 		return
 	}
-	c := &router.CORS{PreflightStatus: 204, MaxAge: 1728000, AllowCredentials: true}
+	c := &router.CORS{PreflightStatus: 204, MaxAge: 1728000, AllowCredentials: true, WildcardOneLabel: true}
 	if v, ok := n.value("cors-allow-origin"); ok {
 		for _, o := range splitList(v) {
 			if o == "*" {

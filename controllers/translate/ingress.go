@@ -161,7 +161,7 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 		t.noRedirect[ingressKind+"/"+ing.Namespace+"/"+ing.Name] = true
 	}
 	hsts := t.hsts(ing, ref)
-	if db := ing.Spec.DefaultBackend; db != nil {
+	if db := ing.Spec.DefaultBackend; db != nil && (nx == nil || nx.canary == nil) {
 		t.ingressDefault(ing, ref, db)
 		if nx != nil {
 			t.nginxDefaultPolicy(nx)

@@ -23,8 +23,8 @@ func init() {
 			Note: "The canary Ingress's paths join the main Ingress's routes with the same host and path (precedence by header, then cookie, " +
 				"then weight) and inherit everything else from the main Ingress, its policies included; the canary's other annotations " +
 				"are ignored (reported), except load-balance and upstream-hash-by, which apply to the canary's backend. A canary path " +
-				"without a main Ingress is not served (Error); a second canary for the same path is ignored. The canary's own TLS and " +
-				"default backend are translated as for any Ingress."},
+				"without a main Ingress of the ingress-nginx class is not served (Error); a second canary for the same path is ignored; " +
+				"the canary's default backend is not used. The canary's spec.tls is loaded as for any Ingress."},
 		NginxAnnotation{Name: "canary-weight", Support: NginxSupported, Default: "0",
 			Note: "The share of the remaining requests (0 to canary-weight-total) sent to the canary."},
 		NginxAnnotation{Name: "canary-weight-total", Support: NginxSupported, Default: "100",
@@ -100,6 +100,10 @@ func nginxCanaryHook(n *nginxIngress) {
 		c.jar = ""
 	}
 	n.canary = c
+	if n.ing.Spec.DefaultBackend != nil {
+		n.t.problem(n.ref, "spec.defaultBackend", SeverityWarning, "IgnoredOnCanary",
+			"the default backend of a canary Ingress is not used (a canary is never a catch-all)")
+	}
 	var ignored []string
 	for k := range n.ing.Annotations {
 		name, ok := strings.CutPrefix(k, NginxAnnotationPrefix)

@@ -226,3 +226,31 @@ func TestNginxCORS(t *testing.T) {
 			code: 200, bodyPrefix: "app /", want: map[string]string{"Access-Control-Allow-Origin": ""}},
 	})
 }
+
+// TestNginxLimitConnections is ingress-nginx's e2e case: 20 concurrent
+// slow requests with limit-connections 8 give 8 × 200 and 12 × 503.
+func TestNginxLimitConnections(t *testing.T) {
+	app := echo(t, "app")
+	m := nginxService("app", app) +
+		nginxIngressYAML("conns", "conns.test", "/", "app", map[string]string{"limit-connections": "8"})
+	addr := nginxRun(t, m, nil, "conns.test")
+	results := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, _ := send(t, addr, "GET", "conns.test", "/slow", nil, "")
+			results <- c
+		}()
+	}
+	wg.Wait()
+	close(results)
+	count := map[int]int{}
+	for c := range results {
+		count[c]++
+	}
+	if count[200] != 8 || count[503] != 12 {
+		t.Errorf("answers %v, want 8 × 200 and 12 × 503", count)
+	}
+}

@@ -25,10 +25,24 @@ func TestNginxPolicyGolden(t *testing.T) {
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			res := translate.Translate(loadSnapshot(t, in), opts)
+			snap := loadSnapshot(t, in)
+			before := deepCopy(snap)
+			res := translate.Translate(snap, opts)
 			got, err := yaml.Marshal(res)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !samesnapshot(snap, before) {
+				t.Fatal("Translate modified its input")
+			}
+			rev := deepCopy(snap)
+			reverse(rev.Ingresses)
+			reverse(rev.Services)
+			reverse(rev.EndpointSlices)
+			reverse(rev.Secrets)
+			reverse(rev.IngressClasses)
+			if again, _ := yaml.Marshal(translate.Translate(rev, opts)); string(again) != string(got) {
+				t.Fatalf("translation depends on input order:\n%s\n---\n%s", got, again)
 			}
 			out := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
 			if *update {

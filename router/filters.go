@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -35,7 +36,7 @@ func (ops *HeaderOps) apply(h Headers) {
 func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string {
 	switch {
 	case re != nil:
-		return re.ReplaceAllString(path, m.Value)
+		return cleanRewrittenPath(re.ReplaceAllString(path, m.Value))
 	case m.StringPrefix != "":
 		return m.Value + strings.TrimPrefix(path, m.StringPrefix)
 	case !m.ReplacePrefix:
@@ -58,6 +59,9 @@ func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string
 // redirectTo is the Location and status of the route's redirect for x.
 func (route *CompiledRoute) redirectTo(x *Exchange) (string, int) {
 	rd := route.Redirect
+	if rd.Location != "" {
+		return rd.Location, cmp.Or(rd.StatusCode, http.StatusFound)
+	}
 	scheme := "http"
 	if x.TLS {
 		scheme = "https"

@@ -36,7 +36,7 @@ func (ops *HeaderOps) apply(h Headers) {
 func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string {
 	switch {
 	case re != nil:
-		return cleanRewrittenPath(re.ReplaceAllString(path, m.Value))
+		return re.ReplaceAllString(path, m.Value)
 	case m.StringPrefix != "":
 		return m.Value + strings.TrimPrefix(path, m.StringPrefix)
 	case !m.ReplacePrefix:
@@ -121,7 +121,10 @@ func (route *CompiledRoute) rewriteRequest(x *Exchange) {
 	if rw.Hostname != "" {
 		x.Host, x.rewritten = rw.Hostname, true
 	}
-	if rw.Path != nil {
+	switch {
+	case rw.Path != nil && route.rewriteRe != nil:
+		x.Path, x.RawPath, x.rewritten = regexRewrite(x, rw.Path.Value, route.rewriteRe)
+	case rw.Path != nil:
 		x.Path, x.RawPath, x.rewritten = rw.Path.modifyPath(x.Path, route.Path, route.rewriteRe), "", true
 	}
 }

@@ -28,8 +28,8 @@ func init() {
 				"Differences: expressions are RE2, not PCRE (no lookaround or backreferences; such a path is reported and not served), " +
 				"and they match the canonical path, in which reserved characters stay percent-encoded (nginx matches the decoded path)."},
 		NginxAnnotation{Name: "rewrite-target", Support: NginxSupported,
-			Note: "the whole forwarded path becomes the target, $1…$9 being the groups of the path expression (matched case-insensitively " +
-				"on the decoded path, as nginx's rewrite); the query is kept. It makes every path of the host a regular expression, " +
+			Note: "the whole forwarded path becomes the target, $1…$9 being the groups of the path expression (matched case-insensitively, " +
+				"on the canonical path in which reserved characters stay percent-encoded, where nginx uses the decoded path, so a group never turns %2F into a segment); the query is kept. It makes every path of the host a regular expression, " +
 				"as use-regex does. Only $0…$9 may follow a $; the rewritten path is canonicalised (no dot segments or empty segments) " +
 				"before it is forwarded, where nginx forwards it as it is."},
 	)

@@ -177,7 +177,7 @@ func (n *nginxIngress) timeouts(r *router.Route) {
 	for _, c := range strings.Fields(conds) {
 		switch c {
 		case "off":
-			r.Retry = nil
+			r.Retry = &router.Retry{Attempts: 0} // not even the default second connect
 			return
 		case "error", "timeout", "invalid_header", "non_idempotent":
 		default:

@@ -34,7 +34,9 @@ func init() {
 
 // isNginxSnippet reports whether an annotation (without prefix) is a
 // snippet of raw nginx configuration.
-func isNginxSnippet(name string) bool { return strings.HasSuffix(name, "-snippet") || name == "snippet" }
+func isNginxSnippet(name string) bool {
+	return strings.HasSuffix(name, "-snippet") || name == "snippet"
+}
 
 // refuseSnippets refuses an Ingress that carries any snippet annotation.
 func refuseSnippets(n *nginxIngress) {

@@ -59,7 +59,15 @@ func (r *CompiledRoute) untriedVerdict(path string, v explainView, winner *Compi
 	if winner == nil {
 		return "would match, but was not reached" // not expected: every matching path is tried
 	}
-	why := "it comes first among routes of the same path (precedence, then configuration order)"
+	why := "it comes first in configuration order (the oldest object wins)"
+	switch {
+	case winner.Method != "" && r.Method == "":
+		why = "a method match wins among routes of the same path"
+	case len(winner.headers) > len(r.headers):
+		why = "more header matches win among routes of the same path"
+	case len(winner.query) > len(r.query):
+		why = "more query matches win among routes of the same path"
+	}
 	switch {
 	case winner.PathMatch == PathExact && r.PathMatch != PathExact:
 		why = "an Exact path beats regular expressions and prefixes"

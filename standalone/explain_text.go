@@ -38,7 +38,9 @@ func (v ExplainView) WriteJSON(w io.Writer) error {
 // the decision.
 func (v ExplainView) WriteText(w io.Writer) error {
 	var b strings.Builder
-	line := func(label, format string, args ...any) { fmt.Fprintf(&b, "%-11s %s\n", label, fmt.Sprintf(format, args...)) }
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "%-11s %s\n", label, fmt.Sprintf(format, args...))
+	}
 	line("request", "%s", v.Request)
 	line("listener", "%s", v.Listener)
 	for _, o := range v.OtherListeners {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -49,7 +50,7 @@ func ListSnapshot(ctx context.Context, cfg *rest.Config, opts SnapshotOptions) (
 		classes networkingv1.IngressClassList
 		ings    networkingv1.IngressList
 		svcs    corev1.ServiceList
-		slices  discoveryv1.EndpointSliceList
+		eps     discoveryv1.EndpointSliceList
 		secrets corev1.SecretList
 	)
 	if err := c.List(ctx, &classes); err != nil {
@@ -61,19 +62,19 @@ func ListSnapshot(ctx context.Context, cfg *rest.Config, opts SnapshotOptions) (
 	if err := c.List(ctx, &svcs, ns); err != nil {
 		return nil, fmt.Errorf("listing Services: %w", err)
 	}
-	if err := c.List(ctx, &slices, ns); err != nil {
+	if err := c.List(ctx, &eps, ns); err != nil {
 		return nil, fmt.Errorf("listing EndpointSlices: %w", err)
 	}
 	tlsOnly := client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))}
 	if err := c.List(ctx, &secrets, ns, tlsOnly); err != nil {
 		return nil, fmt.Errorf("listing TLS Secrets: %w", err)
 	}
-	snap.IngressClasses, snap.Ingresses, snap.Services, snap.EndpointSlices = classes.Items, ings.Items, svcs.Items, slices.Items
+	snap.IngressClasses, snap.Ingresses, snap.Services, snap.EndpointSlices = classes.Items, ings.Items, svcs.Items, eps.Items
 	extra, err := referencedSecrets(ctx, c, ings.Items, secrets.Items)
 	if err != nil {
 		return nil, err
 	}
-	snap.Secrets = append(secrets.Items, extra...)
+	snap.Secrets = slices.Concat(secrets.Items, extra)
 	if opts.GatewayAPI {
 		kinds, _ := detectGatewayAPI(c.RESTMapper())
 		if err := listGatewayAPI(ctx, c, c, &configMaps{}, opts.Namespace, kinds, snap); err != nil {

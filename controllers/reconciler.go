@@ -84,6 +84,8 @@ type Reconciler struct {
 	resync     atomic.Bool
 	lastResync time.Time
 	Applied    *dataplane.AppliedLog
+	// problems, when set, receives the problems of each table served.
+	problems *currentProblems
 	// published are the addresses last written into Ingress status.
 	published []networkingv1.IngressLoadBalancerIngress
 }

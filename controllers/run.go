@@ -72,6 +72,11 @@ type Options struct {
 	// running without them (Translate.Istio turns Istio on).
 	IstioRequired bool
 
+	// Debug, when set, adds read-only pages to the metrics server (for
+	// /debug/explain and /dashboard); paths it serves are DebugPaths.
+	Debug      DebugHandlers
+	DebugPaths []string
+
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.
 	OnListening func(name string, addr net.Addr)
@@ -126,13 +131,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	applied := dataplane.NewAppliedLog()
+	extra := map[string]http.Handler{"/debug/applied": applied}
+	debug := &lateHandler{}
+	for _, p := range opts.DebugPaths {
+		extra[p] = debug
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache:  cacheOpts,
 		// /debug/applied says which table generation serves each object's
 		// latest change, and since when.
 		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr,
-			ExtraHandlers: map[string]http.Handler{"/debug/applied": applied}},
+			ExtraHandlers: extra},
 		HealthProbeBindAddress: opts.HealthAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
@@ -209,6 +219,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		if err := mgr.Add(le); err != nil {
 			return err
 		}
+	}
+	if opts.Debug != nil {
+		rec.problems = &currentProblems{}
+		mux := http.NewServeMux()
+		for p, h := range opts.Debug(dp, rec.problems.get, applied) {
+			mux.Handle(p, h)
+		}
+		debug.set(mux)
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up reconciler: %w", err)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,8 @@ type Options struct {
 	// GatewayPool is where Gateways without spec.addresses get their
 	// address (default 127.0.1.0/24).
 	GatewayPool netip.Prefix
+	// Dashboard serves the read-only /dashboard on the admin address.
+	Dashboard bool
 }
 
 // Run serves the manifests in opts.Dir until ctx is done, reloading them
@@ -89,8 +92,20 @@ func Run(ctx context.Context, opts Options) error {
 		serve(name, l, dp.Router)
 	}
 	applied := dataplane.NewAppliedLog()
+	var current atomic.Pointer[[]translate.Problem]
+	live := Live{Dataplane: dp, Applied: applied, HTTPAddr: opts.HTTPAddr, HTTPSAddr: opts.HTTPSAddr,
+		Problems: func() []translate.Problem {
+			if p := current.Load(); p != nil {
+				return *p
+			}
+			return nil
+		}}
 	if opts.AdminAddr != "" {
-		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(ctx, dp, reg, applied))
+		mux := adminMux(ctx, dp, reg, applied)
+		for p, h := range live.Handlers(opts.Dashboard) {
+			mux.Handle(p, h)
+		}
+		serve("admin", router.Listener{Addr: opts.AdminAddr}, mux)
 	}
 
 	if !opts.GatewayPool.IsValid() {
@@ -121,11 +136,11 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			for _, o := range ch.Set {
 				if m, ok := o.(metav1.Object); ok {
-					applied.Record(kindOf(o)+"/"+m.GetNamespace()+"/"+m.GetName(), false, table.Generation, swapped)
+					applied.RecordChange(kindOf(o)+"/"+m.GetNamespace()+"/"+m.GetName(), false, table.Generation, start, swapped)
 				}
 			}
 			for _, ref := range ch.Deleted {
-				applied.Record(ref.String(), true, table.Generation, swapped)
+				applied.RecordChange(ref.String(), true, table.Generation, start, swapped)
 			}
 			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", table.RouteCount(),
 				"files", ch.Files, "changed", len(ch.Set)+len(ch.Deleted), "whole", u.Whole, "retranslated", u.Retranslated,
@@ -149,6 +164,7 @@ func Run(ctx context.Context, opts Options) error {
 				gws.sync(ctx, nil)
 				problems = append(engine.AllProblems(), translate.DropProblems(table.Dropped())...)
 			}
+			current.Store(&problems)
 			PrintStatuses(opts.Out, sts)
 			PrintProblems(opts.Out, problems)
 		}, func(err error) {

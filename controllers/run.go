@@ -71,6 +71,10 @@ type Options struct {
 	// IstioRequired makes Portico wait for the Istio CRDs instead of
 	// running without them (Translate.Istio turns Istio on).
 	IstioRequired bool
+	// NginxConfigMap, "namespace/name", is ingress-nginx's controller
+	// ConfigMap, watched when Translate.Nginx is set ("" for its
+	// defaults).
+	NginxConfigMap string
 
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.
@@ -100,6 +104,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Translate.Istio != nil {
 		opts.Translate.Istio.PerGateway = false
 	}
+	nginxKey, err := parseNginxConfigMap(opts.NginxConfigMap)
+	if err != nil {
+		return err
+	}
 	opts.Gateway.defaults()
 	if opts.Gateway.Namespace == "" {
 		opts.Gateway.Namespace = leaderNamespace(opts.LeaderElectionNamespace)
@@ -123,6 +131,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
+		if nginxKey.Namespace != "" && opts.Translate.Nginx != nil {
+			cacheOpts.DefaultNamespaces[nginxKey.Namespace] = cache.Config{}
+		}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	applied := dataplane.NewAppliedLog()
@@ -201,6 +212,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
 		Applied:      applied,
+		nginx:        nginxConfig{key: nginxKey},
 	}
 	if opts.LeaderElect {
 		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))
@@ -236,7 +248,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 	log.Info("starting", "ingressClass", opts.Translate.IngressClass, "controller", opts.Translate.ControllerName,
-		"http", opts.HTTPAddr, "https", opts.HTTPSAddr)
+		"ingressNginxCompat", opts.Translate.Nginx != nil, "http", opts.HTTPAddr, "https", opts.HTTPSAddr)
 	return mgr.Start(ctx)
 }
 

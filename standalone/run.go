@@ -48,6 +48,11 @@ type Options struct {
 	// GatewayPool is where Gateways without spec.addresses get their
 	// address (default 127.0.1.0/24).
 	GatewayPool netip.Prefix
+	// NginxConfigMap, "namespace/name", names the ingress-nginx controller
+	// ConfigMap among the directory's objects when Translate.Nginx is set
+	// (DefaultNginxConfigMap when empty; absent means ingress-nginx's
+	// defaults).
+	NginxConfigMap string
 }
 
 // Run serves the manifests in opts.Dir until ctx is done, reloading them
@@ -111,7 +116,10 @@ func Run(ctx context.Context, opts Options) error {
 				engine.Delete(ref.Kind, ref.Namespace, ref.Name)
 			}
 			engine.SetOthers(ch.Others)
-			topts := opts.Translate
+			topts, err := WithNginxConfig(opts.Translate, ch.Others, opts.NginxConfigMap)
+			if err != nil {
+				opts.Log.Error("ingress-nginx ConfigMap", "error", err)
+			}
 			topts.Now, topts.CertCache = start, dp.CertCache
 			u := engine.Update(topts)
 			table := dp.ApplyTable(u.Serving, u.Table, u.CertsChanged)
@@ -148,6 +156,9 @@ func Run(ctx context.Context, opts Options) error {
 				// the whole Result.
 				gws.sync(ctx, nil)
 				problems = append(engine.AllProblems(), translate.DropProblems(table.Dropped())...)
+			}
+			if topts.Nginx != nil {
+				problems = append(problems, NginxConfigProblems(ch.Others, opts.NginxConfigMap)...)
 			}
 			PrintStatuses(opts.Out, sts)
 			PrintProblems(opts.Out, problems)

@@ -20,8 +20,10 @@ type nginxConfig struct {
 	key   client.ObjectKey
 	cache configMaps
 	// state is what was last reported: "" before the first read,
-	// "missing", or the resourceVersion whose findings were reported.
-	state string
+	// "missing", or the resourceVersion whose findings were reported;
+	// evented says the missing ConfigMap's Event reached an IngressClass.
+	state   string
+	evented bool
 }
 
 // parseNginxConfigMap reads "namespace/name"; "" is no ConfigMap.
@@ -55,11 +57,15 @@ func (r *Reconciler) nginxOptions(ctx context.Context, opts translate.Options) (
 	log := ctrl.LoggerFrom(ctx)
 	if cm == nil {
 		n.ConfigMap = nil
-		if c.state != "missing" && r.IsLeader() {
+		if c.state != "missing" {
 			log.Info("ingress-nginx ConfigMap not found: its defaults apply", "configMap", c.key.String())
-			r.nginxClassEvent(ctx, "ConfigMapNotFound", fmt.Sprintf(
+			c.state, c.evented = "missing", false
+		}
+		if !c.evented && r.IsLeader() {
+			// Until an IngressClass of ingress-nginx exists, there is
+			// nothing to attach the Event to: tried again each rebuild.
+			c.evented = r.nginxClassEvent(ctx, "ConfigMapNotFound", fmt.Sprintf(
 				"ingress-nginx ConfigMap %s not found: ingress-nginx's defaults apply", c.key))
-			c.state = "missing"
 		}
 		return opts, nil
 	}
@@ -77,16 +83,17 @@ func (r *Reconciler) nginxOptions(ctx context.Context, opts translate.Options) (
 }
 
 // nginxClassEvent records a Warning Event on the IngressClasses of
-// ingress-nginx's controller.
-func (r *Reconciler) nginxClassEvent(ctx context.Context, reason, msg string) {
+// ingress-nginx's controller, and reports whether there was one.
+func (r *Reconciler) nginxClassEvent(ctx context.Context, reason, msg string) bool {
 	if r.Recorder == nil {
-		return
+		return true
 	}
 	var classes networkingv1.IngressClassList
 	if err := r.Client.List(ctx, &classes); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing IngressClasses for an Event")
-		return
+		return false
 	}
+	sent := false
 	ctrlName := r.Translate.Nginx.ControllerName
 	if ctrlName == "" {
 		ctrlName = translate.NginxControllerName
@@ -94,8 +101,10 @@ func (r *Reconciler) nginxClassEvent(ctx context.Context, reason, msg string) {
 	for i := range classes.Items {
 		if classes.Items[i].Spec.Controller == ctrlName {
 			r.Recorder.Eventf(&classes.Items[i], nil, corev1.EventTypeWarning, reason, "Translate", "%s", msg)
+			sent = true
 		}
 	}
+	return sent
 }
 
 // isNginxConfigMap selects the ConfigMap events that concern ingress-nginx's

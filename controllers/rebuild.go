@@ -63,7 +63,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return fail(err)
 	}
 	r.engine.SetOthers(others)
-	opts := r.translateOptions(istioSvc)
+	opts, err := r.nginxOptions(ctx, r.translateOptions(istioSvc))
+	if err != nil {
+		return fail(err)
+	}
 	u := r.engine.Update(opts)
 	res := translate.Result{}
 	if u.Whole {

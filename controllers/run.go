@@ -71,6 +71,10 @@ type Options struct {
 	// IstioRequired makes Portico wait for the Istio CRDs instead of
 	// running without them (Translate.Istio turns Istio on).
 	IstioRequired bool
+	// NginxConfigMap, "namespace/name", is ingress-nginx's controller
+	// ConfigMap, watched when Translate.Nginx is set ("" for its
+	// defaults).
+	NginxConfigMap string
 
 	// Debug, when set, adds read-only pages to the metrics server (for
 	// /debug/explain and /dashboard); paths it serves are DebugPaths.
@@ -105,6 +109,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Translate.Istio != nil {
 		opts.Translate.Istio.PerGateway = false
 	}
+	nginxKey, err := parseNginxConfigMap(opts.NginxConfigMap)
+	if err != nil {
+		return err
+	}
 	opts.Gateway.defaults()
 	if opts.Gateway.Namespace == "" {
 		opts.Gateway.Namespace = leaderNamespace(opts.LeaderElectionNamespace)
@@ -128,6 +136,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
+		if nginxKey.Namespace != "" && opts.Translate.Nginx != nil {
+			cacheOpts.DefaultNamespaces[nginxKey.Namespace] = cache.Config{}
+		}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	applied := dataplane.NewAppliedLog()
@@ -211,6 +222,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
 		Applied:      applied,
+		nginx:        nginxConfig{key: nginxKey},
 	}
 	if opts.LeaderElect {
 		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))
@@ -254,7 +266,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 	log.Info("starting", "ingressClass", opts.Translate.IngressClass, "controller", opts.Translate.ControllerName,
-		"http", opts.HTTPAddr, "https", opts.HTTPSAddr)
+		"ingressNginxCompat", opts.Translate.Nginx != nil, "http", opts.HTTPAddr, "https", opts.HTTPSAddr)
 	return mgr.Start(ctx)
 }
 

@@ -51,6 +51,11 @@ type Options struct {
 	GatewayPool netip.Prefix
 	// Dashboard serves the read-only /dashboard on the admin address.
 	Dashboard bool
+	// NginxConfigMap, "namespace/name", names the ingress-nginx controller
+	// ConfigMap among the directory's objects when Translate.Nginx is set
+	// (DefaultNginxConfigMap when empty; absent means ingress-nginx's
+	// defaults).
+	NginxConfigMap string
 }
 
 // Run serves the manifests in opts.Dir until ctx is done, reloading them
@@ -126,7 +131,10 @@ func Run(ctx context.Context, opts Options) error {
 				engine.Delete(ref.Kind, ref.Namespace, ref.Name)
 			}
 			engine.SetOthers(ch.Others)
-			topts := opts.Translate
+			topts, err := WithNginxConfig(opts.Translate, ch.Others, opts.NginxConfigMap)
+			if err != nil {
+				opts.Log.Error("ingress-nginx ConfigMap", "error", err)
+			}
 			topts.Now, topts.CertCache = start, dp.CertCache
 			u := engine.Update(topts)
 			table := dp.ApplyTable(u.Serving, u.Table, u.CertsChanged)
@@ -163,6 +171,9 @@ func Run(ctx context.Context, opts Options) error {
 				// the whole Result.
 				gws.sync(ctx, nil)
 				problems = append(engine.AllProblems(), translate.DropProblems(table.Dropped())...)
+			}
+			if topts.Nginx != nil {
+				problems = append(problems, NginxConfigProblems(ch.Others, opts.NginxConfigMap)...)
 			}
 			current.Store(&problems)
 			PrintStatuses(opts.Out, sts)

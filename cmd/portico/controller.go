@@ -81,6 +81,7 @@ func runController(args []string) error {
 	return controllers.Run(ctx, cfg, controllers.Options{
 		Translate:               topts,
 		IstioRequired:           c.istio == "true",
+		NginxConfigMap:          c.nginxConfigMap,
 		WatchNamespace:          *watchNS,
 		Publish:                 controllers.Publish{Service: *publishSvc, Addresses: splitList(*publishAddr)},
 		HTTPAddr:                c.httpAddr,

@@ -19,6 +19,8 @@ Usage:
   portico routes --manifests DIR [-o json]  print the routing table and problems, then exit
   portico explain [--manifests DIR | --kubeconfig PATH] [-H 'Name: v']... [--sni NAME] [-X METHOD] [-o json] URL
                                          how one request is routed: listener, host, candidates, winner, backends, problems
+  portico migrate ingress-nginx [--kubeconfig PATH | --manifests DIR] [--configmap NS/NAME] [-o json]
+                                         report what changes when Portico replaces ingress-nginx
   portico version [--short]              print the version, git commit and build date (also --version)
 
 Run "portico COMMAND -h" for the flags of a command.
@@ -40,6 +42,8 @@ func main() {
 		err = runRoutes(args)
 	case "explain":
 		err = runExplain(args)
+	case "migrate":
+		os.Exit(runMigrate(args, os.Stdout, os.Stderr))
 	case "version", "--version", "-version":
 		err = runVersion(args, os.Stdout)
 	case "-h", "--help", "help":

@@ -79,6 +79,7 @@ func runStandalone(args []string) error {
 		Drain:             c.drain(),
 		Log:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Out:               os.Stdout,
+		NginxConfigMap:    c.nginxConfigMap,
 	})
 }
 
@@ -104,8 +105,14 @@ func routes(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if opts, err = standalone.WithNginxConfig(opts, snap, c.nginxConfigMap); err != nil {
+		return err
+	}
 	opts.Now = time.Now()
 	res := translate.Translate(snap, opts)
+	if opts.Nginx != nil {
+		res.Problems = append(res.Problems, standalone.NginxConfigProblems(snap, c.nginxConfigMap)...)
+	}
 	table := router.Compile(res.Config)
 	translate.ApplyDrops(&res, table.Dropped())
 	rep := standalone.Describe(table, &res)

@@ -138,6 +138,11 @@ type Route struct {
 	// Policy, when set, authenticates, authorizes and limits requests
 	// before they are proxied (see Policy).
 	Policy *Policy `json:"policy,omitempty"`
+	// Compression compresses responses; ResponseOverrides replace their
+	// bodies by status; Session keeps a client on one endpoint.
+	Compression       *Compression        `json:"compression,omitempty"`
+	ResponseOverrides []ResponseOverride  `json:"responseOverrides,omitempty"`
+	Session           *SessionPersistence `json:"session,omitempty"`
 
 	// regexes are the expressions Validate compiled, reused by Compile.
 	regexes *routeRegexes

@@ -30,6 +30,9 @@ func (e *fastEngine) handle(ctx *fasthttp.RequestCtx) {
 	closeAfter := ctx.Request.Header.ConnectionClose()
 	st := statePool.Get().(*proxyState)
 	e.serve(ctx, st, sc)
+	if st.route != nil && st.route.shape != nil {
+		finishShapeFast(ctx, st)
+	}
 	if closeAfter {
 		ctx.SetConnectionClose()
 	}

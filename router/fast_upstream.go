@@ -146,6 +146,13 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 	}
 	e.rt.outboundHead(req, st)
 	b, route := st.backend, st.route
+	resp := &ctx.Response
+	if st.enc = route.shape.negotiateFast(&ctx.Request.Header); st.enc != "" {
+		// Compressing: the answer comes in a response of its own, whose
+		// body stream adoptShaped can wrap.
+		resp = fasthttp.AcquireResponse()
+		resp.Header.SetNoDefaultContentType(true)
+	}
 	var err error
 	if b.Protocol == HTTP1 && b.TLS == nil && route.Timeout == 0 && route.BackendTimeout == 0 {
 		if st.streamed && sc != nil {
@@ -153,18 +160,23 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 			sc.setPerReadTimeout(e.bodyTimeout())
 			defer sc.setPerReadTimeout(0)
 		}
-		err = e.rt.roundTripFast(ctx, req, &ctx.Response, st)
+		err = e.rt.roundTripFast(ctx, req, resp, st)
 	} else {
-		err = e.roundTripStd(ctx, req, st)
+		err = e.roundTripStd(req, st, resp)
 	}
 	if err != nil {
+		if resp != &ctx.Response {
+			fasthttp.ReleaseResponse(resp)
+		}
 		e.proxyError(ctx, st, err)
 		return
 	}
-	resp := &ctx.Response
 	st.filterResponse(&resp.Header)
 	if st.x.TLS && route.HSTS != "" {
 		resp.Header.Set("Strict-Transport-Security", route.HSTS)
+	}
+	if resp != &ctx.Response {
+		adoptShaped(&ctx.Response, resp, route.shape, st.enc)
 	}
 }
 
@@ -271,7 +283,7 @@ func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp
 		if i > 0 && retry != nil && !sleepCtx(ctx, retry.backoff(i)) {
 			return context.Canceled
 		}
-		ep := b.picker.Pick(&st.x, first, i)
+		ep := st.pickEndpoint(b, first, i)
 		st.endpoint = eps[ep].Address
 		hc := rt.opts.Transport.fast.get(st.endpoint)
 		b.picker.started(ep)
@@ -309,7 +321,7 @@ func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp
 
 // roundTripStd sends req through net/http's transports, for what the fast
 // pools do not do: TLS and HTTP/2 backends, and routes with timeouts.
-func (e *fastEngine) roundTripStd(ctx *fasthttp.RequestCtx, req *fasthttp.Request, st *proxyState) error {
+func (e *fastEngine) roundTripStd(req *fasthttp.Request, st *proxyState, out *fasthttp.Response) error {
 	hreq := toHTTPRequest(req, &st.x)
 	// Not the fasthttp RequestCtx: it is reset for the next request when
 	// the handler returns, while the response body still streams.
@@ -329,7 +341,6 @@ func (e *fastEngine) roundTripStd(ctx *fasthttp.RequestCtx, req *fasthttp.Reques
 		}
 		return err
 	}
-	out := &ctx.Response
 	out.SetStatusCode(resp.StatusCode)
 	for k, vs := range resp.Header {
 		for _, v := range vs {

@@ -80,7 +80,7 @@ func (rt *Router) forwardFast(w http.ResponseWriter, r *http.Request, st *proxyS
 		h["Content-Length"] = []string{strconv.Itoa(resp.Header.ContentLength())}
 	}
 	w.WriteHeader(resp.StatusCode())
-	if r.Method == http.MethodHead {
+	if sw, ok := w.(*shapeWriter); r.Method == http.MethodHead || ok && sw.overridden() {
 		return
 	}
 	if !resp.IsBodyStream() {
@@ -153,4 +153,5 @@ func (st *proxyState) filterResponse(h *fasthttp.ResponseHeader) {
 	if route.CORS != nil {
 		route.CORS.respond(rh, st.x.Header.Get(hOrigin))
 	}
+	st.sessionResponse(rh)
 }

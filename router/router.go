@@ -134,6 +134,14 @@ type proxyState struct {
 	streamed bool
 	// buf holds the fast engine's copies of the request's host and target.
 	buf []byte
+	// enc is the coding the fast engine negotiated for the route's
+	// compression, when it adopts the backend's answer (see adoptShaped).
+	enc Encoding
+	// sticky and picked are 1 + the endpoint index the request's session
+	// names and the one last tried (0: none); sessionKey is the token the
+	// request presented (see SessionPersistence).
+	sticky, picked int32
+	sessionKey     string
 	// span is the request's server span and traceCtx its context, when
 	// the request is traced (see Tracing).
 	span     trace.Span
@@ -226,6 +234,11 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 		return
 	}
 	st.route = route
+	if route.shape != nil {
+		sw := route.shape.shapeStd(w, r)
+		defer sw.finish()
+		w = sw
+	}
 	if !x.TLS && route.HTTPSRedirect {
 		http.Redirect(w, r, httpsLocation(x, rt.opts.HTTPSPort), http.StatusPermanentRedirect)
 		return
@@ -332,7 +345,9 @@ func (st *proxyState) applyRequestFilters() {
 // or the backend's request limit reached (then st.backend.active was not
 // taken). With the limit not reached, the caller must call st.release.
 func (st *proxyState) chooseBackend(canProxy bool) (int, string) {
-	st.backend, st.backendFilters = st.route.pickWithFilters()
+	if st.route.Session == nil || !st.chooseSessionBackend() {
+		st.backend, st.backendFilters = st.route.pickWithFilters()
+	}
 	b := st.backend
 	if b == nil {
 		return http.StatusServiceUnavailable, "route has no usable backend"
@@ -474,6 +489,13 @@ func modifyResponse(resp *http.Response) error {
 		}
 		if st.route.CORS != nil {
 			st.route.CORS.respond(resp.Header, st.x.Header.Get(hOrigin))
+		}
+		st.sessionResponse(resp.Header)
+		if st.route.shape.override(resp.StatusCode) != nil {
+			// The shapeWriter answers the override's body: the backend's
+			// is not copied.
+			_ = resp.Body.Close()
+			resp.Body, resp.ContentLength = http.NoBody, 0
 		}
 	}
 	return nil

@@ -90,6 +90,9 @@ type CompiledRoute struct {
 	metrics atomic.Pointer[routeSeries]
 	// in is the host table the route is filed in (for Patch).
 	in *hostTable
+	// shape is the compiled Compression and ResponseOverrides (nil for
+	// neither).
+	shape *responseShape
 }
 
 // weighted chooses among backends by weight.
@@ -111,6 +114,8 @@ type compiledBackend struct {
 	next   atomic.Uint32
 	// active counts requests in flight, for Balancing.MaxRequests.
 	active atomic.Int32
+	// sessions are the endpoints' session tokens, made on first use.
+	sessions atomic.Pointer[sessionIndex]
 }
 
 // Compile builds a Table from cfg. Routes are taken in the order given: when
@@ -200,6 +205,9 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) (*CompiledRo
 	cr.compileMatches(rx)
 	cr.metricName = r.Source.Kind + "/" + r.Source.Namespace + "/" + r.Source.Name
 	cr.weighted = compileWeighted(r.Backends, backends)
+	if cr.shape, err = compileShape(r); err != nil {
+		return nil, err
+	}
 	if r.Policy != nil {
 		// Compiled now, not on the first request; a policy that fails
 		// answers 500 on its routes (never drops them, which would let a

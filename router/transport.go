@@ -79,7 +79,7 @@ func (et *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error
 		if i > 0 && retry != nil && !sleepCtx(req.Context(), retry.backoff(i)) {
 			return nil, req.Context().Err()
 		}
-		ep := b.picker.Pick(&st.x, first, i)
+		ep := st.pickEndpoint(b, first, i)
 		st.endpoint = eps[ep].Address
 		b.picker.started(ep)
 		out, cancel := req, context.CancelFunc(func() {})

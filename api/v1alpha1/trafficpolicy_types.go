@@ -6,8 +6,9 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// TrafficPolicy limits the requests of what it targets: rate, body size,
-// and how the client's address is found. Attachment and precedence are
+// TrafficPolicy limits the requests of what it targets (rate, body size,
+// how the client's address is found) and shapes their answers
+// (compression, response overrides, session persistence). Attachment and precedence are
 // as for SecurityPolicy.
 //
 // +kubebuilder:object:root=true
@@ -34,7 +35,7 @@ type TrafficPolicyList struct {
 
 // TrafficPolicySpec is what a TrafficPolicy sets.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.rateLimit) || has(self.requestBody) || has(self.clientIPDetection)",message="set at least one of rateLimit, requestBody, clientIPDetection"
+// +kubebuilder:validation:XValidation:rule="has(self.rateLimit) || has(self.requestBody) || has(self.clientIPDetection) || has(self.compression) || has(self.responseOverride) || has(self.sessionPersistence)",message="set at least one of rateLimit, requestBody, clientIPDetection, compression, responseOverride, sessionPersistence"
 type TrafficPolicySpec struct {
 	// TargetRefs as for SecurityPolicy; an Ingress can also name the
 	// policy in its portico.dev/traffic-policy annotation.
@@ -50,6 +51,15 @@ type TrafficPolicySpec struct {
 	RequestBody *RequestBody `json:"requestBody,omitempty"`
 	// +optional
 	ClientIPDetection *ClientIPDetection `json:"clientIPDetection,omitempty"`
+	// +optional
+	Compression *Compression `json:"compression,omitempty"`
+	// ResponseOverride replaces response bodies by status.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ResponseOverride []ResponseOverride `json:"responseOverride,omitempty"`
+	// +optional
+	SessionPersistence *SessionPersistence `json:"sessionPersistence,omitempty"`
 }
 
 // RateLimit limits request rates: local (per replica), global (across

@@ -72,6 +72,10 @@ func (t *gatewayProcessor) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]
 		if err != nil {
 			return nil, fmt.Errorf("spec.rules[%d].retry: %w", ri, err)
 		}
+		session, err := ruleSession(rule.SessionPersistence)
+		if err != nil {
+			return nil, fmt.Errorf("spec.rules[%d].sessionPersistence: %w", ri, err)
+		}
 		for bi, b := range rule.BackendRefs {
 			if err := applyBackendFilters(&backends[ri][bi], b.Filters, fmt.Sprintf("spec.rules[%d].backendRefs[%d]", ri, bi)); err != nil {
 				return nil, err
@@ -91,7 +95,7 @@ func (t *gatewayProcessor) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]
 				return nil, fmt.Errorf("spec.rules[%d].matches[%d]: ReplacePrefixMatch needs a PathPrefix match", ri, mi)
 			}
 			filters.apply(&r)
-			r.Timeout, r.BackendTimeout, r.Retry = timeout, backendTimeout, retry
+			r.Timeout, r.BackendTimeout, r.Retry, r.Session = timeout, backendTimeout, retry, session
 			r.Backends = backends[ri]
 			r.Source = router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: mi}
 			rr.routes = append(rr.routes, r)

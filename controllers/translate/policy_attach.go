@@ -229,6 +229,7 @@ func (a *attacher) attach(r *router.Route) {
 	case sec == nil && traf == nil:
 		return
 	}
+	applyShaping(r, traf)
 	key := [2]*policyPart{sec, traf}
 	if p := a.merged[key]; p != nil {
 		r.Policy = p

@@ -29,6 +29,8 @@ type policyPart struct {
 	// security and traffic hold the converted settings (one of them).
 	security *router.Policy
 	traffic  *router.Policy
+	// shaping is a TrafficPolicy's settings for the routes themselves.
+	shaping routeShaping
 
 	field, message string
 	unresolved     bool
@@ -243,7 +245,11 @@ func convertTraffic(tp *portico.TrafficPolicy) *policyPart {
 	if err := out.Check(); err != nil {
 		return p.fail("spec", err.Error(), false)
 	}
-	p.traffic = out
+	shaping, field, msg := convertShaping(spec)
+	if msg != "" {
+		return p.fail(field, msg, false)
+	}
+	p.traffic, p.shaping = out, shaping
 	return p
 }
 

@@ -138,15 +138,13 @@ func (r *Reconciler) applyChanges(ctx context.Context, changes map[changeKey]cha
 			continue
 		}
 		r.engine.Set(c.obj)
-		if ing, ok := c.obj.(*networkingv1.Ingress); ok && !every {
-			if _, named := ing.Annotations[translate.AnnotationClientCASecret]; named {
-				ings = append(ings, *ing)
-			}
+		if ing, ok := c.obj.(*networkingv1.Ingress); ok && !every && namesSecrets(ing) {
+			ings = append(ings, *ing)
 		}
 	}
 	if every {
 		for ing := range r.engine.Ingresses() {
-			if _, named := ing.Annotations[translate.AnnotationClientCASecret]; named {
+			if namesSecrets(ing) {
 				ings = append(ings, *ing)
 			}
 		}

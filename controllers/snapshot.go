@@ -13,8 +13,8 @@ import (
 	"github.com/portico-dev/portico/controllers/translate"
 )
 
-// referencedSecrets reads the client-CA Secrets that Ingresses name and the
-// TLS-only cache does not hold. A missing one is left for translation to
+// referencedSecrets reads the Secrets that Ingresses name (client CAs,
+// ingress-nginx auth-secret) and the TLS-only cache does not hold. A missing one is left for translation to
 // report.
 func referencedSecrets(ctx context.Context, direct client.Reader, ings []networkingv1.Ingress, cached []corev1.Secret) ([]corev1.Secret, error) {
 	have := map[client.ObjectKey]bool{}
@@ -22,7 +22,11 @@ func referencedSecrets(ctx context.Context, direct client.Reader, ings []network
 		have[client.ObjectKeyFromObject(&cached[i])] = true
 	}
 	var out []corev1.Secret
+	var keys []client.ObjectKey
 	for i := range ings {
+		for _, ref := range translate.NginxSecretRefs(&ings[i]) {
+			keys = append(keys, client.ObjectKey{Namespace: ref[0], Name: ref[1]})
+		}
 		v, ok := ings[i].Annotations[translate.AnnotationClientCASecret]
 		if !ok {
 			continue
@@ -31,6 +35,9 @@ func referencedSecrets(ctx context.Context, direct client.Reader, ings []network
 		if ns, name, found := strings.Cut(v, "/"); found {
 			key = client.ObjectKey{Namespace: ns, Name: name}
 		}
+		keys = append(keys, key)
+	}
+	for _, key := range keys {
 		if have[key] {
 			continue
 		}
@@ -40,9 +47,18 @@ func referencedSecrets(ctx context.Context, direct client.Reader, ings []network
 			if apierrors.IsNotFound(err) {
 				continue
 			}
-			return nil, fmt.Errorf("getting client CA Secret %s: %w", key, err)
+			return nil, fmt.Errorf("getting Secret %s named by an Ingress: %w", key, err)
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// namesSecrets reports whether an Ingress's annotations name Secrets the
+// TLS-only cache may not hold: a client CA, an ingress-nginx auth-secret.
+func namesSecrets(ing *networkingv1.Ingress) bool {
+	if _, named := ing.Annotations[translate.AnnotationClientCASecret]; named {
+		return true
+	}
+	return len(translate.NginxSecretRefs(ing)) > 0
 }

@@ -26,6 +26,12 @@ type Balancing struct {
 	HashHeader   string `json:"hashHeader,omitempty"`
 	HashCookie   string `json:"hashCookie,omitempty"`
 	HashSourceIP bool   `json:"hashSourceIP,omitempty"`
+	// HashRequestURI hashes the request's path and query as sent;
+	// HashHost its host; HashQuery one query parameter (nginx's
+	// $request_uri, $host and $arg_name keys).
+	HashRequestURI bool   `json:"hashRequestURI,omitempty"`
+	HashHost       bool   `json:"hashHost,omitempty"`
+	HashQuery      string `json:"hashQuery,omitempty"`
 	// MaxRequests, when set, bounds the requests in flight to the backend;
 	// beyond it requests are answered 503 at once (circuit breaking).
 	MaxRequests int32 `json:"maxRequests,omitempty"`

@@ -204,6 +204,9 @@ type CORS struct {
 	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
 	// MaxAge in seconds for caching preflight results (0 means 5).
 	MaxAge int32 `json:"maxAge,omitempty"`
+	// PreflightStatus answers preflight requests (0 means 200;
+	// ingress-nginx answers 204).
+	PreflightStatus int `json:"preflightStatus,omitempty"`
 }
 
 // Retry says how often and on what an attempt is retried: connection

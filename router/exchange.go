@@ -112,6 +112,20 @@ func requestHash(bal *Balancing, x *Exchange) (uint64, bool) {
 	case bal.HashCookie != "":
 		v, ok := cookieValue(x.Header, bal.HashCookie)
 		return xxhash.Sum64String(v), ok
+	case bal.HashRequestURI:
+		uri := x.Path
+		if x.RawPath != "" {
+			uri = x.RawPath
+		}
+		if x.RawQuery != "" {
+			uri += "?" + x.RawQuery
+		}
+		return xxhash.Sum64String(uri), true
+	case bal.HashHost:
+		return xxhash.Sum64String(x.Host), true
+	case bal.HashQuery != "":
+		v, ok := queryValue(x.RawQuery, bal.HashQuery)
+		return xxhash.Sum64String(v), ok
 	case bal.HashSourceIP:
 		ip := x.ClientIP()
 		if !ip.IsValid() {

@@ -33,6 +33,7 @@ func (e *fastEngine) handle(ctx *fasthttp.RequestCtx) {
 	if st.route != nil && st.route.shape != nil {
 		finishShapeFast(ctx, st)
 	}
+	st.policy.done()
 	if closeAfter {
 		ctx.SetConnectionClose()
 	}

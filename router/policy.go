@@ -39,7 +39,18 @@ type Policy struct {
 	ExtAuth       *ExtAuth           `json:"extAuth,omitempty"`
 	Authorization *Authorization     `json:"authorization,omitempty"`
 	RateLimit     *LocalRateLimit    `json:"rateLimit,omitempty"`
-	GlobalLimit   *GlobalRateLimit   `json:"globalRateLimit,omitempty"`
+	// MoreRateLimits are further local limits, checked after RateLimit
+	// (ingress-nginx's limit-rps and limit-rpm together).
+	MoreRateLimits []*LocalRateLimit `json:"moreRateLimits,omitempty"`
+	// ConnLimit bounds the requests in progress per client address.
+	ConnLimit   *ConnLimit       `json:"connLimit,omitempty"`
+	GlobalLimit *GlobalRateLimit `json:"globalRateLimit,omitempty"`
+
+	// NginxOrder runs the checks in ingress-nginx's order instead: the
+	// local rate and connection limits (nginx's preaccess phase), then
+	// authorization (its rules must not match JWT claims), then
+	// authentication.
+	NginxOrder bool `json:"nginxOrder,omitempty"`
 
 	// compiled is the chain Compile (or Check) built.
 	compiled atomic.Pointer[policyChain]
@@ -69,6 +80,9 @@ type BasicAuth struct {
 	// UserHeader, when set, carries the authenticated user name to the
 	// backend (a client's own value is always replaced or removed).
 	UserHeader string `json:"userHeader,omitempty"`
+	// StripAuthorization removes the Authorization header from requests
+	// that passed, as ingress-nginx does.
+	StripAuthorization bool `json:"stripAuthorization,omitempty"`
 }
 
 // TokenSource says where a credential is read from: one of Header (with
@@ -180,6 +194,9 @@ type HTTPExtAuth struct {
 	// are never taken from the client: its own values are removed.
 	HeadersToSend    []string `json:"headersToSend,omitempty"`
 	HeadersToBackend []string `json:"headersToBackend,omitempty"`
+	// AuthRequest, when set, gives the check nginx auth_request's
+	// semantics instead (HeadersToSend is then unused).
+	AuthRequest *AuthRequest `json:"authRequest,omitempty"`
 }
 
 // AuthzAction is what an authorization rule does with the requests it
@@ -252,6 +269,12 @@ type LocalRateLimit struct {
 	// with the same Scope and settings (the next translation of the same
 	// object) keeps counting in them instead of starting full.
 	Scope string `json:"scope,omitempty"`
+	// Status, when set, is the answer to refused requests instead of 429
+	// (ingress-nginx answers 503), without the RateLimit-* headers.
+	Status int `json:"status,omitempty"`
+	// Exempt lists client networks the limit does not apply to (a comma
+	// separated list of prefixes, to keep the struct comparable).
+	Exempt string `json:"exempt,omitempty"`
 }
 
 var (

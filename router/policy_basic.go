@@ -28,6 +28,7 @@ type basicStep struct {
 	file       *htpasswd.File
 	challenge  string
 	userHeader string
+	strip      bool
 	// ok caches the Authorization values that verified, with their user.
 	ok *verifiedCache[string]
 }
@@ -69,7 +70,7 @@ func compileBasicAuth(b *BasicAuth) (*basicStep, error) {
 		realm = "Restricted"
 	}
 	return &basicStep{file: f, challenge: `Basic realm=` + strconv.Quote(realm) + `, charset="UTF-8"`,
-		userHeader: canonicalName(b.UserHeader), ok: newVerifiedCache[string]()}, nil
+		userHeader: canonicalName(b.UserHeader), strip: b.StripAuthorization, ok: newVerifiedCache[string]()}, nil
 }
 
 func knownHash(hash string) bool {
@@ -100,6 +101,9 @@ func (s *basicStep) check(_ context.Context, x *Exchange, resp Headers, _ *polic
 	}
 	if s.userHeader != "" {
 		x.Header.Set(s.userHeader, user)
+	}
+	if s.strip {
+		x.Header.Del("Authorization")
 	}
 	return 0, ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -40,6 +41,10 @@ type policyState struct {
 	maxBody int64
 	// bodyTooLarge is set when the body read passed maxBody.
 	bodyTooLarge bool
+	// conns and connAddr are the connection limit slot the request holds
+	// (see done).
+	conns    *connCounter
+	connAddr netip.Addr
 }
 
 // Check compiles the policy, reporting what makes it unusable (with the
@@ -95,6 +100,7 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	}
 	if p.ExtAuth != nil {
 		errs = append(errs, add(compileExtAuth(p.ExtAuth)))
+		c.needsClient = c.needsClient || p.ExtAuth.HTTP != nil && p.ExtAuth.HTTP.AuthRequest != nil
 	}
 	if p.Authorization != nil {
 		s, err := compileAuthorization(p.Authorization)
@@ -104,7 +110,21 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	if p.RateLimit != nil {
 		s, err := compileRateLimit(p.RateLimit)
 		errs = append(errs, add(s, err))
-		c.needsClient = c.needsClient || p.RateLimit.Key == RateKeyClientIP
+		c.needsClient = c.needsClient || p.RateLimit.Key == RateKeyClientIP || p.RateLimit.Exempt != ""
+	}
+	for i, l := range p.MoreRateLimits {
+		if l == nil {
+			errs = append(errs, fmt.Errorf("moreRateLimits[%d]: unset", i))
+			continue
+		}
+		s, err := compileRateLimit(l)
+		errs = append(errs, add(s, err))
+		c.needsClient = c.needsClient || l.Key == RateKeyClientIP || l.Exempt != ""
+	}
+	if p.ConnLimit != nil {
+		s, err := compileConnLimit(p.ConnLimit)
+		errs = append(errs, add(s, err))
+		c.needsClient = true
 	}
 	if p.GlobalLimit != nil {
 		s, err := compileGlobalLimit(p.GlobalLimit)
@@ -113,6 +133,25 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if p.NginxOrder {
+		if p.Authorization != nil {
+			for _, r := range p.Authorization.Rules {
+				if len(r.Claims) > 0 {
+					return nil, errors.New("authorization: claim rules cannot run before authentication (nginxOrder)")
+				}
+			}
+		}
+		rank := func(s policyStep) int {
+			switch s.(type) {
+			case *rateStep, *connStep:
+				return 0
+			case *authzStep:
+				return 1
+			}
+			return 2
+		}
+		slices.SortStableFunc(c.steps, func(a, b policyStep) int { return rank(a) - rank(b) })
 	}
 	return c, nil
 }

@@ -45,6 +45,8 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 		return nil, errors.New("extAuth: set one of http, grpc")
 	case e.GRPC != nil:
 		return compileGRPCAuth(e)
+	case e.HTTP.AuthRequest != nil:
+		return compileAuthRequest(e)
 	}
 	u, err := url.Parse(e.HTTP.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

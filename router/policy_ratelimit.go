@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"net/http"
@@ -28,6 +29,8 @@ type rateStep struct {
 	header string
 	// now is the clock (tests replace it).
 	now func() time.Time
+	// exempt are the client networks of LocalRateLimit.Exempt.
+	exempt []netip.Prefix
 
 	*buckets
 }
@@ -108,6 +111,14 @@ func compileRateLimit(l *LocalRateLimit) (*rateStep, error) {
 		burst = l.Requests
 	}
 	s := &rateStep{cfg: l, rate: float64(l.Requests) / float64(l.Per), burst: float64(burst), now: time.Now}
+	exempt, err := parsePrefixList(l.Exempt)
+	if err != nil {
+		return nil, fmt.Errorf("rateLimit.local.exempt: %w", err)
+	}
+	s.exempt = exempt
+	if l.Status != 0 && (l.Status < 400 || l.Status > 599) {
+		return nil, fmt.Errorf("rateLimit.local.status: %d is not an error status", l.Status)
+	}
 	s.buckets = bucketsFor(l, s.burst)
 	if l.Key == RateKeyHeader {
 		s.header = canonicalName(l.KeyName)
@@ -121,6 +132,9 @@ func compileRateLimit(l *LocalRateLimit) (*rateStep, error) {
 }
 
 func (s *rateStep) check(_ context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
+	if len(s.exempt) > 0 && inPrefixes(s.exempt, ps.client) {
+		return 0, ""
+	}
 	now := s.now().UnixNano()
 	s.mu.Lock()
 	b := s.bucketLocked(x, ps, now)
@@ -143,6 +157,9 @@ func (s *rateStep) check(_ context.Context, x *Exchange, resp Headers, ps *polic
 	if s.cfg.Shadow {
 		s.shadowed.Add(1)
 		return 0, ""
+	}
+	if s.cfg.Status != 0 {
+		return s.cfg.Status, "rate limit exceeded"
 	}
 	secs := strconv.FormatInt(int64(math.Ceil(wait/1e9)), 10)
 	resp.Set("Retry-After", secs)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -170,6 +171,7 @@ func (rt *Router) serveOn(listener string, w http.ResponseWriter, r *http.Reques
 	}
 	st := &proxyState{}
 	rt.serve(listener, rec, r, st)
+	st.policy.done()
 	st.endServer(rec.code())
 	if m := rt.opts.Metrics; m != nil {
 		m.observe(st, rec.code(), time.Since(start))
@@ -311,7 +313,7 @@ func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, strin
 		return code, ""
 	}
 	if route.CORS != nil && route.CORS.preflight(x, resp) {
-		return http.StatusOK, ""
+		return cmp.Or(route.CORS.PreflightStatus, http.StatusOK), ""
 	}
 	if route.Policy != nil {
 		if code, text := route.policyAnswer(ctx, x, resp, &st.policy); code != 0 {

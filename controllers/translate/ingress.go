@@ -72,6 +72,9 @@ type ingressProcessor struct {
 	// nginxRegex holds the hosts whose ingress-nginx paths are regular
 	// expressions (see nginxRegexHost); nil until first asked.
 	nginxRegex map[string]bool
+	// canaries are the paths of ingress-nginx canary Ingresses, merged
+	// into their main Ingress's routes once all are translated.
+	canaries []nginxCanaryPath
 }
 
 // newIngressProcessor sizes the claims for every Ingress path.
@@ -129,6 +132,7 @@ func (t *ingressProcessor) ingresses() {
 	for _, ing := range ours {
 		t.ingress(ing, IsNginxIngress(ing, t.snap.IngressClasses, t.opts))
 	}
+	t.mergeNginxCanaries()
 	t.nginxSortRegex()
 	t.res.Ingresses = make([]ObjectRef, 0, len(ours))
 	for _, ing := range ours {
@@ -163,6 +167,9 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 	hsts := t.hsts(ing, ref)
 	if db := ing.Spec.DefaultBackend; db != nil {
 		t.ingressDefault(ing, ref, db)
+		if nx != nil {
+			t.nginxDefaultPolicy(nx)
+		}
 	}
 	for ri, rule := range ing.Spec.Rules {
 		host, hostMatch, err := ingressHost(rule.Host)
@@ -186,6 +193,10 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 			key := claimKey{hostMatch, host, pathMatch, path}
 			if pathMatch == router.PathPrefix {
 				key.path = strings.TrimSuffix(path, "/")
+			}
+			if nx != nil && nx.canary != nil {
+				t.addNginxCanary(nx, key, pfield(""), &p)
+				continue
 			}
 			if t.frag == nil {
 				if winner, taken := t.claims[key]; taken {

@@ -163,6 +163,10 @@ type nginxIngress struct {
 	// refused, when set by an Ingress hook, keeps the Ingress from being
 	// served; it is the message of the refusal.
 	refused string
+	// policy collects the access and limit annotations (nginx_access.go);
+	// canary is set for a canary Ingress (nginx_canary.go).
+	policy *nginxPolicy
+	canary *nginxCanary
 }
 
 // value returns the annotation name (without prefix).

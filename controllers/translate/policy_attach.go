@@ -101,7 +101,7 @@ func (c *common) applyPolicies() {
 	for i := range s.TrafficPolicies {
 		traf = append(traf, convertTraffic(&s.TrafficPolicies[i]))
 	}
-	a := &attacher{common: c, sec: newPolicyKind(sec), traf: newPolicyKind(traf), merged: map[[2]*policyPart]*router.Policy{}}
+	a := &attacher{common: c, sec: newPolicyKind(sec), traf: newPolicyKind(traf), merged: map[mergeKey]*router.Policy{}}
 	a.index()
 	for i := range c.res.Config.Routes {
 		a.attach(&c.res.Config.Routes[i])
@@ -127,8 +127,9 @@ func (c *common) anyPolicyAnnotation() bool {
 type attacher struct {
 	*common
 	sec, traf *policyKind
-	// merged shares one router.Policy per pair of winners.
-	merged map[[2]*policyPart]*router.Policy
+	// merged shares one router.Policy per pair of winners (and the policy
+	// an ingress-nginx Ingress's annotations gave the route).
+	merged map[mergeKey]*router.Policy
 	// gateways, ingresses and routes index the snapshot.
 	gateways  map[nsName]*gatewayv1.Gateway
 	owned     map[nsName]bool // Portico's Gateways
@@ -230,14 +231,23 @@ func (a *attacher) attach(r *router.Route) {
 		return
 	}
 	applyShaping(r, traf)
-	key := [2]*policyPart{sec, traf}
+	base := r.Policy // from ingress-nginx annotations: the policies add to it
+	key := mergeKey{sec, traf, base}
 	if p := a.merged[key]; p != nil {
 		r.Policy = p
 		return
 	}
 	p := &router.Policy{}
 	var names, invalid []string
-	for _, part := range key {
+	if base != nil {
+		p.MaxRequestBody, p.ClientIP, p.BasicAuth, p.ExtAuth, p.Authorization = base.MaxRequestBody, base.ClientIP, base.BasicAuth, base.ExtAuth, base.Authorization
+		p.RateLimit, p.MoreRateLimits, p.ConnLimit = base.RateLimit, base.MoreRateLimits, base.ConnLimit
+		names = append(names, base.Source)
+		if base.Invalid != "" {
+			invalid = append(invalid, base.Source+": "+base.Invalid)
+		}
+	}
+	for _, part := range [2]*policyPart{sec, traf} {
 		if part == nil {
 			continue
 		}
@@ -247,10 +257,12 @@ func (a *attacher) attach(r *router.Route) {
 			continue
 		}
 		if q := part.security; q != nil {
-			p.BasicAuth, p.APIKey, p.JWT, p.ExtAuth, p.Authorization = q.BasicAuth, q.APIKey, q.JWT, q.ExtAuth, q.Authorization
+			p.BasicAuth, p.APIKey, p.JWT = cmp.Or(q.BasicAuth, p.BasicAuth), q.APIKey, q.JWT
+			p.ExtAuth, p.Authorization = cmp.Or(q.ExtAuth, p.ExtAuth), cmp.Or(q.Authorization, p.Authorization)
 		}
 		if q := part.traffic; q != nil {
-			p.RateLimit, p.GlobalLimit, p.MaxRequestBody, p.ClientIP = q.RateLimit, q.GlobalLimit, q.MaxRequestBody, q.ClientIP
+			p.RateLimit, p.GlobalLimit = cmp.Or(q.RateLimit, p.RateLimit), q.GlobalLimit
+			p.MaxRequestBody, p.ClientIP = cmp.Or(q.MaxRequestBody, p.MaxRequestBody), cmp.Or(q.ClientIP, p.ClientIP)
 		}
 	}
 	p.Source = strings.Join(names, ", ")
@@ -259,6 +271,13 @@ func (a *attacher) attach(r *router.Route) {
 	}
 	a.merged[key] = p
 	r.Policy = p
+}
+
+// mergeKey identifies one merged policy: the winners of both kinds and
+// the route's own policy from ingress-nginx annotations.
+type mergeKey struct {
+	sec, traf *policyPart
+	base      *router.Policy
 }
 
 // effective finds the winning policy of kind k for a route; missing is

@@ -97,6 +97,10 @@ crds: ## Copy the pinned Gateway API and Istio CRDs into manifests/.
 golden: ## Regenerate translate golden files (review the diff!).
 	go test ./controllers/translate/ -run TestGolden -update
 
+.PHONY: readme-nginx
+readme-nginx: ## Regenerate the README's ingress-nginx annotation tables and sample report, and the migrate golden files, from the registries (review the diff!).
+	go test ./cmd/portico/ -run 'TestMigrateCorpus|TestReadmeNginx' -count=1 -update
+
 ##@ Testing
 
 .PHONY: test

@@ -63,7 +63,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return fail(err)
 	}
 	r.engine.SetOthers(others)
-	opts := r.translateOptions(istioSvc)
+	opts, err := r.nginxOptions(ctx, r.translateOptions(istioSvc))
+	if err != nil {
+		return fail(err)
+	}
 	u := r.engine.Update(opts)
 	res := translate.Result{}
 	if u.Whole {
@@ -80,6 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	r.Metrics.propagated(changes, swapped)
 	r.recordApplied(changes, table.Generation, swapped)
 	translate.ApplyDrops(&res, table.Dropped())
+	r.trackProblems(u, &res)
 	if r.ACME != nil && u.CertsChanged {
 		r.ACME.Manage(u.ACMEHosts)
 	}
@@ -171,7 +175,7 @@ func (r *Reconciler) recordApplied(changes map[changeKey]change, gen uint64, at 
 		return
 	}
 	for k, c := range changes {
-		r.Applied.Record(k.kind+"/"+k.namespace+"/"+k.name, c.obj == nil, gen, at)
+		r.Applied.RecordChange(k.kind+"/"+k.namespace+"/"+k.name, c.obj == nil, gen, c.seen, at)
 	}
 	r.Applied.Forget(at.Add(-time.Hour))
 }

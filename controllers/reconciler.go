@@ -70,6 +70,8 @@ type Reconciler struct {
 	reported map[translate.ObjectRef]map[string]bool // problems already sent as Events
 	// configMaps holds the referenced ConfigMaps between rebuilds.
 	configMaps configMaps
+	// nginx is ingress-nginx's controller ConfigMap (see nginx.go).
+	nginx nginxConfig
 	// nextPort is where the search for a free internal port starts.
 	nextPort int32
 	// kick triggers a rebuild from outside the watches (leadership won).
@@ -84,6 +86,8 @@ type Reconciler struct {
 	resync     atomic.Bool
 	lastResync time.Time
 	Applied    *dataplane.AppliedLog
+	// problems, when set, receives the problems of each table served.
+	problems *currentProblems
 	// published are the addresses last written into Ingress status.
 	published []networkingv1.IngressLoadBalancerIngress
 }
@@ -150,6 +154,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if r.gatewayKinds.tlsPolicies {
 			b = b.Watches(&gatewayv1.BackendTLSPolicy{}, all)
 		}
+	}
+	if r.Translate.Nginx != nil && r.nginx.key.Name != "" {
+		// ingress-nginx's ConfigMap: its metadata is cached to notice a
+		// change, its content read directly (see nginx.go).
+		b = b.Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata,
+			builder.WithPredicates(predicate.NewPredicateFuncs(r.isNginxConfigMap)))
 	}
 	c, err := b.
 		Named("portico").

@@ -71,6 +71,15 @@ type Options struct {
 	// IstioRequired makes Portico wait for the Istio CRDs instead of
 	// running without them (Translate.Istio turns Istio on).
 	IstioRequired bool
+	// NginxConfigMap, "namespace/name", is ingress-nginx's controller
+	// ConfigMap, watched when Translate.Nginx is set ("" for its
+	// defaults).
+	NginxConfigMap string
+
+	// Debug, when set, adds read-only pages to the metrics server (for
+	// /debug/explain and /dashboard); paths it serves are DebugPaths.
+	Debug      DebugHandlers
+	DebugPaths []string
 
 	// OnListening, when set, is told each proxy listener's bound address
 	// ("http" or "https"); tests use it with ":0" addresses.
@@ -100,6 +109,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Translate.Istio != nil {
 		opts.Translate.Istio.PerGateway = false
 	}
+	nginxKey, err := parseNginxConfigMap(opts.NginxConfigMap)
+	if err != nil {
+		return err
+	}
 	opts.Gateway.defaults()
 	if opts.Gateway.Namespace == "" {
 		opts.Gateway.Namespace = leaderNamespace(opts.LeaderElectionNamespace)
@@ -123,16 +136,24 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 		cacheOpts.DefaultNamespaces[opts.Gateway.Namespace] = cache.Config{}
+		if nginxKey.Namespace != "" && opts.Translate.Nginx != nil {
+			cacheOpts.DefaultNamespaces[nginxKey.Namespace] = cache.Config{}
+		}
 	}
 	grace := opts.Drain.Delay + opts.Drain.Grace + 5*time.Second
 	applied := dataplane.NewAppliedLog()
+	extra := map[string]http.Handler{"/debug/applied": applied}
+	debug := &lateHandler{}
+	for _, p := range opts.DebugPaths {
+		extra[p] = debug
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache:  cacheOpts,
 		// /debug/applied says which table generation serves each object's
 		// latest change, and since when.
 		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr,
-			ExtraHandlers: map[string]http.Handler{"/debug/applied": applied}},
+			ExtraHandlers: extra},
 		HealthProbeBindAddress: opts.HealthAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
@@ -201,6 +222,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		IsLeader:     func() bool { return true },
 		Metrics:      newControllerMetrics(metrics.Registry),
 		Applied:      applied,
+		nginx:        nginxConfig{key: nginxKey},
 	}
 	if opts.LeaderElect {
 		le := newLeaderElector(cfg, leaderNamespace(opts.LeaderElectionNamespace), log.WithName("leader"))
@@ -209,6 +231,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		if err := mgr.Add(le); err != nil {
 			return err
 		}
+	}
+	if opts.Debug != nil {
+		rec.problems = &currentProblems{}
+		mux := http.NewServeMux()
+		for p, h := range opts.Debug(dp, rec.problems.get, applied) {
+			mux.Handle(p, h)
+		}
+		debug.set(mux)
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up reconciler: %w", err)
@@ -236,7 +266,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 	log.Info("starting", "ingressClass", opts.Translate.IngressClass, "controller", opts.Translate.ControllerName,
-		"http", opts.HTTPAddr, "https", opts.HTTPSAddr)
+		"ingressNginxCompat", opts.Translate.Nginx != nil, "http", opts.HTTPAddr, "https", opts.HTTPSAddr)
 	return mgr.Start(ctx)
 }
 

@@ -25,6 +25,9 @@ type Applied struct {
 	Generation uint64    `json:"generation"`
 	Time       time.Time `json:"time"`
 	Deleted    bool      `json:"deleted,omitempty"`
+	// Took, when known, is how long the change took from being seen
+	// (watch event, file read) to being served.
+	Took time.Duration `json:"took,omitempty"`
 }
 
 // NewAppliedLog returns an empty log.
@@ -36,6 +39,14 @@ func (l *AppliedLog) Record(object string, deleted bool, gen uint64, t time.Time
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.m[object] = Applied{Object: object, Generation: gen, Time: t, Deleted: deleted}
+}
+
+// RecordChange is Record for a change seen at seen: its entry also says
+// how long it took to go live.
+func (l *AppliedLog) RecordChange(object string, deleted bool, gen uint64, seen, live time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[object] = Applied{Object: object, Generation: gen, Time: live, Deleted: deleted, Took: live.Sub(seen)}
 }
 
 // Forget drops the entries of deleted objects applied before t.

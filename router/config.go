@@ -187,6 +187,9 @@ type Redirect struct {
 	Path     *PathModifier `json:"path,omitempty"`
 	// StatusCode defaults to 302.
 	StatusCode int `json:"statusCode,omitempty"`
+	// Location, when set, is answered as it is (an absolute URL checked by
+	// the translation) and the other fields are ignored.
+	Location string `json:"location,omitempty"`
 }
 
 // CORS is a cross-origin resource sharing policy. Origins are

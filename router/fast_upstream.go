@@ -162,7 +162,7 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 		}
 		err = e.rt.roundTripFast(ctx, req, resp, st)
 	} else {
-		err = e.roundTripStd(ctx, req, st, resp)
+		err = e.roundTripStd(req, st, resp)
 	}
 	if err != nil {
 		if resp != &ctx.Response {
@@ -321,7 +321,7 @@ func (rt *Router) roundTripFast(ctx context.Context, req *fasthttp.Request, resp
 
 // roundTripStd sends req through net/http's transports, for what the fast
 // pools do not do: TLS and HTTP/2 backends, and routes with timeouts.
-func (e *fastEngine) roundTripStd(ctx *fasthttp.RequestCtx, req *fasthttp.Request, st *proxyState, out *fasthttp.Response) error {
+func (e *fastEngine) roundTripStd(req *fasthttp.Request, st *proxyState, out *fasthttp.Response) error {
 	hreq := toHTTPRequest(req, &st.x)
 	// Not the fasthttp RequestCtx: it is reset for the next request when
 	// the handler returns, while the response body still streams.

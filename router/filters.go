@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -58,6 +59,9 @@ func (m *PathModifier) modifyPath(path, prefix string, re *regexp.Regexp) string
 // redirectTo is the Location and status of the route's redirect for x.
 func (route *CompiledRoute) redirectTo(x *Exchange) (string, int) {
 	rd := route.Redirect
+	if rd.Location != "" {
+		return rd.Location, cmp.Or(rd.StatusCode, http.StatusFound)
+	}
 	scheme := "http"
 	if x.TLS {
 		scheme = "https"
@@ -117,7 +121,10 @@ func (route *CompiledRoute) rewriteRequest(x *Exchange) {
 	if rw.Hostname != "" {
 		x.Host, x.rewritten = rw.Hostname, true
 	}
-	if rw.Path != nil {
+	switch {
+	case rw.Path != nil && route.rewriteRe != nil:
+		x.Path, x.RawPath, x.rewritten = regexRewrite(x, rw.Path.Value, route.rewriteRe)
+	case rw.Path != nil:
 		x.Path, x.RawPath, x.rewritten = rw.Path.modifyPath(x.Path, route.Path, route.rewriteRe), "", true
 	}
 }

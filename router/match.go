@@ -104,42 +104,59 @@ func precedence(a, b *CompiledRoute) int {
 }
 
 // firstMatch returns the first candidate whose predicates accept the
-// request.
-func firstMatch(cands []*CompiledRoute, path string, req Request) *CompiledRoute {
+// request, recording each candidate tried in tr (when not nil).
+func firstMatch(cands []*CompiledRoute, path string, req Request, tr *lookupTrace) *CompiledRoute {
 	for _, r := range cands {
-		if r.accepts(path, req) {
+		m, _ := r.mismatch(path, req)
+		tr.tried(r, m)
+		if m == matched {
 			return r
 		}
 	}
 	return nil
 }
 
-func (r *CompiledRoute) accepts(path string, req Request) bool {
+// mismatchKind says which part of a route's match rejected a request.
+type mismatchKind uint8
+
+const (
+	matched mismatchKind = iota
+	missPathRegex
+	missNoRequest // predicates, but no request view to evaluate them on
+	missMethod
+	missHeader // the i-th header match
+	missQuery  // the i-th query match
+)
+
+// mismatch evaluates the route's path expression and predicates on a
+// request whose path already selected the route: matched, or the first
+// part that failed (and its index among the header or query matches).
+func (r *CompiledRoute) mismatch(path string, req Request) (mismatchKind, int) {
 	if r.pathRe != nil && (!strings.HasPrefix(path, r.pathLit) || !r.pathRe.MatchString(path)) {
-		return false
+		return missPathRegex, 0
 	}
 	if !r.hasPredicates() {
-		return true
+		return matched, 0
 	}
 	if req == nil {
-		return false
+		return missNoRequest, 0
 	}
 	if r.Method != "" && req.Method() != r.Method {
-		return false
+		return missMethod, 0
 	}
 	for i := range r.headers {
 		v, ok := req.Header(r.headers[i].name)
 		if (ok && r.headers[i].matches(v)) == r.headers[i].invert {
-			return false
+			return missHeader, i
 		}
 	}
 	for i := range r.query {
 		v, ok := req.Query(r.query[i].name)
 		if !ok || !r.query[i].matches(v) {
-			return false
+			return missQuery, i
 		}
 	}
-	return true
+	return matched, 0
 }
 
 // httpRequest adapts an *http.Request for matching.

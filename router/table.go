@@ -320,9 +320,15 @@ func (t *Table) Lookup(host, path string, req Request) *CompiledRoute {
 // LookupOn is Lookup for the routes of one listener. Only the shared
 // listener "" has a default route.
 func (t *Table) LookupOn(listener, host, path string, req Request) *CompiledRoute {
+	return t.lookupOn(listener, host, path, req, nil)
+}
+
+// lookupOn is LookupOn recording its decisions in tr (Explain); tr is nil
+// when serving, and the decisions are the same either way.
+func (t *Table) lookupOn(listener, host, path string, req Request, tr *lookupTrace) *CompiledRoute {
 	if hi := t.listeners[listener]; hi != nil {
-		if ht := hi.selectHost(host); ht != nil {
-			if r := ht.match(path, req); r != nil {
+		if ht := hi.selectHost(host, tr); ht != nil {
+			if r := ht.match(path, req, tr); r != nil {
 				return r
 			}
 		}
@@ -347,17 +353,17 @@ func (t *Table) Listeners() []string {
 // query parameters, so Lookup needs a Request.
 func (t *Table) NeedsRequest() bool { return t.predicates }
 
-func (ht *hostTable) match(path string, req Request) *CompiledRoute {
-	if r := firstMatch(ht.exact[path], path, req); r != nil {
+func (ht *hostTable) match(path string, req Request, tr *lookupTrace) *CompiledRoute {
+	if r := firstMatch(ht.exact[path], path, req, tr); r != nil {
 		return r
 	}
-	if r := firstMatch(ht.regex, path, req); r != nil {
+	if r := firstMatch(ht.regex, path, req, tr); r != nil {
 		return r
 	}
 	if ht.prefix != nil {
 		s := prefixKey(path)
 		for {
-			if r := firstMatch(ht.prefix[s], path, req); r != nil {
+			if r := firstMatch(ht.prefix[s], path, req, tr); r != nil {
 				return r
 			}
 			i := strings.LastIndexByte(s, '/')
@@ -367,7 +373,7 @@ func (ht *hostTable) match(path string, req Request) *CompiledRoute {
 			s = s[:i]
 		}
 		if s != "/" {
-			return firstMatch(ht.prefix["/"], path, req)
+			return firstMatch(ht.prefix["/"], path, req, tr)
 		}
 	}
 	return nil
@@ -377,10 +383,15 @@ func (ht *hostTable) match(path string, req Request) *CompiledRoute {
 // most 253 characters.
 const maxHost = 256
 
-func (t *hostIndex) selectHost(host string) *hostTable {
+// selectHost picks the host table serving host: exact, then one-label
+// wildcard, then any-label wildcards from the longest suffix, then the
+// rules without host. With tr it goes on past the first to record every
+// host table that matches (the ones the first shadows).
+func (t *hostIndex) selectHost(host string, tr *lookupTrace) *hostTable {
 	host = stripPort(host)
 	var buf [maxHost]byte
 	if len(host) > len(buf) {
+		tr.host(t.any, HostAny, "")
 		return t.any
 	}
 	n := copy(buf[:], host)
@@ -394,12 +405,18 @@ func (t *hostIndex) selectHost(host string) *hostTable {
 	}
 	h := buf[:n]
 	if ht, ok := t.exact[string(h)]; ok {
-		return ht
+		if tr == nil {
+			return ht
+		}
+		tr.host(ht, HostExact, string(h))
 	}
 	dot := indexByte(h, '.')
 	if dot > 0 && len(t.wildOne) > 0 {
 		if ht, ok := t.wildOne[string(h[dot+1:])]; ok {
-			return ht
+			if tr == nil {
+				return ht
+			}
+			tr.host(ht, HostWildcardOneLabel, "*."+string(h[dot+1:]))
 		}
 	}
 	if len(t.wildAny) > 0 {
@@ -410,11 +427,18 @@ func (t *hostIndex) selectHost(host string) *hostTable {
 			}
 			s = s[i+1:]
 			if ht, ok := t.wildAny[string(s)]; ok {
-				return ht
+				if tr == nil {
+					return ht
+				}
+				tr.host(ht, HostWildcardAnyLabels, "*."+string(s))
 			}
 		}
 	}
-	return t.any
+	if tr == nil {
+		return t.any
+	}
+	tr.host(t.any, HostAny, "")
+	return tr.selected()
 }
 
 func indexByte(b []byte, c byte) int {

@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,13 +104,19 @@ func echo(t *testing.T, name string) string {
 func nginxRun(t *testing.T, manifests string, cm map[string]string, readyHost string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(nginxClass+manifests), 0o600); err != nil {
+	// The ConfigMap is one of the manifests, as in a real directory.
+	cmYAML := "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ingress-nginx-controller, namespace: ingress-nginx}\ndata:\n"
+	keys := slices.Sorted(maps.Keys(cm))
+	for _, k := range keys {
+		cmYAML += fmt.Sprintf("  %s: %q\n", k, cm[k])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(nginxClass+manifests+"\n"+cmYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	bound := startRun(t, Options{Dir: dir, HTTPAddr: "127.0.0.1:0", Interval: 50 * time.Millisecond,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Translate: translate.Options{ControllerName: "portico.dev/ingress-controller", IngressClass: "portico",
-			Nginx: &translate.NginxOptions{ConfigMap: cm}}}, 1)
+			Nginx: &translate.NginxOptions{}}}, 1)
 	addr := bound["http"]
 	for range 200 {
 		if code, _, _ := send(t, addr, "GET", readyHost, "/", nil, ""); code == 200 {

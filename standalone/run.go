@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,13 @@ type Options struct {
 	// GatewayPool is where Gateways without spec.addresses get their
 	// address (default 127.0.1.0/24).
 	GatewayPool netip.Prefix
+	// Dashboard serves the read-only /dashboard on the admin address.
+	Dashboard bool
+	// NginxConfigMap, "namespace/name", names the ingress-nginx controller
+	// ConfigMap among the directory's objects when Translate.Nginx is set
+	// (DefaultNginxConfigMap when empty; absent means ingress-nginx's
+	// defaults).
+	NginxConfigMap string
 }
 
 // Run serves the manifests in opts.Dir until ctx is done, reloading them
@@ -89,8 +97,20 @@ func Run(ctx context.Context, opts Options) error {
 		serve(name, l, dp.Router)
 	}
 	applied := dataplane.NewAppliedLog()
+	var current atomic.Pointer[[]translate.Problem]
+	live := Live{Dataplane: dp, Applied: applied, HTTPAddr: opts.HTTPAddr, HTTPSAddr: opts.HTTPSAddr,
+		Problems: func() []translate.Problem {
+			if p := current.Load(); p != nil {
+				return *p
+			}
+			return nil
+		}}
 	if opts.AdminAddr != "" {
-		serve("admin", router.Listener{Addr: opts.AdminAddr}, adminMux(ctx, dp, reg, applied))
+		mux := adminMux(ctx, dp, reg, applied)
+		for p, h := range live.Handlers(opts.Dashboard) {
+			mux.Handle(p, h)
+		}
+		serve("admin", router.Listener{Addr: opts.AdminAddr}, mux)
 	}
 
 	if !opts.GatewayPool.IsValid() {
@@ -111,7 +131,10 @@ func Run(ctx context.Context, opts Options) error {
 				engine.Delete(ref.Kind, ref.Namespace, ref.Name)
 			}
 			engine.SetOthers(ch.Others)
-			topts := opts.Translate
+			topts, err := WithNginxConfig(opts.Translate, ch.Others, opts.NginxConfigMap)
+			if err != nil {
+				opts.Log.Error("ingress-nginx ConfigMap", "error", err)
+			}
 			topts.Now, topts.CertCache = start, dp.CertCache
 			u := engine.Update(topts)
 			table := dp.ApplyTable(u.Serving, u.Table, u.CertsChanged)
@@ -121,11 +144,11 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			for _, o := range ch.Set {
 				if m, ok := o.(metav1.Object); ok {
-					applied.Record(kindOf(o)+"/"+m.GetNamespace()+"/"+m.GetName(), false, table.Generation, swapped)
+					applied.RecordChange(kindOf(o)+"/"+m.GetNamespace()+"/"+m.GetName(), false, table.Generation, start, swapped)
 				}
 			}
 			for _, ref := range ch.Deleted {
-				applied.Record(ref.String(), true, table.Generation, swapped)
+				applied.RecordChange(ref.String(), true, table.Generation, start, swapped)
 			}
 			opts.Log.Info("routing table loaded", "generation", table.Generation, "routes", table.RouteCount(),
 				"files", ch.Files, "changed", len(ch.Set)+len(ch.Deleted), "whole", u.Whole, "retranslated", u.Retranslated,
@@ -149,6 +172,10 @@ func Run(ctx context.Context, opts Options) error {
 				gws.sync(ctx, nil)
 				problems = append(engine.AllProblems(), translate.DropProblems(table.Dropped())...)
 			}
+			if topts.Nginx != nil {
+				problems = append(problems, NginxConfigProblems(ch.Others, opts.NginxConfigMap)...)
+			}
+			current.Store(&problems)
 			PrintStatuses(opts.Out, sts)
 			PrintProblems(opts.Out, problems)
 		}, func(err error) {

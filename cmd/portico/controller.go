@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
@@ -11,6 +12,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/portico-dev/portico/controllers"
+	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
+	"github.com/portico-dev/portico/standalone"
 )
 
 func runController(args []string) error {
@@ -21,7 +25,8 @@ func runController(args []string) error {
 	watchNS := fs.String("watch-namespace", "", "only watch this namespace (default: all)")
 	publishSvc := fs.String("publish-service", "", "namespace/name of the Service whose addresses go into Ingress status")
 	publishAddr := fs.String("publish-address", "", "comma-separated IPs or host names written into Ingress status (wins over --publish-service)")
-	metricsAddr := fs.String("metrics-addr", ":10254", "Prometheus /metrics address (\"0\" disables)")
+	metricsAddr := fs.String("metrics-addr", ":10254", "Prometheus /metrics address, also serving /debug/applied and /debug/explain (\"0\" disables)")
+	dashboard := fs.Bool("dashboard", false, "serve the read-only HTML dashboard at /dashboard on the --metrics-addr server")
 	healthAddr := fs.String("health-addr", ":10256", "/healthz and /readyz address (\"0\" disables)")
 	redirectPort := fs.Int("https-redirect-port", 443, "HTTPS port clients use, written into HTTP->HTTPS redirects (443 is left out)")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader among replicas; only the leader writes status and Events")
@@ -76,6 +81,7 @@ func runController(args []string) error {
 	return controllers.Run(ctx, cfg, controllers.Options{
 		Translate:               topts,
 		IstioRequired:           c.istio == "true",
+		NginxConfigMap:          c.nginxConfigMap,
 		WatchNamespace:          *watchNS,
 		Publish:                 controllers.Publish{Service: *publishSvc, Addresses: splitList(*publishAddr)},
 		HTTPAddr:                c.httpAddr,
@@ -92,7 +98,25 @@ func runController(args []string) error {
 		Drain:                   c.drain(),
 		ACME:                    acme,
 		Gateway:                 gw,
+		Debug:                   debugHandlers(*dashboard, c.httpAddr, c.httpsAddr),
+		DebugPaths:              debugPaths(*dashboard),
 	})
+}
+
+// debugHandlers serves /debug/explain (and /dashboard) from the
+// controller's data plane.
+func debugHandlers(dashboard bool, httpAddr, httpsAddr string) controllers.DebugHandlers {
+	return func(dp *dataplane.Dataplane, problems func() []translate.Problem, applied *dataplane.AppliedLog) map[string]http.Handler {
+		live := standalone.Live{Dataplane: dp, Problems: problems, Applied: applied, HTTPAddr: httpAddr, HTTPSAddr: httpsAddr}
+		return live.Handlers(dashboard)
+	}
+}
+
+func debugPaths(dashboard bool) []string {
+	if dashboard {
+		return []string{"/debug/explain", "/dashboard"}
+	}
+	return []string{"/debug/explain"}
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/router"
+	"github.com/portico-dev/portico/standalone"
 )
 
 // common holds the flags shared by every mode that serves traffic.
@@ -32,6 +33,8 @@ type common struct {
 	istio          string
 	istioSelector  string
 	tracing        tracingFlags
+	nginxCompat    bool
+	nginxConfigMap string
 }
 
 func (c *common) register(fs *flag.FlagSet, serving bool) {
@@ -42,6 +45,10 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.StringVar(&c.defaultCert, "default-certificate", "", "namespace/name of a kubernetes.io/tls Secret served for unknown or missing SNI (default: a self-signed certificate generated at start)")
 	fs.StringVar(&c.istio, "istio", "auto", "serve Istio Gateways and VirtualServices: auto (when the CRDs exist), true or false")
 	fs.StringVar(&c.istioSelector, "istio-gateway-selector", "istio=ingressgateway", "Portico's workload labels, k=v,...: Istio Gateways whose spec.selector they satisfy are served")
+	fs.BoolVar(&c.nginxCompat, "ingress-nginx-compat", false, "also serve IngressClasses of controller "+translate.NginxControllerName+
+		" (and the legacy class annotation \""+translate.NginxClassName+"\") with ingress-nginx's annotation semantics")
+	fs.StringVar(&c.nginxConfigMap, "ingress-nginx-configmap", "", "namespace/name of ingress-nginx's controller ConfigMap, whose global settings apply to its class "+
+		"(standalone: among the manifests, default "+standalone.DefaultNginxConfigMap+"; controller: none, ingress-nginx's defaults)")
 	if !serving {
 		return
 	}
@@ -61,6 +68,17 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 func (c *common) translate() (translate.Options, error) {
 	o := translate.Options{ControllerName: c.controllerName, IngressClass: c.ingressClass, GatewayControllerName: c.gatewayCtrl,
 		DefaultBackend: c.defaultBackend, DefaultCertificate: c.defaultCert}
+	if c.nginxConfigMap != "" {
+		if !c.nginxCompat {
+			return o, fmt.Errorf("--ingress-nginx-configmap needs --ingress-nginx-compat")
+		}
+		if ns, name, ok := strings.Cut(c.nginxConfigMap, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return o, fmt.Errorf("--ingress-nginx-configmap %q: want namespace/name", c.nginxConfigMap)
+		}
+	}
+	if c.nginxCompat {
+		o.Nginx = &translate.NginxOptions{}
+	}
 	switch c.istio {
 	case "false":
 		return o, nil

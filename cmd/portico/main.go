@@ -17,6 +17,10 @@ Usage:
   portico controller [flags]             run in a cluster (in-cluster config or --kubeconfig)
   portico standalone --manifests DIR     serve Kubernetes YAML from DIR without a cluster
   portico routes --manifests DIR [-o json]  print the routing table and problems, then exit
+  portico explain [--manifests DIR | --kubeconfig PATH] [-H 'Name: v']... [--sni NAME] [-X METHOD] [-o json] URL
+                                         how one request is routed: listener, host, candidates, winner, backends, problems
+  portico migrate ingress-nginx [--kubeconfig PATH | --manifests DIR] [--configmap NS/NAME] [-o json]
+                                         report what changes when Portico replaces ingress-nginx
   portico version [--short]              print the version, git commit and build date (also --version)
 
 Run "portico COMMAND -h" for the flags of a command.
@@ -36,6 +40,10 @@ func main() {
 		err = runStandalone(args)
 	case "routes":
 		err = runRoutes(args)
+	case "explain":
+		err = runExplain(args)
+	case "migrate":
+		os.Exit(runMigrate(args, os.Stdout, os.Stderr))
 	case "version", "--version", "-version":
 		err = runVersion(args, os.Stdout)
 	case "-h", "--help", "help":

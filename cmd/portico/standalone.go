@@ -27,7 +27,8 @@ func runStandalone(args []string) error {
 	var c common
 	c.register(fs, true)
 	dir := fs.String("manifests", "", "directory of Kubernetes YAML (*.yaml, *.yml, multi-document) to serve")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz, /metrics and /debug/applied (empty disables)")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:10256", "address for /healthz, /readyz, /metrics, /debug/applied and /debug/explain (empty disables)")
+	dashboard := fs.Bool("dashboard", false, "serve the read-only HTML dashboard at /dashboard on the admin address")
 	redirectPort := fs.Int("https-redirect-port", 0, "HTTPS port clients use, written into HTTP->HTTPS redirects (default: the --https-addr port)")
 	pool := fs.String("gateway-address-pool", "127.0.1.0/24", "addresses for Gateways without spec.addresses, one per Gateway")
 	interval := fs.Duration("reload-interval", time.Second, "how often the manifests are checked for changes besides inotify (its fallback)")
@@ -68,6 +69,7 @@ func runStandalone(args []string) error {
 		HTTPSAddr:         c.httpsAddr,
 		HTTPSRedirectPort: *redirectPort,
 		GatewayPool:       gwPool,
+		Dashboard:         *dashboard,
 		AdminAddr:         *adminAddr,
 		TrustedProxies:    trusted,
 		Edge:              edge,
@@ -77,6 +79,7 @@ func runStandalone(args []string) error {
 		Drain:             c.drain(),
 		Log:               slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Out:               os.Stdout,
+		NginxConfigMap:    c.nginxConfigMap,
 	})
 }
 
@@ -102,8 +105,14 @@ func routes(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if opts, err = standalone.WithNginxConfig(opts, snap, c.nginxConfigMap); err != nil {
+		return err
+	}
 	opts.Now = time.Now()
 	res := translate.Translate(snap, opts)
+	if opts.Nginx != nil {
+		res.Problems = append(res.Problems, standalone.NginxConfigProblems(snap, c.nginxConfigMap)...)
+	}
 	table := router.Compile(res.Config)
 	translate.ApplyDrops(&res, table.Dropped())
 	rep := standalone.Describe(table, &res)

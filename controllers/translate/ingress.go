@@ -69,6 +69,9 @@ type ingressProcessor struct {
 	// frag, when set, collects one Ingress's translation for the
 	// incremental Engine instead of deciding claims (see ingressFrag).
 	frag *ingressFrag
+	// nginxRegex holds the hosts whose ingress-nginx paths are regular
+	// expressions (see nginxRegexHost); nil until first asked.
+	nginxRegex map[string]bool
 	// canaries are the paths of ingress-nginx canary Ingresses, merged
 	// into their main Ingress's routes once all are translated.
 	canaries []nginxCanaryPath
@@ -130,6 +133,7 @@ func (t *ingressProcessor) ingresses() {
 		t.ingress(ing, IsNginxIngress(ing, t.snap.IngressClasses, t.opts))
 	}
 	t.mergeNginxCanaries()
+	t.nginxSortRegex()
 	t.res.Ingresses = make([]ObjectRef, 0, len(ours))
 	for _, ing := range ours {
 		t.res.Ingresses = append(t.res.Ingresses, ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name})
@@ -152,7 +156,7 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 		nx.nginxForeign()
 	}
 	t.foreignAnnotations(ing, ref, nx != nil)
-	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) {
+	if t.boolAnnotation(ing, ref, AnnotationSSLPassthrough, false) || nx != nil && nx.passthrough() {
 		t.ingressPassthrough(ing, ref)
 		return
 	}
@@ -179,6 +183,9 @@ func (t *ingressProcessor) ingress(ing *networkingv1.Ingress, nginx bool) {
 		for pi, p := range rule.HTTP.Paths {
 			pfield := func(suffix string) string { return fmt.Sprintf("spec.rules[%d].http.paths[%d]%s", ri, pi, suffix) }
 			path, pathMatch, perr := ingressPath(p)
+			if nx != nil && t.nginxRegexHost(host) {
+				path, pathMatch, perr = nginxRegexPath(p)
+			}
 			if perr != "" {
 				t.problem(ref, pfield(".path"), SeverityError, reasonInvalidPath, perr)
 				continue

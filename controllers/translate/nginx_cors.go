@@ -14,7 +14,8 @@ func init() {
 	registerNginx(
 		NginxAnnotation{Name: "enable-cors", Support: NginxDifferent, Default: "false",
 			Note: "Preflights (OPTIONS with Origin and Access-Control-Request-Method) are answered 204 with the CORS headers; other " +
-				"responses to an allowed Origin get Access-Control-Allow-Origin and friends. Differences: an OPTIONS without those " +
+				"responses to an allowed Origin get Access-Control-Allow-Origin and friends, refusals of the route's checks (401, 403, limits) " +
+				"included. Differences: an OPTIONS without those " +
 				"headers goes to the backend, and responses to requests without an allowed Origin get no CORS headers."},
 		NginxAnnotation{Name: "cors-allow-origin", Support: NginxDifferent, Default: "*",
 			Note: "A comma-separated list of scheme://host[:port], with *. for one subdomain label (as ingress-nginx), or *. With * and credentials " +

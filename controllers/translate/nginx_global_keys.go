@@ -6,8 +6,6 @@ package translate
 
 const notFromConfigMap = "not read from the ConfigMap: "
 
-const compressionPlanned = "planned: response compression is not in Portico's router yet; responses are sent as the backend sends them"
-
 func registerNginxConfigKeys() {
 	registerNginxConfig(
 		// HSTS (nginx_global.go).
@@ -36,13 +34,21 @@ func registerNginxConfigKeys() {
 			Note: "Portico's listeners do not speak the PROXY protocol"},
 
 		// Compression.
-		NginxConfigKey{Name: "use-gzip", Support: NginxUnsupported, Default: "false", Note: compressionPlanned},
-		NginxConfigKey{Name: "gzip-level", Support: NginxUnsupported, Default: "1", Note: compressionPlanned},
-		NginxConfigKey{Name: "gzip-min-length", Support: NginxUnsupported, Default: "256", Note: compressionPlanned},
-		NginxConfigKey{Name: "gzip-types", Support: NginxUnsupported, Note: compressionPlanned},
-		NginxConfigKey{Name: "enable-brotli", Support: NginxUnsupported, Default: "false", Note: compressionPlanned},
-		NginxConfigKey{Name: "brotli-level", Support: NginxUnsupported, Default: "4", Note: compressionPlanned},
-		NginxConfigKey{Name: "brotli-types", Support: NginxUnsupported, Note: compressionPlanned},
+		NginxConfigKey{Name: "use-gzip", Support: NginxSupported, Default: "false",
+			Note: "gzip of responses of the types in gzip-types (and text/html), from gzip-min-length bytes (256); " +
+				"also skipped for HEAD, ranges, 204/206/304, an existing Content-Encoding and Cache-Control: no-transform"},
+		NginxConfigKey{Name: "gzip-level", Support: NginxDifferent, Default: "1",
+			Note: "Portico compresses at its own fixed level (fast); the value is not read"},
+		NginxConfigKey{Name: "gzip-min-length", Support: NginxSupported, Default: "256"},
+		NginxConfigKey{Name: "gzip-types", Support: NginxSupported, Note: "\"*\" compresses every type but already compressed ones"},
+		NginxConfigKey{Name: "gzip-disable", Support: NginxUnsupported, Note: "responses are compressed whatever the User-Agent"},
+		NginxConfigKey{Name: "enable-brotli", Support: NginxDifferent, Default: "false",
+			Note: "brotli, preferred over gzip when the client accepts both (as nginx); with use-gzip on too, " +
+				"one type list (brotli-types and gzip-types together) and gzip-min-length apply to both"},
+		NginxConfigKey{Name: "brotli-level", Support: NginxDifferent, Default: "4",
+			Note: "Portico compresses at its own fixed level; the value is not read"},
+		NginxConfigKey{Name: "brotli-min-length", Support: NginxSupported, Default: "20"},
+		NginxConfigKey{Name: "brotli-types", Support: NginxSupported},
 
 		// Snippets.
 		NginxConfigKey{Name: "allow-snippet-annotations", Support: NginxDifferent, Default: "false",

@@ -74,13 +74,13 @@ func TestNginxConfigRegistry(t *testing.T) {
 		t.Errorf("proxy-body-size: %+v", k)
 	}
 	ps := translate.NginxConfigFindings(map[string]string{
-		"use-gzip": "true", "use-forwarded-headers": "false", "hsts-max-age": "x", "hsts": "true", "made-up": "1",
+		"use-proxy-protocol": "true", "use-forwarded-headers": "false", "hsts-max-age": "x", "hsts": "true", "made-up": "1",
 	})
 	reasons := map[string]string{}
 	for _, p := range ps {
 		reasons[p.Field] = p.Reason
 	}
-	want := map[string]string{"data[use-gzip]": "UnsupportedConfigKey", "data[hsts-max-age]": "InvalidConfigValue",
+	want := map[string]string{"data[use-proxy-protocol]": "UnsupportedConfigKey", "data[hsts-max-age]": "InvalidConfigValue",
 		"data[made-up]": "UnsupportedConfigKey"}
 	if len(reasons) != len(want) {
 		t.Fatalf("findings %+v", ps)

@@ -40,6 +40,12 @@ func init() {
 // regular expressions under ingress-nginx's rules, looking at every
 // ingress-nginx Ingress of the snapshot once.
 func (t *ingressProcessor) nginxRegexHost(host string) bool {
+	if t.snap == nil {
+		// The Engine's per-Ingress translation: it runs only while no
+		// Ingress carries an ingress-nginx annotation (Engine.wholeOnly),
+		// so no host has regex paths.
+		return false
+	}
 	if t.nginxRegex == nil {
 		t.nginxRegex = map[string]bool{}
 		for i := range t.snap.Ingresses {

@@ -115,7 +115,7 @@ func TestIngressNginxCompat(t *testing.T) {
 
 	t.Run("ConfigMap created and changed: applied live", func(t *testing.T) {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cmKey.Name},
-			Data: map[string]string{"hsts-max-age": "600", "hsts-include-subdomains": "false", "use-gzip": "true"}}
+			Data: map[string]string{"hsts-max-age": "600", "hsts-include-subdomains": "false", "use-proxy-protocol": "true"}}
 		create(t, cm)
 		eventually(t, 20*time.Second, hsts("max-age=600"))
 		cm.Data = map[string]string{"hsts": "false"}
@@ -123,7 +123,7 @@ func TestIngressNginxCompat(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 20*time.Second, hsts(""))
-		nginxEvent(t, ctx, ns, cmKey.Name, "UnsupportedConfigKey", "use-gzip")
+		nginxEvent(t, ctx, ns, cmKey.Name, "UnsupportedConfigKey", "use-proxy-protocol")
 	})
 
 	t.Run("annotations not honoured are Warning Events", func(t *testing.T) {

@@ -174,6 +174,7 @@ func (d *Dataplane) ApplyTable(res *serving.Model, table *router.Table, certsCha
 	}
 	d.swapListenerCerts(res.Listeners)
 	d.Router.Swap(table)
+	startHeapTuner()
 	return table
 }
 

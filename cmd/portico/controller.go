@@ -46,6 +46,7 @@ func runController(args []string) error {
 	zopts.BindFlags(fs)
 	_ = fs.Parse(args)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+	c.runtime()
 
 	trusted, err := c.trustedProxies()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-dev/portico/controllers/translate"
+	"github.com/portico-dev/portico/dataplane"
 	"github.com/portico-dev/portico/router"
 	"github.com/portico-dev/portico/standalone"
 )
@@ -35,6 +36,7 @@ type common struct {
 	tracing        tracingFlags
 	nginxCompat    bool
 	nginxConfigMap string
+	heapHeadroom   int
 }
 
 func (c *common) register(fs *flag.FlagSet, serving bool) {
@@ -62,6 +64,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
+	fs.IntVar(&c.heapHeadroom, "heap-headroom", 10, "once the first table is live, collect garbage before the heap exceeds the live heap by this percent (at least 64 MiB) instead of Go's 100%; 0 keeps Go's default (ignored when GOMEMLIMIT is set)")
 	c.tracing.register(fs)
 }
 
@@ -112,6 +115,9 @@ func (c *common) edge() (router.EdgeOptions, error) {
 	}
 	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e, Engine: eng}, nil
 }
+
+// runtime applies the process-wide settings: the heap headroom.
+func (c *common) runtime() { dataplane.SetHeapHeadroom(c.heapHeadroom) }
 
 func (c *common) drain() router.Drain { return router.Drain{Delay: c.drainDelay, Grace: c.drainGrace} }
 

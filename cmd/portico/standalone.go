@@ -36,6 +36,7 @@ func runStandalone(args []string) error {
 	if *dir == "" {
 		return fmt.Errorf("standalone: --manifests DIR is required")
 	}
+	c.runtime()
 	trusted, err := c.trustedProxies()
 	if err != nil {
 		return err

@@ -64,7 +64,7 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	fs.BoolVar(&c.accessLog, "access-log", false, "write a JSON access log line per request to stdout")
 	fs.DurationVar(&c.drainDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, time /readyz reports failure before listeners stop accepting")
 	fs.DurationVar(&c.drainGrace, "shutdown-grace", 25*time.Second, "on SIGTERM, time in-flight requests get to finish")
-	fs.IntVar(&c.heapHeadroom, "heap-headroom", 10, "once the first table is live, collect garbage before the heap exceeds the live heap by this percent (at least 64 MiB) instead of Go's 100%; 0 keeps Go's default (ignored when GOMEMLIMIT is set)")
+	fs.IntVar(&c.heapHeadroom, "heap-headroom", 0, "once the first table is live, collect garbage before the heap exceeds the live heap by this percent (at least 64 MiB) instead of Go's 100% (less memory in bursts, more CPU in collections); 0 keeps Go's default; ignored when GOMEMLIMIT is set")
 	c.tracing.register(fs)
 }
 

@@ -184,7 +184,9 @@ type ExtAuth struct {
 	FailOpen bool `json:"failOpen,omitempty"`
 	// MaxBody, when positive, sends up to that many bytes of the request
 	// body with the check (truncated beyond, as the Gateway API filter's
-	// forwardBody.maxSize says).
+	// forwardBody.maxSize says). Not yet honoured: the checks run before
+	// the body is read and no engine buffers it for them yet, so the
+	// service gets no body (Content-Length 0).
 	MaxBody int64 `json:"maxBody,omitempty"`
 }
 

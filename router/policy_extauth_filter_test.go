@@ -53,3 +53,21 @@ func TestPolicyExtAuthOriginalRequest(t *testing.T) {
 		t.Errorf("check's Host = %q, want the original", got.Host)
 	}
 }
+
+// TestPolicyExtAuthGRPCAllHeaders is the filter's GRPC protocol without
+// allowedHeaders: every request header goes into the CheckRequest.
+func TestPolicyExtAuthGRPCAllHeaders(t *testing.T) {
+	b := echoBackend(t)
+	as, addr := startAuthz(t)
+	p := &Policy{ExtAuth: &ExtAuth{GRPC: &GRPCExtAuth{Address: addr, AllHeaders: true}}}
+	_, front := serveTable(t, Config{Routes: []Route{policyRoute("/api", b, p)}}, Options{})
+	runPolicyCases(t, front.URL, []policyCase{{name: "all headers", path: "/api",
+		header: []string{"Authorization", "Bearer ok", "X-Tenant", "t1", "X-Multi", "a", "X-Multi", "b"}, code: 200,
+		want: map[string]string{"Got-X-User": "alice"}}})
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	h := as.last.GetHeaders()
+	if h["x-tenant"] != "t1" || h["x-multi"] != "a,b" || h["authorization"] != "Bearer ok" {
+		t.Errorf("check's headers: %v", h)
+	}
+}

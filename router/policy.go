@@ -182,6 +182,12 @@ type ExtAuth struct {
 	// FailOpen lets requests through when the auth service cannot be
 	// asked or answers nonsense; by default (false) they get 403.
 	FailOpen bool `json:"failOpen,omitempty"`
+	// MaxBody, when positive, sends up to that many bytes of the request
+	// body with the check (truncated beyond, as the Gateway API filter's
+	// forwardBody.maxSize says). Not yet honoured: the checks run before
+	// the body is read and no engine buffers it for them yet, so the
+	// service gets no body (Content-Length 0).
+	MaxBody int64 `json:"maxBody,omitempty"`
 }
 
 // HTTPExtAuth is forward auth: a GET (the original method is sent in
@@ -200,6 +206,11 @@ type HTTPExtAuth struct {
 	// AuthRequest, when set, gives the check nginx auth_request's
 	// semantics instead (HeadersToSend is then unused).
 	AuthRequest *AuthRequest `json:"authRequest,omitempty"`
+	// OriginalRequest asks as the Gateway API ExternalAuth filter does
+	// (Envoy's HTTP ext_authz): the original method, URL's path followed
+	// by the original path and query, and Authorization always sent with
+	// HeadersToSend; only a 200 admits.
+	OriginalRequest bool `json:"originalRequest,omitempty"`
 }
 
 // AuthzAction is what an authorization rule does with the requests it
@@ -327,4 +338,7 @@ type GRPCExtAuth struct {
 	Address string `json:"address"`
 	// HeadersToSend default to Authorization and Cookie.
 	HeadersToSend []string `json:"headersToSend,omitempty"`
+	// AllHeaders sends every request header instead (the Gateway API
+	// filter's empty allowedHeaders).
+	AllHeaders bool `json:"allHeaders,omitempty"`
 }

@@ -26,6 +26,9 @@ type extAuthStep struct {
 	toUpdate []string // canonical names of the headers copied upstream
 	timeout  time.Duration
 	failOpen bool
+	// original: ask with the original method and path (see
+	// HTTPExtAuth.OriginalRequest).
+	original bool
 	client   *http.Client
 }
 
@@ -55,12 +58,16 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 	if e.Timeout < 0 {
 		return nil, errors.New("extAuth.timeout: must not be negative")
 	}
-	s := &extAuthStep{url: e.HTTP.URL, timeout: e.Timeout, failOpen: e.FailOpen}
+	s := &extAuthStep{url: e.HTTP.URL, timeout: e.Timeout, failOpen: e.FailOpen, original: e.HTTP.OriginalRequest}
 	if s.timeout == 0 {
 		s.timeout = defaultExtAuthTimeout
 	}
 	send := e.HTTP.HeadersToSend
-	if len(send) == 0 {
+	switch {
+	case s.original:
+		// The filter always sends Authorization.
+		send = append([]string{"Authorization"}, send...)
+	case len(send) == 0:
 		send = []string{"Authorization", "Cookie"}
 	}
 	for i, h := range send {
@@ -94,15 +101,6 @@ func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *pol
 	// it after that.
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
-	if err != nil {
-		return s.failed()
-	}
-	for _, h := range s.send {
-		for _, v := range x.Header.Values(h) {
-			req.Header.Add(h, v)
-		}
-	}
 	proto := "http"
 	if x.TLS {
 		proto = "https"
@@ -110,6 +108,23 @@ func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *pol
 	uri := (&url.URL{Path: x.Path, RawPath: x.RawPath}).EscapedPath()
 	if x.RawQuery != "" {
 		uri += "?" + x.RawQuery
+	}
+	method, target := http.MethodGet, s.url
+	if s.original {
+		// URL's path is a prefix ending before the original's "/".
+		method, target = x.Method, strings.TrimSuffix(s.url, "/")+uri
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return s.failed()
+	}
+	if s.original {
+		req.Host = x.Host
+	}
+	for _, h := range s.send {
+		for _, v := range x.Header.Values(h) {
+			req.Header.Add(h, v)
+		}
 	}
 	req.Header.Set("X-Forwarded-Method", x.Method)
 	req.Header.Set("X-Forwarded-Proto", proto)
@@ -124,7 +139,7 @@ func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *pol
 		return s.failed()
 	}
 	defer answer.Body.Close()
-	if answer.StatusCode >= 200 && answer.StatusCode < 300 {
+	if answer.StatusCode == http.StatusOK || !s.original && answer.StatusCode >= 200 && answer.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(answer.Body, maxExtAuthBody))
 		for _, h := range s.toUpdate {
 			for _, v := range answer.Header.Values(h) {

@@ -29,6 +29,7 @@ import (
 // itself) the request gets 403, unless FailOpen.
 type grpcAuthStep struct {
 	send     []string
+	all      bool // every request header, not send
 	client   authv3.AuthorizationClient
 	failOpen bool
 	timeout  time.Duration
@@ -45,7 +46,7 @@ func compileGRPCAuth(e *ExtAuth) (policyStep, error) {
 	if e.Timeout < 0 {
 		return nil, errors.New("extAuth.timeout: must not be negative")
 	}
-	s := &grpcAuthStep{failOpen: e.FailOpen, timeout: e.Timeout}
+	s := &grpcAuthStep{failOpen: e.FailOpen, timeout: e.Timeout, all: g.AllHeaders}
 	if s.timeout == 0 {
 		s.timeout = defaultExtAuthTimeout
 	}
@@ -90,7 +91,19 @@ func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *po
 		path += "?" + x.RawQuery
 	}
 	headers := map[string]string{}
+	if s.all {
+		eachHeader(x.Header, func(k, v string) {
+			k = strings.ToLower(k)
+			if old, ok := headers[k]; ok {
+				v = old + "," + v
+			}
+			headers[k] = v
+		})
+	}
 	for _, h := range s.send {
+		if s.all {
+			break
+		}
 		if vs := x.Header.Values(h); len(vs) > 0 {
 			headers[strings.ToLower(h)] = strings.Join(vs, ",")
 		}

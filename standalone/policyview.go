@@ -43,8 +43,15 @@ func policyView(p *router.Policy) *PolicyView {
 		}
 		v.Checks = append(v.Checks, "jwt("+strings.Join(names, ",")+")")
 	}
-	if p.ExtAuth != nil {
-		v.Checks = append(v.Checks, "extAuth")
+	if e := p.ExtAuth; e != nil {
+		s := "extAuth"
+		switch {
+		case e.GRPC != nil:
+			s += "(grpc " + e.GRPC.Address + ")"
+		case e.HTTP != nil:
+			s += "(http " + e.HTTP.URL + ")"
+		}
+		v.Checks = append(v.Checks, s)
 	}
 	if a := p.Authorization; a != nil {
 		def := "deny"

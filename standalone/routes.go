@@ -346,5 +346,30 @@ func filterNames(r *router.Route) []string {
 	if r.Retry != nil {
 		out = append(out, fmt.Sprintf("retry %dx", r.Retry.Attempts))
 	}
+	if c := r.Compression; c != nil {
+		var encs []string
+		for _, e := range c.Encodings {
+			encs = append(encs, string(e))
+		}
+		out = append(out, "compress("+strings.Join(encs, "|")+")")
+	}
+	for _, o := range r.ResponseOverrides {
+		var codes []string
+		for _, c := range o.Codes {
+			codes = append(codes, fmt.Sprint(c))
+		}
+		for _, c := range o.Classes {
+			codes = append(codes, fmt.Sprintf("%dxx", c))
+		}
+		out = append(out, "override("+strings.Join(codes, "|")+")")
+	}
+	if sp := r.Session; sp != nil {
+		switch {
+		case sp.Cookie != nil:
+			out = append(out, "session(cookie "+cmp.Or(sp.Cookie.Name, "portico-session")+")")
+		default:
+			out = append(out, "session(header "+sp.Header+")")
+		}
+	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	portico "github.com/portico-dev/portico/api/v1alpha1"
+
 	"github.com/portico-dev/portico/router"
 )
 
@@ -19,6 +21,10 @@ type ruleFilters struct {
 	// route's namespace and reference state.
 	mirrorRefs []mirrorRef
 	mirrors    []router.Mirror
+	// extAuth is the ExternalAuth filter, resolved by the caller into
+	// policy.
+	extAuth *gatewayv1.HTTPExternalAuthFilter
+	policy  *router.Policy
 }
 
 type mirrorRef struct {
@@ -78,6 +84,19 @@ func convertFilters(fs []gatewayv1.HTTPRouteFilter, field string) (ruleFilters, 
 				return out, fmt.Errorf("%s: requestMirror is missing", at)
 			}
 			out.mirrorRefs = append(out.mirrorRefs, mirrorRef{ref: f.RequestMirror.BackendRef, fraction: mirrorFraction(f.RequestMirror)})
+		case gatewayv1.HTTPRouteFilterExternalAuth:
+			if f.ExternalAuth == nil {
+				return out, fmt.Errorf("%s: externalAuth is missing", at)
+			}
+			if out.extAuth != nil {
+				return out, fmt.Errorf("%s: only one ExternalAuth filter per rule", at)
+			}
+			switch f.ExternalAuth.ExternalAuthProtocol {
+			case gatewayv1.HTTPRouteExternalAuthHTTPProtocol, gatewayv1.HTTPRouteExternalAuthGRPCProtocol:
+			default:
+				return out, fmt.Errorf("%s: externalAuth.protocol %q is not HTTP or GRPC", at, f.ExternalAuth.ExternalAuthProtocol)
+			}
+			out.extAuth = f.ExternalAuth
 		case gatewayv1.HTTPRouteFilterExtensionRef:
 			if !isPolicyRef(f.ExtensionRef) {
 				return out, fmt.Errorf("%s: extensionRef must name a %s or %s (group %s)", at, KindSecurityPolicy, KindTrafficPolicy, porticoGroup)
@@ -132,6 +151,56 @@ func (f ruleFilters) apply(r *router.Route) {
 	r.RequestHeaders, r.ResponseHeaders, r.Redirect, r.Rewrite = f.request, f.response, f.redirect, f.rewrite
 	r.Mirrors = f.mirrors
 	r.CORS = f.cors
+	if f.policy != nil {
+		r.Policy = f.policy
+	}
+}
+
+// externalAuthPolicy is the policy of an ExternalAuth filter whose
+// backend resolved to be (a Service port, reached by its DNS name so
+// the auth client balances and follows endpoint changes itself); an
+// unresolved backend makes the policy Invalid, so the rule answers 500.
+func externalAuthPolicy(f *gatewayv1.HTTPExternalAuthFilter, be *router.Backend, routeNS, source string) *router.Policy {
+	if be.Status != 0 {
+		return &router.Policy{Source: source, Invalid: "externalAuth: " + be.Reason}
+	}
+	ns := routeNS
+	if f.BackendRef.Namespace != nil {
+		ns = string(*f.BackendRef.Namespace)
+	}
+	addr := fmt.Sprintf("%s.%s.svc:%d", f.BackendRef.Name, ns, *f.BackendRef.Port)
+	var e portico.ExtAuth
+	switch f.ExternalAuthProtocol {
+	case gatewayv1.HTTPRouteExternalAuthGRPCProtocol:
+		e.GRPC = &portico.GRPCExtAuth{Address: addr}
+		if g := f.GRPCAuthConfig; g != nil {
+			for _, h := range g.AllowedRequestHeaders {
+				e.GRPC.HeadersToSend = append(e.GRPC.HeadersToSend, portico.HeaderName(h))
+			}
+		}
+	default:
+		e.HTTP = &portico.HTTPExtAuth{URL: "http://" + addr}
+		if h := f.HTTPAuthConfig; h != nil {
+			e.HTTP.URL += h.Path
+			for _, n := range h.AllowedRequestHeaders {
+				e.HTTP.HeadersToSend = append(e.HTTP.HeadersToSend, portico.HeaderName(n))
+			}
+			for _, n := range h.AllowedResponseHeaders {
+				e.HTTP.HeadersToBackend = append(e.HTTP.HeadersToBackend, portico.HeaderName(n))
+			}
+		}
+	}
+	ea := convertExtAuth(&e)
+	if ea.HTTP != nil {
+		ea.HTTP.OriginalRequest = true
+	}
+	if ea.GRPC != nil && len(ea.GRPC.HeadersToSend) == 0 {
+		ea.GRPC.AllHeaders = true
+	}
+	if fb := f.ForwardBody; fb != nil {
+		ea.MaxBody = int64(fb.MaxSize)
+	}
+	return &router.Policy{Source: source, ExtAuth: ea}
 }
 
 func convertCORS(c *gatewayv1.HTTPCORSFilter) *router.CORS {

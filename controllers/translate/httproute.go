@@ -64,6 +64,11 @@ func (t *gatewayProcessor) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]
 			be := t.backendRef(hr.Namespace, kindHTTP, m.ref, fmt.Sprintf("spec.rules[%d].filters[%d].requestMirror.backendRef", ri, mi), refs.fail)
 			filters.mirrors = append(filters.mirrors, router.Mirror{Backend: be, Fraction: m.fraction})
 		}
+		if f := filters.extAuth; f != nil {
+			be := t.backendRef(hr.Namespace, kindHTTP, f.BackendRef, fmt.Sprintf("spec.rules[%d].filters.externalAuth.backendRef", ri), refs.fail)
+			src := router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: -1}
+			filters.policy = externalAuthPolicy(f, be, hr.Namespace, "ExternalAuth "+src.String())
+		}
 		timeout, backendTimeout, err := ruleTimeouts(rule.Timeouts)
 		if err != nil {
 			return nil, fmt.Errorf("spec.rules[%d].timeouts: %w", ri, err)

@@ -148,23 +148,7 @@ func convertSecurity(sp *portico.SecurityPolicy, l lookups) *policyPart {
 		out.JWT = ja
 	}
 	if e := spec.ExtAuth; e != nil {
-		ea := &router.ExtAuth{Timeout: duration(e.Timeout), FailOpen: e.FailOpen}
-		if e.HTTP != nil {
-			ea.HTTP = &router.HTTPExtAuth{URL: e.HTTP.URL}
-			for _, h := range e.HTTP.HeadersToSend {
-				ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
-			}
-			for _, h := range e.HTTP.HeadersToBackend {
-				ea.HTTP.HeadersToBackend = append(ea.HTTP.HeadersToBackend, string(h))
-			}
-		}
-		if e.GRPC != nil {
-			ea.GRPC = &router.GRPCExtAuth{Address: e.GRPC.Address}
-			for _, h := range e.GRPC.HeadersToSend {
-				ea.GRPC.HeadersToSend = append(ea.GRPC.HeadersToSend, string(h))
-			}
-		}
-		out.ExtAuth = ea
+		out.ExtAuth = convertExtAuth(e)
 	}
 	if a := spec.Authorization; a != nil {
 		az := &router.Authorization{Default: action(a.DefaultAction)}
@@ -325,4 +309,26 @@ func rateKey(k *portico.RateLimitKey) (router.RateKey, string) {
 	}
 	return map[string]router.RateKey{"Route": router.RateKeyRoute, "ClientIP": router.RateKeyClientIP,
 		"Header": router.RateKeyHeader, "Claim": router.RateKeyClaim}[k.Type], k.Name
+}
+
+// convertExtAuth is the router's form of an ExtAuth; the HTTPRoute
+// ExternalAuth filter is converted through it too.
+func convertExtAuth(e *portico.ExtAuth) *router.ExtAuth {
+	ea := &router.ExtAuth{Timeout: duration(e.Timeout), FailOpen: e.FailOpen}
+	if e.HTTP != nil {
+		ea.HTTP = &router.HTTPExtAuth{URL: e.HTTP.URL}
+		for _, h := range e.HTTP.HeadersToSend {
+			ea.HTTP.HeadersToSend = append(ea.HTTP.HeadersToSend, string(h))
+		}
+		for _, h := range e.HTTP.HeadersToBackend {
+			ea.HTTP.HeadersToBackend = append(ea.HTTP.HeadersToBackend, string(h))
+		}
+	}
+	if e.GRPC != nil {
+		ea.GRPC = &router.GRPCExtAuth{Address: e.GRPC.Address}
+		for _, h := range e.GRPC.HeadersToSend {
+			ea.GRPC.HeadersToSend = append(ea.GRPC.HeadersToSend, string(h))
+		}
+	}
+	return ea
 }

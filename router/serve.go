@@ -23,6 +23,9 @@ type Listener struct {
 	// SNI has a passthrough route in the current Table are spliced to it.
 	Table func() *Table
 	L4    L4Options
+	// ProxyProtocol, when set, requires a PROXY v1/v2 header on every
+	// connection (see ProxyProtocol).
+	ProxyProtocol *ProxyProtocol
 }
 
 // ListenerKind is what a Listener does with its connections.
@@ -58,6 +61,9 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 	}
 	if ready != nil {
 		ready(ln.Addr())
+	}
+	if l.ProxyProtocol != nil {
+		ln = NewProxyProtocolListener(ln, l.ProxyProtocol)
 	}
 	switch l.Kind {
 	case ListenerTCP:

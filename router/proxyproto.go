@@ -1,0 +1,171 @@
+package router
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	// The header parser is github.com/pires/go-proxyproto (the one
+	// Traefik, ingress-nginx's tooling and many Go proxies use, kept and
+	// fuzzed upstream) rather than hand-written: the v2 TLV/address
+	// families are easy to get subtly wrong. Only its parser is used; the
+	// trust check, deadline and size bound are ours (below).
+	proxyproto "github.com/pires/go-proxyproto"
+)
+
+// ProxyProtocol, when set on a Listener, makes every connection start with
+// a PROXY protocol v1 or v2 header from a trusted peer; the address it
+// carries becomes the connection's client address for everything after
+// (policies, authorization CIDRs, access logs, X-Forwarded-For, rate-limit
+// keys). Connections from untrusted peers, without a valid header within
+// the deadline, or with an oversized one, are closed. The v2 LOCAL command
+// keeps the real peer address.
+type ProxyProtocol struct {
+	// Trusted are the networks allowed to send headers; empty trusts none.
+	Trusted []netip.Prefix
+	// Timeout bounds the wait for the header; 0 means DefaultProxyProtocolTimeout.
+	Timeout time.Duration
+}
+
+// DefaultProxyProtocolTimeout is ProxyProtocol.Timeout's default.
+const DefaultProxyProtocolTimeout = 5 * time.Second
+
+// maxProxyHeader bounds a header: v1 is at most 107 bytes, and a v2 header
+// (16 bytes plus addresses and TLVs) is refused beyond this.
+const maxProxyHeader = 16 + 1024
+
+var errProxyUntrusted = errors.New("proxy protocol: peer not trusted")
+
+// proxyListener reads the PROXY header of each accepted connection, each
+// in its own goroutine so a slow client never holds up the others.
+type proxyListener struct {
+	net.Listener
+	pp    *ProxyProtocol
+	once  sync.Once
+	conns chan net.Conn
+	errc  chan error
+}
+
+// NewProxyProtocolListener wraps ln so that each connection's PROXY header
+// is read and checked; Accept returns connections whose RemoteAddr is the
+// client's, and closes those that fail.
+func NewProxyProtocolListener(ln net.Listener, pp *ProxyProtocol) net.Listener {
+	return &proxyListener{Listener: ln, pp: pp, conns: make(chan net.Conn), errc: make(chan error, 1)}
+}
+
+func (l *proxyListener) loop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.errc <- err
+			return
+		}
+		go func() {
+			pc, err := readProxyHeader(c, l.pp)
+			if err != nil {
+				_ = c.Close()
+				return
+			}
+			select {
+			case l.conns <- pc:
+			case <-time.After(time.Minute):
+				_ = pc.Close()
+			}
+		}()
+	}
+}
+
+func (l *proxyListener) Accept() (net.Conn, error) {
+	l.once.Do(func() { go l.loop() })
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errc:
+		l.errc <- err // every later Accept fails too
+		return nil, err
+	}
+}
+
+// readProxyHeader reads c's header under the deadline. It runs in Accept,
+// so its wait is bounded by Timeout; the listener's other connections
+// queue in the kernel meanwhile.
+func readProxyHeader(c net.Conn, pp *ProxyProtocol) (net.Conn, error) {
+	peer := addrPortOf(c.RemoteAddr())
+	if !inPrefixes(pp.Trusted, peer.Addr()) {
+		return nil, errProxyUntrusted
+	}
+	timeout := pp.Timeout
+	if timeout <= 0 {
+		timeout = DefaultProxyProtocolTimeout
+	}
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	src, rest, err := parseProxyHeader(c)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	pc := &proxyConn{Conn: c, rest: rest}
+	if src != nil {
+		pc.remote = src
+	}
+	return pc, nil
+}
+
+// parseProxyHeader reads one header from r (at most maxProxyHeader bytes)
+// and returns the source address it names (nil for LOCAL or UNKNOWN) and
+// the bytes read past the header.
+func parseProxyHeader(r io.Reader) (net.Addr, []byte, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, maxProxyHeader), maxProxyHeader)
+	h, err := proxyproto.Read(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rest []byte
+	if n := br.Buffered(); n > 0 {
+		rest, _ = br.Peek(n)
+		rest = append([]byte(nil), rest...)
+	}
+	if h.Command.IsLocal() || h.TransportProtocol == proxyproto.UNSPEC {
+		return nil, rest, nil
+	}
+	src, ok := h.SourceAddr.(*net.TCPAddr)
+	if !ok {
+		return nil, rest, nil
+	}
+	return src, rest, nil
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// proxyConn is a connection whose client address came from its header.
+type proxyConn struct {
+	net.Conn
+	rest   []byte
+	remote net.Addr
+}
+
+func (c *proxyConn) Read(p []byte) (int, error) {
+	if len(c.rest) > 0 {
+		n := copy(p, c.rest)
+		c.rest = c.rest[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *proxyConn) RemoteAddr() net.Addr {
+	if c.remote != nil {
+		return c.remote
+	}
+	return c.Conn.RemoteAddr()
+}

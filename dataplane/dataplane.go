@@ -187,10 +187,10 @@ func (d *Dataplane) Ready() bool { return d.Router.Table() != nil }
 func (d *Dataplane) Listeners() map[string]router.Listener {
 	out := map[string]router.Listener{}
 	if d.opts.HTTPAddr != "" {
-		out["http"] = router.Listener{Addr: d.opts.HTTPAddr}
+		out["http"] = router.Listener{Addr: d.opts.HTTPAddr, ProxyProtocol: d.opts.Edge.ProxyProtocol}
 	}
 	if d.opts.HTTPSAddr != "" {
-		out["https"] = router.Listener{Addr: d.opts.HTTPSAddr, TLS: d.Certs.TLSConfig(), Table: d.Router.Table, L4: d.opts.L4}
+		out["https"] = router.Listener{Addr: d.opts.HTTPSAddr, TLS: d.Certs.TLSConfig(), Table: d.Router.Table, L4: d.opts.L4, ProxyProtocol: d.opts.Edge.ProxyProtocol}
 	}
 	return out
 }
@@ -259,7 +259,7 @@ func (d *Dataplane) swapListenerCerts(ls []serving.Listener) {
 func (d *Dataplane) GatewayListener(key, addr string) router.Listener {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l := router.Listener{Addr: addr, Key: key, Kind: d.listenerKinds[key], L4: d.opts.L4}
+	l := router.Listener{Addr: addr, Key: key, Kind: d.listenerKinds[key], L4: d.opts.L4, ProxyProtocol: d.opts.Edge.ProxyProtocol}
 	if l.Kind != router.ListenerHTTP {
 		// Only connection-level listeners read the Table themselves: an
 		// HTTPS Gateway port must not pass through the Ingress SNI routes.

@@ -15,6 +15,10 @@ import (
 // EdgeOptions are the client-facing protections that operators may tune.
 // The zero value is the default.
 type EdgeOptions struct {
+	// ProxyProtocol, when set, requires a PROXY v1/v2 header from a trusted
+	// peer on every client-facing listener (the Ingress listeners and the
+	// Gateways'); its source address becomes the client's address.
+	ProxyProtocol *ProxyProtocol
 	// BodyReadTimeout is the longest wait for the next bytes of a request
 	// body (nginx's client_body_timeout); 0 means DefaultBodyReadTimeout.
 	// A client that stalls longer gets 408 and its connection is closed.

@@ -37,6 +37,8 @@ type common struct {
 	nginxCompat    bool
 	nginxConfigMap string
 	heapHeadroom   int
+	proxyFrom      string
+	proxyTimeout   time.Duration
 }
 
 func (c *common) register(fs *flag.FlagSet, serving bool) {
@@ -56,6 +58,8 @@ func (c *common) register(fs *flag.FlagSet, serving bool) {
 	}
 	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listener address (empty disables)")
 	fs.StringVar(&c.httpsAddr, "https-addr", ":8443", "HTTPS listener address (empty disables)")
+	fs.StringVar(&c.proxyFrom, "proxy-protocol-from", "", "comma-separated CIDRs of load balancers that send a PROXY protocol v1/v2 header: every client-facing connection must then start with one from them (others are closed); its source address becomes the client's (empty: off)")
+	fs.DurationVar(&c.proxyTimeout, "proxy-protocol-timeout", router.DefaultProxyProtocolTimeout, "longest wait for a connection's PROXY header")
 	fs.StringVar(&c.trusted, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are trusted")
 	fs.DurationVar(&c.bodyTimeout, "client-body-timeout", router.DefaultBodyReadTimeout, "longest wait for the next bytes of a request body; a client that stalls longer gets 408 and is disconnected")
 	fs.DurationVar(&c.sendTimeout, "client-send-timeout", router.DefaultSendTimeout, "longest a response write waits for the client to read (HTTP/2: to open its flow-control window); then the stream or connection is reset")
@@ -113,7 +117,15 @@ func (c *common) edge() (router.EdgeOptions, error) {
 	if err != nil {
 		return router.EdgeOptions{}, fmt.Errorf("--http1-engine: %w", err)
 	}
-	return router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e, Engine: eng}, nil
+	opts := router.EdgeOptions{BodyReadTimeout: c.bodyTimeout, SendTimeout: c.sendTimeout, EscapedSlashes: e, Engine: eng}
+	if c.proxyFrom != "" {
+		from, err := parsePrefixes(c.proxyFrom)
+		if err != nil {
+			return router.EdgeOptions{}, fmt.Errorf("--proxy-protocol-from: %w", err)
+		}
+		opts.ProxyProtocol = &router.ProxyProtocol{Trusted: from, Timeout: c.proxyTimeout}
+	}
+	return opts, nil
 }
 
 // runtime applies the process-wide settings: the heap headroom.

@@ -31,7 +31,7 @@ func registerNginxConfigKeys() {
 		NginxConfigKey{Name: "enable-real-ip", Support: NginxUnsupported, Default: "false",
 			Note: notFromConfigMap + "the client address comes from X-Forwarded-For of peers in --trusted-proxies"},
 		NginxConfigKey{Name: "use-proxy-protocol", Support: NginxUnsupported, Default: "false",
-			Note: "Portico's listeners do not speak the PROXY protocol"},
+			Note: "not read from the ConfigMap: start Portico with --proxy-protocol-from set to the load balancer's CIDRs (PROXY v1 and v2 then required on every client-facing listener)"},
 
 		// Compression.
 		NginxConfigKey{Name: "use-gzip", Support: NginxSupported, Default: "false",

@@ -143,6 +143,9 @@ type Route struct {
 	Compression       *Compression        `json:"compression,omitempty"`
 	ResponseOverrides []ResponseOverride  `json:"responseOverrides,omitempty"`
 	Session           *SessionPersistence `json:"session,omitempty"`
+	// NoAccessLog leaves the route's requests out of the access log
+	// (ingress-nginx's enable-access-log: "false").
+	NoAccessLog bool `json:"noAccessLog,omitempty"`
 
 	// regexes are the expressions Validate compiled, reused by Compile.
 	regexes *routeRegexes

@@ -238,6 +238,9 @@ type accessEntry struct {
 // logAccess writes one access log line, with the route and backend that
 // served the request.
 func (st *proxyState) logAccess(ctx context.Context, l *slog.Logger, e accessEntry, start time.Time) {
+	if st.route != nil && st.route.NoAccessLog {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("client", e.client),
 		slog.String("method", e.method),

@@ -68,3 +68,25 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		t.Fatalf("access log record %v", rec)
 	}
 }
+
+// A route with NoAccessLog writes no access-log line; others still do.
+func TestNoAccessLogRoute(t *testing.T) {
+	a := backendServer(t, "a")
+	bk := &Backend{Name: "ns/a:80", Endpoints: []Endpoint{{addr(a)}}}
+	var logs lockedBuffer
+	_, front := serveTable(t, Config{Routes: []Route{
+		{Host: "quiet.com", HostMatch: HostExact, Path: "/", NoAccessLog: true,
+			Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Source: Source{Kind: "Ingress", Namespace: "ns", Name: "quiet"}},
+		{Host: "loud.com", HostMatch: HostExact, Path: "/",
+			Backends: []WeightedBackend{{Backend: bk, Weight: 1}}, Source: Source{Kind: "Ingress", Namespace: "ns", Name: "loud"}}}},
+		Options{AccessLog: slog.New(slog.NewJSONHandler(&logs, nil))})
+	get(t, front.URL+"/x", "quiet.com")
+	get(t, front.URL+"/x", "loud.com")
+	for i := 0; i < 200 && !strings.Contains(logs.String(), "loud.com"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if s := logs.String(); strings.Contains(s, "quiet.com") || !strings.Contains(s, "loud.com") {
+		t.Fatalf("access log:\n%s", s)
+	}
+}

@@ -35,8 +35,6 @@ func init() {
 			Note: notYet + "backend error responses are passed to the client as they are (the ConfigMap key custom-http-errors is ignored too)."},
 		NginxAnnotation{Name: "default-backend", Support: NginxUnsupported,
 			Note: notYet + "a path whose Service has no endpoints answers 503 instead of going to this Service."},
-		NginxAnnotation{Name: "enable-access-log", Support: NginxUnsupported, Default: "true",
-			Note: notYet + "Portico's access log (--access-log) covers every route; it cannot be turned off per Ingress."},
 	)
 	onNginxRoute(31, "proxy-ssl-name", nginxProxySSLName)
 }

@@ -17,7 +17,7 @@ import (
 	proxyproto "github.com/pires/go-proxyproto"
 )
 
-// ProxyProtocol, when set on a Listener, makes every connection start with
+// ProxyProtocol configures a Listener that requires every connection to start with
 // a PROXY protocol v1 or v2 header from a trusted peer; the address it
 // carries becomes the connection's client address for everything after
 // (policies, authorization CIDRs, access logs, X-Forwarded-For, rate-limit

@@ -25,7 +25,10 @@ func startProxyProtoServer(t *testing.T, trusted string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) })
 	done := make(chan struct{})
-	go func() { defer close(done); _ = ServeListener(ctx, NewProxyProtocolListener(ln, pp), nil, h, Drain{Grace: time.Second}) }()
+	go func() {
+		defer close(done)
+		_ = ServeListener(ctx, NewProxyProtocolListener(ln, pp), nil, h, Drain{Grace: time.Second})
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return ln.Addr().String()
 }

@@ -47,12 +47,16 @@ func SetHeapHeadroom(percent int) {
 	}
 }
 
-// startHeapTuner arms the tuner once, when the first table goes live.
+// startHeapTuner arms the tuner once, when the first table goes live
+// with a headroom set (it costs nothing per apply otherwise).
 func startHeapTuner() {
-	if _, set := lookupGOMEMLIMIT(); set {
+	if tuner.percent.Load() <= 0 {
 		return
 	}
 	tuner.once.Do(func() {
+		if _, set := lookupGOMEMLIMIT(); set {
+			return
+		}
 		tuner.samples = []metrics.Sample{
 			{Name: "/gc/heap/live:bytes"},
 			{Name: "/memory/classes/total:bytes"},

@@ -91,7 +91,9 @@ func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *po
 		path += "?" + x.RawQuery
 	}
 	headers := map[string]string{}
+	send := s.send
 	if s.all {
+		send = nil
 		eachHeader(x.Header, func(k, v string) {
 			k = strings.ToLower(k)
 			if old, ok := headers[k]; ok {
@@ -100,10 +102,7 @@ func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *po
 			headers[k] = v
 		})
 	}
-	for _, h := range s.send {
-		if s.all {
-			break
-		}
+	for _, h := range send {
 		if vs := x.Header.Values(h); len(vs) > 0 {
 			headers[strings.ToLower(h)] = strings.Join(vs, ",")
 		}

@@ -90,9 +90,8 @@ func (l *proxyListener) Accept() (net.Conn, error) {
 	}
 }
 
-// readProxyHeader reads c's header under the deadline. It runs in Accept,
-// so its wait is bounded by Timeout; the listener's other connections
-// queue in the kernel meanwhile.
+// readProxyHeader reads c's header under the deadline (on the
+// connection's own goroutine, see proxyListener).
 func readProxyHeader(c net.Conn, pp *ProxyProtocol) (net.Conn, error) {
 	peer := addrPortOf(c.RemoteAddr())
 	if !inPrefixes(pp.Trusted, peer.Addr()) {
@@ -108,7 +107,7 @@ func readProxyHeader(c net.Conn, pp *ProxyProtocol) (net.Conn, error) {
 		return nil, err
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &proxyConn{Conn: c, rest: rest}
+	pc := &proxyConn{prefixConn: prefixConn{Conn: c, prefix: rest}}
 	if src != nil {
 		pc.remote = src
 	}
@@ -147,20 +146,12 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	return ap
 }
 
-// proxyConn is a connection whose client address came from its header.
+// proxyConn is a connection whose client address came from its header;
+// the bytes read past the header are replayed first (prefixConn, which
+// also keeps half-close for TCP routes).
 type proxyConn struct {
-	net.Conn
-	rest   []byte
+	prefixConn
 	remote net.Addr
-}
-
-func (c *proxyConn) Read(p []byte) (int, error) {
-	if len(c.rest) > 0 {
-		n := copy(p, c.rest)
-		c.rest = c.rest[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
 }
 
 func (c *proxyConn) RemoteAddr() net.Addr {

@@ -164,6 +164,9 @@ func externalAuthPolicy(f *gatewayv1.HTTPExternalAuthFilter, be *router.Backend,
 	if be.Status != 0 {
 		return &router.Policy{Source: source, Invalid: "externalAuth: " + be.Reason}
 	}
+	if f.BackendRef.Port == nil {
+		return &router.Policy{Source: source, Invalid: "externalAuth: backendRef.port is required"}
+	}
 	ns := routeNS
 	if f.BackendRef.Namespace != nil {
 		ns = string(*f.BackendRef.Namespace)

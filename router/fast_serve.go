@@ -156,7 +156,17 @@ func (e *fastEngine) serve(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 }
 
 func (e *fastEngine) filterAndProxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictConn) {
+	if st.route.wantsAuthBody() {
+		st.policy.peek = &fastBodyPeek{e: e, ctx: ctx, st: st, sc: sc}
+	}
 	if code, text := st.answerEarly(ctx, fastRespHeaders{&ctx.Response.Header}); code != 0 {
+		if st.policy.peeked && !st.policy.peekWhole {
+			ctx.SetConnectionClose() // the body is not read through
+		}
+		if st.outbound != nil {
+			fasthttp.ReleaseRequest(st.outbound)
+			st.outbound = nil
+		}
 		if code > 0 {
 			fastText(ctx, code, text)
 		}

@@ -73,6 +73,8 @@ func (e *fastEngine) prepareBody(ctx *fasthttp.RequestCtx, st *proxyState, sc *s
 	req := &ctx.Request
 	cl := req.Header.ContentLength()
 	switch {
+	case st.outbound != nil:
+		return true // a policy check read its start already (see fastBodyPeek)
 	case cl == 0 || cl == -2:
 		return true
 	case cl > BodyBufferBytes:
@@ -113,7 +115,6 @@ func (e *fastEngine) prepareBody(ctx *fasthttp.RequestCtx, st *proxyState, sc *s
 	// Longer than buffered bodies get: the rest streams after what was
 	// read, in a request of its own (the server's stream stays in place).
 	out := fasthttp.AcquireRequest()
-	req.Header.CopyTo(&out.Header)
 	out.SetBodyStream(io.MultiReader(bytes.NewReader(buf), r), -1)
 	st.outbound, st.streamed = out, true
 	return true
@@ -142,7 +143,11 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 	if req == nil {
 		req = &ctx.Request
 	} else {
+		// The head as the filters left it; the body stream's length stays.
 		defer fasthttp.ReleaseRequest(req)
+		cl := req.Header.ContentLength()
+		ctx.Request.Header.CopyTo(&req.Header)
+		req.Header.SetContentLength(cl)
 	}
 	e.rt.outboundHead(req, st)
 	b, route := st.backend, st.route

@@ -182,12 +182,14 @@ type ExtAuth struct {
 	// FailOpen lets requests through when the auth service cannot be
 	// asked or answers nonsense; by default (false) they get 403.
 	FailOpen bool `json:"failOpen,omitempty"`
-	// MaxBody, when positive, sends up to that many bytes of the request
-	// body with the check (truncated beyond, as the Gateway API filter's
-	// forwardBody.maxSize says). Not yet honoured: the checks run before
-	// the body is read and no engine buffers it for them yet, so the
-	// service gets no body (Content-Length 0).
-	MaxBody int64 `json:"maxBody,omitempty"`
+	// MaxBody, when positive, buffers up to that many bytes (at most
+	// MaxAuthBody) of the request body and sends them with the check, as
+	// Envoy's with_request_body does; the backend then gets the whole
+	// body. A longer body is answered 413 unless PartialBody, which sends
+	// its first MaxBody bytes (the Gateway API filter's forwardBody).
+	// The service learns which from X-Envoy-Auth-Partial-Body.
+	MaxBody     int64 `json:"maxBody,omitempty"`
+	PartialBody bool  `json:"partialBody,omitempty"`
 }
 
 // HTTPExtAuth is forward auth: a GET (the original method is sent in
@@ -341,4 +343,8 @@ type GRPCExtAuth struct {
 	// AllHeaders sends every request header instead (the Gateway API
 	// filter's empty allowedHeaders).
 	AllHeaders bool `json:"allHeaders,omitempty"`
+	// PackAsBytes sends the body (see ExtAuth.MaxBody) in raw_body, not
+	// body. A body that is not UTF-8 always goes in raw_body: a string
+	// field cannot carry it.
+	PackAsBytes bool `json:"packAsBytes,omitempty"`
 }

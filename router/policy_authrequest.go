@@ -59,6 +59,7 @@ var authRequestSkip = map[string]bool{"Connection": true, "Keep-Alive": true, "T
 func compileAuthRequest(e *ExtAuth) (policyStep, error) {
 	a := *e.HTTP.AuthRequest
 	inner := *e
+	inner.MaxBody = 0 // nginx's auth_request sends no body
 	inner.HTTP = &HTTPExtAuth{URL: e.HTTP.URL, HeadersToSend: []string{"Authorization"}, HeadersToBackend: e.HTTP.HeadersToBackend}
 	base, err := compileExtAuth(&inner)
 	if err != nil {

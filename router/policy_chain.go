@@ -20,6 +20,8 @@ type policyChain struct {
 	steps    []policyStep
 	// needsClient is set when a step reads the client's address.
 	needsClient bool
+	// authBody is the number of body bytes an auth step sends (0: none).
+	authBody int64
 }
 
 // policyStep is one check of a chain. check returns 0 to let the request
@@ -49,6 +51,14 @@ type policyState struct {
 	// answer, for the client's answer (see policyState.respond).
 	authCookies       []string
 	authCookiesAlways bool
+	// peek, set by the engine when the chain sends the body to an auth
+	// service, reads its start; peeked, peekData, peekWhole and peekCode
+	// keep what it read (see authBody).
+	peek      bodyPeeker
+	peeked    bool
+	peekWhole bool
+	peekCode  int
+	peekData  []byte
 }
 
 // Check compiles the policy, reporting what makes it unusable (with the
@@ -105,6 +115,9 @@ func compilePolicy(p *Policy) (*policyChain, error) {
 	if p.ExtAuth != nil {
 		errs = append(errs, add(compileExtAuth(p.ExtAuth)))
 		c.needsClient = c.needsClient || p.ExtAuth.HTTP != nil && p.ExtAuth.HTTP.AuthRequest != nil
+		if p.ExtAuth.HTTP == nil || p.ExtAuth.HTTP.AuthRequest == nil {
+			c.authBody = p.ExtAuth.MaxBody
+		}
 	}
 	if p.Authorization != nil {
 		s, err := compileAuthorization(p.Authorization)

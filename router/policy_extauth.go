@@ -1,12 +1,14 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +32,9 @@ type extAuthStep struct {
 	// HTTPExtAuth.OriginalRequest).
 	original bool
 	client   *http.Client
+	// maxBody and partial: see ExtAuth.MaxBody.
+	maxBody int64
+	partial bool
 }
 
 // Forward-auth limits.
@@ -46,6 +51,8 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 	switch {
 	case (e.HTTP == nil) == (e.GRPC == nil):
 		return nil, errors.New("extAuth: set one of http, grpc")
+	case e.MaxBody < 0 || e.MaxBody > MaxAuthBody:
+		return nil, fmt.Errorf("extAuth.maxBody: want 0 to %d bytes, not %d", MaxAuthBody, e.MaxBody)
 	case e.GRPC != nil:
 		return compileGRPCAuth(e)
 	case e.HTTP.AuthRequest != nil:
@@ -58,7 +65,8 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 	if e.Timeout < 0 {
 		return nil, errors.New("extAuth.timeout: must not be negative")
 	}
-	s := &extAuthStep{url: e.HTTP.URL, timeout: e.Timeout, failOpen: e.FailOpen, original: e.HTTP.OriginalRequest}
+	s := &extAuthStep{url: e.HTTP.URL, timeout: e.Timeout, failOpen: e.FailOpen, original: e.HTTP.OriginalRequest,
+		maxBody: e.MaxBody, partial: e.PartialBody}
 	if s.timeout == 0 {
 		s.timeout = defaultExtAuthTimeout
 	}
@@ -91,10 +99,19 @@ func compileExtAuth(e *ExtAuth) (policyStep, error) {
 	return s, nil
 }
 
-func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *policyState) (int, string) {
+func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
 	// What the service may set is never taken from the client.
 	for _, h := range s.toUpdate {
 		x.Header.Del(h)
+	}
+	var reqBody io.Reader
+	partial := ""
+	if s.maxBody > 0 {
+		data, whole, code, text := ps.authBody(s.maxBody, s.partial)
+		if code != 0 {
+			return code, text
+		}
+		reqBody, partial = bytes.NewReader(data), strconv.FormatBool(!whole)
 	}
 	// Not derived from the request's context: the fast engine's is
 	// recycled when the handler returns, and a timer's cancel would read
@@ -114,9 +131,12 @@ func (s *extAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *pol
 		// URL's path is a prefix ending before the original's "/".
 		method, target = x.Method, strings.TrimSuffix(s.url, "/")+uri
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	req, err := http.NewRequestWithContext(ctx, method, target, reqBody)
 	if err != nil {
 		return s.failed()
+	}
+	if partial != "" {
+		req.Header.Set("X-Envoy-Auth-Partial-Body", partial)
 	}
 	if s.original {
 		req.Host = x.Host

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	// The Envoy ext_authz v3 API, from Envoy's own Go protos, so existing
 	// servers (OPA-Envoy and others) work unchanged.
@@ -33,6 +35,11 @@ type grpcAuthStep struct {
 	client   authv3.AuthorizationClient
 	failOpen bool
 	timeout  time.Duration
+	// maxBody, partial and raw: see ExtAuth.MaxBody and
+	// GRPCExtAuth.PackAsBytes.
+	maxBody int64
+	partial bool
+	raw     bool
 }
 
 // grpcConns shares one client connection per ext_authz address.
@@ -46,7 +53,8 @@ func compileGRPCAuth(e *ExtAuth) (policyStep, error) {
 	if e.Timeout < 0 {
 		return nil, errors.New("extAuth.timeout: must not be negative")
 	}
-	s := &grpcAuthStep{failOpen: e.FailOpen, timeout: e.Timeout, all: g.AllHeaders}
+	s := &grpcAuthStep{failOpen: e.FailOpen, timeout: e.Timeout, all: g.AllHeaders, maxBody: e.MaxBody,
+		partial: e.PartialBody, raw: g.PackAsBytes}
 	if s.timeout == 0 {
 		s.timeout = defaultExtAuthTimeout
 	}
@@ -75,7 +83,16 @@ func compileGRPCAuth(e *ExtAuth) (policyStep, error) {
 	return s, nil
 }
 
-func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *policyState) (int, string) {
+func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, ps *policyState) (int, string) {
+	var reqBody []byte
+	whole := true
+	if s.maxBody > 0 {
+		var code int
+		var text string
+		if reqBody, whole, code, text = ps.authBody(s.maxBody, s.partial); code != 0 {
+			return code, text
+		}
+	}
 	// Not derived from the request's context (see extAuthStep.check).
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
@@ -107,9 +124,22 @@ func (s *grpcAuthStep) check(_ context.Context, x *Exchange, resp Headers, _ *po
 			headers[strings.ToLower(h)] = strings.Join(vs, ",")
 		}
 	}
+	hr := &authv3.AttributeContext_HttpRequest{Method: x.Method, Path: path, Host: x.Host, Scheme: scheme,
+		Headers: headers, Size: -1}
+	if n, err := strconv.ParseInt(x.Header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+		hr.Size = n
+	}
+	if s.maxBody > 0 {
+		// As Envoy: the service learns whether it got all of the body.
+		headers["x-envoy-auth-partial-body"] = strconv.FormatBool(!whole)
+		if s.raw || !utf8.Valid(reqBody) {
+			hr.RawBody = reqBody
+		} else {
+			hr.Body = string(reqBody)
+		}
+	}
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Method: x.Method, Path: path, Host: x.Host, Scheme: scheme, Headers: headers}},
+		Request: &authv3.AttributeContext_Request{Http: hr},
 	}}
 	if ip := x.ClientIP(); ip.IsValid() {
 		req.Attributes.Source = &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{

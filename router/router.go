@@ -259,7 +259,13 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 // filter runs the route's request filters on the Exchange and reports
 // whether the request goes on to a backend (false: it was answered).
 func (rt *Router) filter(w http.ResponseWriter, r *http.Request, st *proxyState) bool {
+	if st.route.wantsAuthBody() {
+		st.policy.peek = &stdBodyPeek{w: w, r: r, timeout: cmp.Or(rt.opts.Edge.BodyReadTimeout, DefaultBodyReadTimeout)}
+	}
 	if code, text := st.answerEarly(r.Context(), w.Header()); code != 0 {
+		if st.policy.peeked && !st.policy.peekWhole {
+			w.Header().Set("Connection", "close") // the body is not read through
+		}
 		if code > 0 {
 			writeAnswer(w, code, text)
 		}

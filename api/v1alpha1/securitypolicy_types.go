@@ -213,6 +213,31 @@ type ExtAuth struct {
 	// (default false: they are refused).
 	// +optional
 	FailOpen bool `json:"failOpen,omitempty"`
+	// WithRequestBody sends the request body with the check (Envoy's
+	// with_request_body): it is buffered up to maxRequestBytes, sent to
+	// the service (the HTTP check's body; the gRPC check's
+	// attributes.request.http.body or raw_body), then the whole body goes
+	// to the backend. Unset: the service gets no body.
+	// +optional
+	WithRequestBody *ExtAuthBody `json:"withRequestBody,omitempty"`
+}
+
+// ExtAuthBody says how much of the request body an ExtAuth check sends.
+type ExtAuthBody struct {
+	// MaxRequestBytes is the most buffered and sent.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1048576
+	MaxRequestBytes int32 `json:"maxRequestBytes"`
+	// AllowPartialMessage sends the first maxRequestBytes of a longer
+	// body; by default (false) a longer body is answered 413. The service
+	// learns which from the X-Envoy-Auth-Partial-Body header ("true" when
+	// cut).
+	// +optional
+	AllowPartialMessage bool `json:"allowPartialMessage,omitempty"`
+	// PackAsBytes (gRPC) sends the body in raw_body instead of body. A
+	// body that is not UTF-8 always goes in raw_body.
+	// +optional
+	PackAsBytes bool `json:"packAsBytes,omitempty"`
 }
 
 // HTTPExtAuth is forward auth.

@@ -201,7 +201,8 @@ func externalAuthPolicy(f *gatewayv1.HTTPExternalAuthFilter, be *router.Backend,
 		ea.GRPC.AllHeaders = true
 	}
 	if fb := f.ForwardBody; fb != nil {
-		ea.MaxBody = int64(fb.MaxSize)
+		// GEP-1494: a longer body is cut to maxSize for the service.
+		ea.MaxBody, ea.PartialBody = int64(fb.MaxSize), true
 	}
 	return &router.Policy{Source: source, ExtAuth: ea}
 }

@@ -68,11 +68,6 @@ func (t *gatewayProcessor) httpRouteRules(hr *gatewayv1.HTTPRoute, backends [][]
 			be := t.backendRef(hr.Namespace, kindHTTP, f.BackendRef, fmt.Sprintf("spec.rules[%d].filters.externalAuth.backendRef", ri), refs.fail)
 			src := router.Source{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name, Rule: ri, Path: -1}
 			filters.policy = externalAuthPolicy(f, be, hr.Namespace, "ExternalAuth "+src.String())
-			if fb := f.ForwardBody; fb != nil && fb.MaxSize > 0 {
-				t.problem(ObjectRef{Kind: kindHTTP, Namespace: hr.Namespace, Name: hr.Name},
-					fmt.Sprintf("spec.rules[%d].filters.externalAuth.forwardBody", ri), SeverityWarning, reasonUnsupportedField,
-					"forwardBody is not honoured yet: the auth service gets no request body")
-			}
 		}
 		timeout, backendTimeout, err := ruleTimeouts(rule.Timeouts)
 		if err != nil {

@@ -330,5 +330,11 @@ func convertExtAuth(e *portico.ExtAuth) *router.ExtAuth {
 			ea.GRPC.HeadersToSend = append(ea.GRPC.HeadersToSend, string(h))
 		}
 	}
+	if b := e.WithRequestBody; b != nil {
+		ea.MaxBody, ea.PartialBody = int64(b.MaxRequestBytes), b.AllowPartialMessage
+		if ea.GRPC != nil {
+			ea.GRPC.PackAsBytes = b.PackAsBytes
+		}
+	}
 	return ea
 }

@@ -83,20 +83,20 @@ func (w *policyWatcher) Start(ctx context.Context) error {
 }
 
 // listPolicies adds the policies, and the Secrets and ConfigMaps they
-// name, to the snapshot. Only TLS Secrets are cached: the others are read
-// directly (their changes are seen at the next rebuild, at the latest
-// after recheckInterval).
-func listPolicies(ctx context.Context, c, direct client.Reader, namespace string, snap *translate.Snapshot) error {
+// name, to the snapshot, and returns what they name. Only TLS Secrets are
+// cached: the others are read directly (a change of one triggers a
+// rebuild: see refwatch.go).
+func listPolicies(ctx context.Context, c, direct client.Reader, namespace string, snap *translate.Snapshot) (map[refKey]bool, error) {
 	var (
 		sps portico.SecurityPolicyList
 		tps portico.TrafficPolicyList
 	)
 	ns := client.InNamespace(namespace)
 	if err := c.List(ctx, &sps, ns); err != nil {
-		return fmt.Errorf("listing SecurityPolicies: %w", err)
+		return nil, fmt.Errorf("listing SecurityPolicies: %w", err)
 	}
 	if err := c.List(ctx, &tps, ns); err != nil {
-		return fmt.Errorf("listing TrafficPolicies: %w", err)
+		return nil, fmt.Errorf("listing TrafficPolicies: %w", err)
 	}
 	snap.SecurityPolicies, snap.TrafficPolicies = sps.Items, tps.Items
 	haveSecret, haveCM := map[client.ObjectKey]bool{}, map[client.ObjectKey]bool{}
@@ -106,10 +106,12 @@ func listPolicies(ctx context.Context, c, direct client.Reader, namespace string
 	for i := range snap.ConfigMaps {
 		haveCM[client.ObjectKeyFromObject(&snap.ConfigMaps[i])] = true
 	}
+	named := map[refKey]bool{}
 	for i := range sps.Items {
 		sp := &sps.Items[i]
 		for _, ref := range policySecretRefs(sp) {
 			key := client.ObjectKey{Namespace: sp.Namespace, Name: ref.name}
+			named[refKey{key, ref.configMap}] = true
 			if ref.configMap {
 				if haveCM[key] {
 					continue
@@ -119,7 +121,7 @@ func listPolicies(ctx context.Context, c, direct client.Reader, namespace string
 				if err := direct.Get(ctx, key, &cm); err == nil {
 					snap.ConfigMaps = append(snap.ConfigMaps, cm)
 				} else if !apierrors.IsNotFound(err) {
-					return fmt.Errorf("reading ConfigMap %s: %w", key, err)
+					return nil, fmt.Errorf("reading ConfigMap %s: %w", key, err)
 				}
 				continue
 			}
@@ -131,11 +133,11 @@ func listPolicies(ctx context.Context, c, direct client.Reader, namespace string
 			if err := direct.Get(ctx, key, &s); err == nil {
 				snap.Secrets = append(snap.Secrets, s)
 			} else if !apierrors.IsNotFound(err) {
-				return fmt.Errorf("reading Secret %s: %w", key, err)
+				return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 			}
 		}
 	}
-	return nil
+	return named, nil
 }
 
 type policyRef struct {

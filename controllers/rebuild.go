@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,9 +35,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		r.engine = translate.NewEngine()
 	}
 	changes := r.pending.take()
+	dirty := r.refs.takeDirty()
 	resync := r.resync.Swap(false) || time.Since(r.lastResync) >= recheckInterval
 	fail := func(err error) (reconcile.Result, error) {
 		r.pending.restore(changes)
+		r.refs.restoreDirty(dirty)
 		if resync {
 			r.resync.Store(true)
 		}
@@ -45,12 +49,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.applyChanges(ctx, changes, resync); err != nil {
 		return fail(err)
 	}
+	if err := r.readChangedRefs(ctx, dirty); err != nil {
+		return fail(err)
+	}
 	others := &translate.Snapshot{}
 	err := listGatewayAPI(ctx, r.Client, r.APIReader, &r.configMaps, r.Namespace, r.gatewayKinds, others)
 	if err == nil && r.policiesOn.Load() {
 		// With policies (or an Ingress naming one) the Engine translates
 		// whole; the Secrets and ConfigMaps they name are read anew.
-		err = listPolicies(ctx, r.Client, r.APIReader, r.Namespace, others)
+		var named map[refKey]bool
+		if named, err = listPolicies(ctx, r.Client, r.APIReader, r.Namespace, others); err == nil {
+			r.refs.setPolicy(named)
+		}
 	}
 	var istioSvc *corev1.Service
 	if err == nil && r.istioOn.Load() {
@@ -149,6 +159,11 @@ func (r *Reconciler) applyChanges(ctx context.Context, changes map[changeKey]cha
 			}
 		}
 	}
+	var named []client.ObjectKey
+	for i := range ings {
+		named = append(named, ingressSecretKeys(&ings[i])...)
+	}
+	r.refs.setIngress(named, every)
 	if len(ings) == 0 {
 		return nil
 	}
@@ -244,4 +259,21 @@ func clientCAName(ing *networkingv1.Ingress) (string, string) {
 		}
 	}
 	return ing.Namespace, v
+}
+
+// readChangedRefs reads again the Secrets Ingresses name whose change the
+// metadata watch saw (see refwatch.go).
+func (r *Reconciler) readChangedRefs(ctx context.Context, dirty map[client.ObjectKey]bool) error {
+	for key := range dirty {
+		var s corev1.Secret
+		switch err := r.APIReader.Get(ctx, key, &s); {
+		case apierrors.IsNotFound(err):
+			r.engine.Delete("Secret", key.Namespace, key.Name)
+		case err != nil:
+			return fmt.Errorf("getting Secret %s named by an Ingress: %w", key, err)
+		default:
+			r.engine.Set(&s)
+		}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -86,6 +87,10 @@ type Reconciler struct {
 	resync     atomic.Bool
 	lastResync time.Time
 	Applied    *dataplane.AppliedLog
+	// refs are the Secrets and ConfigMaps outside the cache that rebuilds
+	// read; refCache, when set, watches their metadata (see refwatch.go).
+	refs     refObjects
+	refCache cache.Cache
 	// problems, when set, receives the problems of each table served.
 	problems *currentProblems
 	// published are the addresses last written into Ingress status.
@@ -160,6 +165,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// change, its content read directly (see nginx.go).
 		b = b.Watches(&corev1.ConfigMap{}, all, builder.OnlyMetadata,
 			builder.WithPredicates(predicate.NewPredicateFuncs(r.isNginxConfigMap)))
+	}
+	if r.refCache != nil {
+		for _, src := range r.refSources(r.refCache) {
+			b = b.WatchesRawSource(src)
+		}
 	}
 	c, err := b.
 		Named("portico").

@@ -119,7 +119,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	// Only kubernetes.io/tls Secrets are cached, so clusters with many other
 	// Secrets (Helm releases) do not inflate memory. Other referenced
-	// Secrets (client CAs) are read directly.
+	// Secrets (client CAs, policies' credentials) are read directly, and
+	// their changes seen through a metadata watch (refwatch.go).
 	// Cached objects lose what Portico never reads (see transform.go).
 	cacheOpts := cache.Options{
 		DefaultTransform: stripManagedFields,
@@ -207,7 +208,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := mgr.Add(gwListeners); err != nil {
 		return err
 	}
+	// The Secrets and ConfigMaps policies and annotations name are read
+	// directly; their metadata is watched to see a change (refwatch.go).
+	refCache, err := newRefCache(cfg, cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient()},
+		cacheOpts.DefaultNamespaces)
+	if err != nil {
+		return fmt.Errorf("creating the Secret metadata cache: %w", err)
+	}
+	if err := mgr.Add(refCache); err != nil {
+		return err
+	}
 	rec := &Reconciler{
+		refCache:     refCache,
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Dataplane:    dp,

@@ -24,18 +24,7 @@ func referencedSecrets(ctx context.Context, direct client.Reader, ings []network
 	var out []corev1.Secret
 	var keys []client.ObjectKey
 	for i := range ings {
-		for _, ref := range translate.NginxSecretRefs(&ings[i]) {
-			keys = append(keys, client.ObjectKey{Namespace: ref[0], Name: ref[1]})
-		}
-		v, ok := ings[i].Annotations[translate.AnnotationClientCASecret]
-		if !ok {
-			continue
-		}
-		key := client.ObjectKey{Namespace: ings[i].Namespace, Name: v}
-		if ns, name, found := strings.Cut(v, "/"); found {
-			key = client.ObjectKey{Namespace: ns, Name: name}
-		}
-		keys = append(keys, key)
+		keys = append(keys, ingressSecretKeys(&ings[i])...)
 	}
 	for _, key := range keys {
 		if have[key] {
@@ -61,4 +50,22 @@ func namesSecrets(ing *networkingv1.Ingress) bool {
 		return true
 	}
 	return len(translate.NginxSecretRefs(ing)) > 0
+}
+
+// ingressSecretKeys are the Secrets an Ingress's annotations name: an
+// ingress-nginx auth-secret and the like, a client CA.
+func ingressSecretKeys(ing *networkingv1.Ingress) []client.ObjectKey {
+	var keys []client.ObjectKey
+	for _, ref := range translate.NginxSecretRefs(ing) {
+		keys = append(keys, client.ObjectKey{Namespace: ref[0], Name: ref[1]})
+	}
+	v, ok := ing.Annotations[translate.AnnotationClientCASecret]
+	if !ok {
+		return keys
+	}
+	key := client.ObjectKey{Namespace: ing.Namespace, Name: v}
+	if ns, name, found := strings.Cut(v, "/"); found {
+		key = client.ObjectKey{Namespace: ns, Name: name}
+	}
+	return append(keys, key)
 }

@@ -82,7 +82,7 @@ func ListSnapshot(ctx context.Context, cfg *rest.Config, opts SnapshotOptions) (
 		}
 	}
 	if porticoCRDsPresent(c.RESTMapper()) {
-		if err := listPolicies(ctx, c, c, opts.Namespace, snap); err != nil {
+		if _, err := listPolicies(ctx, c, c, opts.Namespace, snap); err != nil {
 			return nil, err
 		}
 	}

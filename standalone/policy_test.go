@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/portico-dev/portico/controllers/translate"
@@ -79,6 +80,14 @@ spec:
 	}
 	rt := router.New(router.Options{})
 	rt.Swap(router.Compile(res.Config))
+	// `portico routes` shows the route's effective policy.
+	var text strings.Builder
+	if err := Describe(rt.Table(), &res).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "basicAuth,rateLimit(2/1h0m0s per Route) (SecurityPolicy/default/auth, TrafficPolicy/default/limit)"; !strings.Contains(text.String(), want) {
+		t.Errorf("routes output lacks the effective policy %q:\n%s", want, text.String())
+	}
 	front := httptest.NewServer(rt)
 	defer front.Close()
 	do := func(auth string) (int, string) {

@@ -51,6 +51,15 @@ func policyView(p *router.Policy) *PolicyView {
 		case e.HTTP != nil:
 			s += "(http " + e.HTTP.URL + ")"
 		}
+		if e.MaxBody > 0 {
+			s += fmt.Sprintf("+body≤%d", e.MaxBody)
+			if e.PartialBody {
+				s += "(partial)"
+			}
+		}
+		if e.FailOpen {
+			s += "+failOpen"
+		}
 		v.Checks = append(v.Checks, s)
 	}
 	if a := p.Authorization; a != nil {
@@ -60,7 +69,10 @@ func policyView(p *router.Policy) *PolicyView {
 		}
 		v.Checks = append(v.Checks, fmt.Sprintf("authorization(%d rules, default %s)", len(a.Rules), def))
 	}
-	if l := p.RateLimit; l != nil {
+	for _, l := range append([]*router.LocalRateLimit{p.RateLimit}, p.MoreRateLimits...) {
+		if l == nil {
+			continue
+		}
 		key, _ := l.Key.MarshalText()
 		s := fmt.Sprintf("rateLimit(%d/%s per %s", l.Requests, l.Per, key)
 		if l.KeyName != "" {
@@ -70,6 +82,9 @@ func policyView(p *router.Policy) *PolicyView {
 			s += ", shadow"
 		}
 		v.Checks = append(v.Checks, s+")")
+	}
+	if c := p.ConnLimit; c != nil {
+		v.Checks = append(v.Checks, fmt.Sprintf("connLimit(%d per client)", c.Max))
 	}
 	if g := p.GlobalLimit; g != nil {
 		key, _ := g.Key.MarshalText()

@@ -74,7 +74,14 @@ func TestPolicyGlobalRateLimitWindows(t *testing.T) {
 	if refused.Load() == 0 {
 		t.Fatal("the limit was never reached: the test proves nothing")
 	}
-	if n > limit*windows || n < limit*windows*95/100 {
-		t.Errorf("admitted %d over %d windows, want within 5%% below %d", n, windows, limit*windows)
+	// A request sent just before stop may be decided in the next window on
+	// a loaded machine: the windows any decision fell in bound the sum.
+	touched := int64(0)
+	for w := range perWindow {
+		touched = max(touched, w-start.Unix()+1)
+	}
+	if n > limit*touched || n < limit*windows*95/100 {
+		t.Errorf("admitted %d over %d windows (%d touched), want within 5%% of %d and at most %d", n, windows, touched,
+			limit*windows, limit*touched)
 	}
 }

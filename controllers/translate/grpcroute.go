@@ -64,6 +64,13 @@ func (t *gatewayProcessor) grpcRouteRules(gr *gatewayv1.GRPCRoute, backends [][]
 					be = t.backends.withProtocol(be, router.H2C)
 				}
 				filters.mirrors = append(filters.mirrors, router.Mirror{Backend: be, Fraction: mirrorFraction(f.RequestMirror)})
+			case gatewayv1.GRPCRouteFilterExtensionRef:
+				// A policy named here is attached to the rule (see
+				// attacher.effective); nothing else is an extension.
+				if !isPolicyRef(f.ExtensionRef) {
+					return nil, fmt.Errorf("%s.filters[%d]: extensionRef must name a %s or %s (group %s)", field, fi,
+						KindSecurityPolicy, KindTrafficPolicy, porticoGroup)
+				}
 			default:
 				return nil, fmt.Errorf("%s.filters[%d]: filter type %s is not supported yet", field, fi, f.Type)
 			}

@@ -136,15 +136,17 @@ type attacher struct {
 	ingresses map[nsName]map[string]string
 	ownedIng  map[nsName]bool
 	rules     map[attachKey][]string // route → rule names by index
-	// extRefs are the policies HTTPRoute rules name in ExtensionRef
+	// extRefs are the policies HTTPRoute and GRPCRoute rules name in ExtensionRef
 	// filters: by route, rule index and kind, the policy name.
 	extRefs map[attachKey]map[int]map[string]string
 	parents map[attachKey][]nsName // route → its Gateways
 	// missing records annotations naming absent policies, reported once.
 	missing map[string]bool
 	// annotated lists, per policy, the Ingresses naming it by annotation;
-	// filtered the HTTPRoutes naming it in an ExtensionRef filter.
-	annotated, filtered map[*policyPart][]nsName
+	// filtered the HTTPRoutes and GRPCRoutes naming it in an ExtensionRef
+	// filter.
+	annotated map[*policyPart][]nsName
+	filtered  map[*policyPart][]attachKey
 }
 
 func (a *attacher) index() {
@@ -164,7 +166,7 @@ func (a *attacher) index() {
 		a.ownedIng[nsName{r.Namespace, r.Name}] = true
 	}
 	a.rules, a.parents, a.missing = map[attachKey][]string{}, map[attachKey][]nsName{}, map[string]bool{}
-	a.annotated, a.filtered = map[*policyPart][]nsName{}, map[*policyPart][]nsName{}
+	a.annotated, a.filtered = map[*policyPart][]nsName{}, map[*policyPart][]attachKey{}
 	a.extRefs = map[attachKey]map[int]map[string]string{}
 	add := func(kind, ns, name string, names []string, refs []gatewayv1.ParentReference) {
 		k := attachKey{kind: kind, ns: ns, name: name}
@@ -193,17 +195,9 @@ func (a *attacher) index() {
 		add(kindHTTP, r.Namespace, r.Name, names, r.Spec.ParentRefs)
 		for j, rule := range r.Spec.Rules {
 			for _, f := range rule.Filters {
-				if f.Type != gatewayv1.HTTPRouteFilterExtensionRef || !isPolicyRef(f.ExtensionRef) {
-					continue
+				if f.Type == gatewayv1.HTTPRouteFilterExtensionRef {
+					a.addExtRef(attachKey{kind: kindHTTP, ns: r.Namespace, name: r.Name}, j, f.ExtensionRef)
 				}
-				k := attachKey{kind: kindHTTP, ns: r.Namespace, name: r.Name}
-				if a.extRefs[k] == nil {
-					a.extRefs[k] = map[int]map[string]string{}
-				}
-				if a.extRefs[k][j] == nil {
-					a.extRefs[k][j] = map[string]string{}
-				}
-				a.extRefs[k][j][string(f.ExtensionRef.Kind)] = string(f.ExtensionRef.Name)
 			}
 		}
 	}
@@ -216,7 +210,28 @@ func (a *attacher) index() {
 			}
 		}
 		add(kindGRPC, r.Namespace, r.Name, names, r.Spec.ParentRefs)
+		for j, rule := range r.Spec.Rules {
+			for _, f := range rule.Filters {
+				if f.Type == gatewayv1.GRPCRouteFilterExtensionRef {
+					a.addExtRef(attachKey{kind: kindGRPC, ns: r.Namespace, name: r.Name}, j, f.ExtensionRef)
+				}
+			}
+		}
 	}
+}
+
+// addExtRef records the policy an ExtensionRef filter of rule j names.
+func (a *attacher) addExtRef(k attachKey, j int, ref *gatewayv1.LocalObjectReference) {
+	if !isPolicyRef(ref) {
+		return
+	}
+	if a.extRefs[k] == nil {
+		a.extRefs[k] = map[int]map[string]string{}
+	}
+	if a.extRefs[k][j] == nil {
+		a.extRefs[k][j] = map[string]string{}
+	}
+	a.extRefs[k][j][string(ref.Kind)] = string(ref.Name)
 }
 
 // attach sets a route's Policy from the winning policies.
@@ -318,8 +333,8 @@ func (a *attacher) effective(k *policyKind, r *router.Route) (*policyPart, strin
 		if name, ok := a.extRefs[rk][src.Rule][kind]; ok {
 			// An ExtensionRef filter of the rule: the most specific.
 			if p := k.byName[nsName{src.Namespace, name}]; p != nil {
-				if ref := (nsName{src.Namespace, src.Name}); !slices.Contains(a.filtered[p], ref) {
-					a.filtered[p] = append(a.filtered[p], ref)
+				if !slices.Contains(a.filtered[p], rk) {
+					a.filtered[p] = append(a.filtered[p], rk)
 				}
 				return p, ""
 			}

@@ -22,7 +22,7 @@ func (a *attacher) statuses(k *policyKind) []PolicyStatus {
 		for i, t := range p.targets {
 			accepted, resolved := a.conditions(k, p, i, t)
 			for _, anc := range a.ancestors(p, t) {
-				id := fmt.Sprint(anc.Group, anc.Kind, anc.Namespace, anc.Name, anc.SectionName)
+				id := ancestorID(anc)
 				if seen[id] || len(st.Ancestors) == 16 {
 					continue
 				}
@@ -32,10 +32,10 @@ func (a *attacher) statuses(k *policyKind) []PolicyStatus {
 			}
 		}
 		for _, route := range a.filtered[p] {
-			t := policyTargetRef{group: gatewayGroup, kind: kindHTTP, name: route.name}
+			t := policyTargetRef{group: gatewayGroup, kind: route.kind, name: route.name}
 			accepted, resolved := a.conditions(k, p, -1, t)
 			for _, anc := range a.ancestors(p, t) {
-				id := fmt.Sprint(anc.Group, anc.Kind, anc.Namespace, anc.Name, anc.SectionName)
+				id := ancestorID(anc)
 				if !seen[id] && len(st.Ancestors) < 16 {
 					seen[id] = true
 					st.Ancestors = append(st.Ancestors, gatewayv1.PolicyAncestorStatus{AncestorRef: anc, ControllerName: controller,
@@ -47,7 +47,7 @@ func (a *attacher) statuses(k *policyKind) []PolicyStatus {
 			accepted, resolved := a.conditions(k, p, -1, policyTargetRef{group: ingressGroup, kind: ingressKind, name: ing.name})
 			ns := gatewayv1.Namespace(ing.ns)
 			anc := gatewayv1.ParentReference{Group: ptrGroup(ingressGroup), Kind: ptrKind(ingressKind), Namespace: &ns, Name: gatewayv1.ObjectName(ing.name)}
-			id := fmt.Sprint(anc.Group, anc.Kind, anc.Namespace, anc.Name, anc.SectionName)
+			id := ancestorID(anc)
 			if !seen[id] && len(st.Ancestors) < 16 {
 				seen[id] = true
 				st.Ancestors = append(st.Ancestors, gatewayv1.PolicyAncestorStatus{AncestorRef: anc, ControllerName: controller,
@@ -154,3 +154,18 @@ func (a *attacher) ancestors(p *policyPart, t policyTargetRef) []gatewayv1.Paren
 
 // condResolvedRefs is the ResolvedRefs condition of a policy.
 const condResolvedRefs = "ResolvedRefs"
+
+// ancestorID names an ancestor by value (its optional fields are
+// pointers: printing them would name their addresses).
+func ancestorID(anc gatewayv1.ParentReference) string {
+	return fmt.Sprint(valueOf(anc.Group), "/", valueOf(anc.Kind), "/", valueOf(anc.Namespace), "/", anc.Name, "/",
+		valueOf(anc.SectionName))
+}
+
+func valueOf[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -15,7 +15,8 @@
 #     (coordinated omission corrected) and how late rateload's own pacer was ("gen-late p99.9").
 #   PROFILE=DIR records a perf profile of each Portico row into DIR (perf's own cost then counts in its
 #     cpu/req; read it with perf report -i FILE --no-children).
-#   PORTICO=bin/portico (default); PEERS_BIN (default ~/.cache/portico-peers/bin) may hold goproxy and
+#   PORTICO=bin/portico (default); PORTICO_BASE=FILE adds a row "portico-base" for another build (fast
+#   engine), to compare a change with its base in one run; PEERS_BIN (default ~/.cache/portico-peers/bin) may hold goproxy and
 #   fastproxy.
 # "bench.test" must resolve to 127.0.0.1 for the TLS modes (clients send it as the TLS server name, and
 # Portico answers 421 when the server name and Host disagree); the script adds it to /etc/hosts if missing.
@@ -136,8 +137,8 @@ data:
   tls.key: $(base64 -w0 "$run/key.pem")
 PO
 fi
-portico() { # name engine http-port https-port admin-port
-  taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr "127.0.0.1:$3" --https-addr "$4" \
+portico() { # name engine http-port https-port admin-port [binary]
+  taskset -c 0 "${6:-$PORTICO}" standalone --manifests "$run/portico" --http-addr "127.0.0.1:$3" --https-addr "$4" \
     --admin-addr "127.0.0.1:$5" --shutdown-delay 0s --http1-engine "$2" >"$run/logs/$1.log" 2>&1 &
 }
 if $tls; then
@@ -145,6 +146,12 @@ if $tls; then
 else
   portico portico fast 9303 "" 9313; pids+=($!); pid_pfast=$!
   if [ "$MODE" = h1 ]; then portico portico-std std 9304 "" 9314; pids+=($!); pid_pstd=$!; fi
+fi
+pid_pbase=
+if [ -n "${PORTICO_BASE:-}" ]; then
+  if $tls; then portico portico-base fast 9335 127.0.0.1:9305 9315 "$PORTICO_BASE"
+  else portico portico-base fast 9305 "" 9315 "$PORTICO_BASE"; fi
+  pids+=($!); pid_pbase=$!
 fi
 sleep 3
 
@@ -229,6 +236,7 @@ row nginx 9301 "$pid_nginx"
 [ "$MODE" != rate ] && row haproxy 9302 "$pid_haproxy"
 [ -n "$pid_fastproxy" ] && row go-fasthttp 9306 "$pid_fastproxy"
 [ -n "$pid_goproxy" ] && row go-httputil 9307 "$pid_goproxy"
+[ -n "$pid_pbase" ] && row portico-base 9305 "$pid_pbase"
 row portico 9303 "$pid_pfast"
 [ "$MODE" = h1 ] && row portico-std 9304 "$pid_pstd"
 echo "# results appended to ${results#"$here"/../}"

@@ -4,9 +4,9 @@
 //	rateload -addr 127.0.0.1:9303 -host bench.test -rate 20000 -c 64 -d 10s
 //
 // The schedule is open: request i is due at start + i/rate whatever the
-// answers before it did. A pacer on its own OS thread (nanosleep with a
-// 1 ns timer slack, not the Go timer's millisecond granularity) sends each
-// due request on an idle connection; when none is idle the request waits
+// answers before it did. A pacer woken by a timerfd (the kernel's
+// high-resolution timer, not Go's millisecond-grained one) sends each due
+// request on an idle connection; when none is idle the request waits
 // in a queue and the next connection to finish sends it. Latency is
 // measured from the request's due time, not from when it was written, so
 // a stall counts for every request it delays (coordinated omission
@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -57,7 +56,12 @@ func main() {
 	}
 	g.start = time.Now()
 	n := int64(rate2count(*rate, *dur))
-	g.pace(*rate, n)
+	sl, err := newSleeper()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rateload: timer:", err)
+		os.Exit(1)
+	}
+	g.pace(sl, *rate, n)
 	// Let the last answers arrive (bounded: a stalled target leaves them
 	// counted as outstanding).
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
@@ -90,10 +94,7 @@ type gen struct {
 }
 
 // pace hands out n requests at rate per second, from g.start on.
-func (g *gen) pace(rate float64, n int64) {
-	runtime.LockOSThread() // the timer slack is per thread
-	defer runtime.UnlockOSThread()
-	fineTimerSlack()
+func (g *gen) pace(sl *sleeper, rate float64, n int64) {
 	for i := range n {
 		due := g.start.Add(time.Duration(float64(i) * 1e9 / rate))
 		for {
@@ -101,7 +102,7 @@ func (g *gen) pace(rate float64, n int64) {
 			if d <= 0 {
 				break
 			}
-			nanosleep(d)
+			sl.sleep(d)
 		}
 		g.mu.Lock()
 		g.late.record(time.Since(due))

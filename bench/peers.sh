@@ -191,7 +191,7 @@ load() {
       read -r p50 p99 p999 <<<"$(echo "$out" | awk '/^latency_ms/ {print $3 "ms", $7 "ms", $9 "ms"}')"
       late=$(echo "$out" | awk '/^pacer_late_ms/ {print $7 "ms"}')
       rps=$(echo "$out" | awk '/^requests/ {printf "%.1f", $4/$12}')
-      errs=$(echo "$out" | awk '/^requests/ && $6+$8+$10 > 0 {print "failed", $6, "non2xx", $8, "unsent", $10}
+      errs=$(echo "$out" | awk '/^requests/ && $6+$8+$10+$14 > 0 {print "failed", $6, "non2xx", $8, "unsent", $10, "unanswered", $14}
         /^rateload:/ {print}')
       return ;;
   esac

@@ -4,9 +4,9 @@
 //	rateload -addr 127.0.0.1:9303 -host bench.test -rate 20000 -c 64 -d 10s
 //
 // The schedule is open: request i is due at start + i/rate whatever the
-// answers before it did. A pacer woken by a timerfd (the kernel's
-// high-resolution timer, not Go's millisecond-grained one) sends each due
-// request on an idle connection; when none is idle the request waits
+// answers before it did. A pacer woken by a periodic timerfd (the
+// kernel's high-resolution timer, not Go's millisecond-grained one) sends
+// each due request on an idle connection; when none is idle the request waits
 // in a queue and the next connection to finish sends it. Latency is
 // measured from the request's due time, not from when it was written, so
 // a stall counts for every request it delays (coordinated omission
@@ -14,9 +14,10 @@
 // pipelining); requests are pre-built, responses parsed in place; answers
 // must carry a Content-Length.
 //
-// It prints the requests sent, answered, failed (connection errors),
-// answered with a status other than 2xx, and never sent (the queue at the
-// end: the target did not keep up), then the latency quantiles and how late
+// It prints the requests due, answered, failed (connection errors),
+// answered with a status other than 2xx, never sent (the queue at the
+// end: the target did not keep up) and sent but not answered within two
+// seconds of the end, then the latency quantiles and how late
 // the pacer itself was (the generator's own error; it should stay far
 // below the latencies).
 package main
@@ -54,14 +55,17 @@ func main() {
 		g.idle = append(g.idle, c)
 		go c.readLoop()
 	}
+	n := int64(*rate * dur.Seconds())
+	period := time.Duration(float64(time.Second) / *rate)
+	// The start first: the kernel's ticks then come just after each due
+	// time, never just before it (which would delay a request by a tick).
 	g.start = time.Now()
-	n := int64(rate2count(*rate, *dur))
-	sl, err := newSleeper()
+	tk, err := newTicker(period)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rateload: timer:", err)
 		os.Exit(1)
 	}
-	g.pace(sl, *rate, n)
+	g.pace(tk, period, n)
 	// Let the last answers arrive (bounded: a stalled target leaves them
 	// counted as outstanding).
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
@@ -74,8 +78,6 @@ func main() {
 	}
 	g.report(n, *dur)
 }
-
-func rate2count(rate float64, d time.Duration) float64 { return rate * d.Seconds() }
 
 // gen is one run's shared state; mu guards everything but req and start.
 type gen struct {
@@ -93,30 +95,36 @@ type gen struct {
 	failed   int64
 }
 
-// pace hands out n requests at rate per second, from g.start on.
-func (g *gen) pace(sl *sleeper, rate float64, n int64) {
-	for i := range n {
-		due := g.start.Add(time.Duration(float64(i) * 1e9 / rate))
-		for {
-			d := time.Until(due)
-			if d <= 0 {
-				break
-			}
-			sl.sleep(d)
+// pace hands out n requests, one due every period from g.start on.
+func (g *gen) pace(tk *ticker, period time.Duration, n int64) {
+	for i := int64(0); i < n; {
+		// Everything due by now: one request per tick, more after a late
+		// wake-up.
+		due := min(n, int64(time.Since(g.start)/period)+1)
+		for ; i < due; i++ {
+			g.dispatch(g.start.Add(time.Duration(i) * period))
 		}
-		g.mu.Lock()
-		g.late.record(time.Since(due))
-		if len(g.idle) == 0 {
-			g.pending = append(g.pending, due)
-			g.mu.Unlock()
-			continue
+		if i < n {
+			tk.wait()
 		}
-		c := g.idle[len(g.idle)-1]
-		g.idle = g.idle[:len(g.idle)-1]
-		c.due.Store(due.UnixNano())
-		g.mu.Unlock()
-		c.send()
 	}
+}
+
+// dispatch gives the request due at due to an idle connection, or queues
+// it for the next one to finish.
+func (g *gen) dispatch(due time.Time) {
+	g.mu.Lock()
+	g.late.record(time.Since(due))
+	if len(g.idle) == 0 {
+		g.pending = append(g.pending, due)
+		g.mu.Unlock()
+		return
+	}
+	c := g.idle[len(g.idle)-1]
+	g.idle = g.idle[:len(g.idle)-1]
+	c.due.Store(due.UnixNano())
+	g.mu.Unlock()
+	c.send()
 }
 
 // done records an answer on c and gives c its next request, if one is
@@ -163,8 +171,9 @@ func (g *gen) report(n int64, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ms := func(h *hist, q float64) string { return fmt.Sprintf("%.3f", h.quantile(q).Seconds()*1e3) }
-	fmt.Printf("requests %d answered %d failed %d non2xx %d unsent %d seconds %.3f\n",
-		n, g.answered, g.failed, g.non2xx, len(g.pending)-g.head, d.Seconds())
+	unsent := int64(len(g.pending) - g.head)
+	fmt.Printf("requests %d answered %d failed %d non2xx %d unsent %d seconds %.3f unanswered %d\n",
+		n, g.answered, g.failed, g.non2xx, unsent, d.Seconds(), n-g.answered-g.failed-unsent)
 	fmt.Printf("latency_ms p50 %s p90 %s p99 %s p99.9 %s max %s\n",
 		ms(g.lat, .5), ms(g.lat, .9), ms(g.lat, .99), ms(g.lat, .999), ms(g.lat, 1))
 	fmt.Printf("pacer_late_ms p50 %s p99 %s p99.9 %s max %s\n",

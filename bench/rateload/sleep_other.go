@@ -4,10 +4,10 @@ package main
 
 import "time"
 
-// sleeper is Go's timer where there is no timerfd: up to a millisecond
-// late, which then counts in every latency.
-type sleeper struct{}
+// ticker is Go's timer where there is no timerfd: it may wake up to a
+// millisecond late, which then counts in the latencies.
+type ticker struct{ period time.Duration }
 
-func newSleeper() (*sleeper, error) { return &sleeper{}, nil }
+func newTicker(period time.Duration) (*ticker, error) { return &ticker{period}, nil }
 
-func (*sleeper) sleep(d time.Duration) { time.Sleep(d) }
+func (t *ticker) wait() { time.Sleep(t.period) }

@@ -79,7 +79,7 @@ func (c *strictConn) SetDeadline(t time.Time) error {
 	} else {
 		c.writeDeadline.Store(t.UnixNano())
 	}
-	if err := c.Conn.SetWriteDeadline(t); err != nil {
+	if err := c.SetWriteDeadline(t); err != nil {
 		return err
 	}
 	return c.SetReadDeadline(t)

@@ -6,10 +6,8 @@ CONTROLLER_GEN  ?= $(TOOLS_BIN)/controller-gen
 GOLANGCI_LINT   ?= $(TOOLS_BIN)/golangci-lint
 PEBBLE          ?= $(TOOLS_BIN)/pebble
 H2SPEC          ?= $(TOOLS_BIN)/h2spec
-VEGETA          ?= $(TOOLS_BIN)/vegeta
 HELM            ?= $(TOOLS_BIN)/helm
 HELM_VERSION    ?= v3.22.0
-VEGETA_VERSION  ?= v12.13.0
 # h2spec v2.6.0 (commit 70ac2294): its go.mod lacks the /v2 suffix, so the
 # module proxy serves the release only as this pseudo-version (@latest is
 # the 2018 v2.2.1).
@@ -134,17 +132,17 @@ bench: ## Run benchmarks (lookup, compile, proxy, translate).
 bench-peers: build ## Portico beside nginx and HAProxy, CPU per request: HTTP/1.1 (64/16/1024 connections; 3 B/1 KiB/64 KiB), HTTPS, new TLS handshakes, HTTP/2, fixed-rate latency; JSON in bench/results/.
 	@command -v nginx >/dev/null && command -v haproxy >/dev/null && command -v wrk >/dev/null && command -v h2load >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq nginx haproxy wrk nghttp2-client >/dev/null)
-	@test -x $(VEGETA) || GOBIN=$(TOOLS_BIN) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+	go build -o bin/hsload ./bench/hsload
+	go build -o bin/rateload ./bench/rateload
 	bench/peers.sh $(BENCH_SECONDS) 64 3
 	bench/peers.sh $(BENCH_SECONDS) 16 3
 	bench/peers.sh $(BENCH_SECONDS) 1024 3
 	bench/peers.sh $(BENCH_SECONDS) 64 1024
 	bench/peers.sh $(BENCH_SECONDS) 64 65536
 	bench/peers.sh $(BENCH_SECONDS) 64 3 https
-	go build -o bin/hsload ./bench/hsload
 	bench/peers.sh $(BENCH_SECONDS) 16 3 handshake
 	bench/peers.sh $(BENCH_SECONDS) 8 3 h2
-	VEGETA=$(VEGETA) bench/peers.sh $(BENCH_SECONDS) 64 3 rate
+	bench/peers.sh $(BENCH_SECONDS) 64 3 rate
 
 BENCH_SECONDS ?= 10
 

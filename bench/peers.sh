@@ -9,13 +9,15 @@
 #   mode handshake: new TLS 1.3 connections, each a full handshake (no resumption), with bench/hsload
 #     (HSLOAD, built into bin/ by make bench-peers); cpu/req is then the proxy's CPU per handshake.
 #   mode h2: HTTP/2 over TLS with h2load, [connections] connections x 8 streams.
-#   mode rate: HTTP/1.1 at a fixed rate with vegeta, at half of nginx's maximum rate measured first in the
-#     same run with wrk (at most RATE_MAX, 5000: what vegeta sustains on its shared core); prints
-#     p50/p99/p99.9 latencies.
+#   mode rate: HTTP/1.1 at a fixed rate with bench/rateload (RATELOAD, built into bin/ by make bench-peers)
+#     over [connections] keep-alive connections, at half of nginx's maximum rate measured first in the same
+#     run with wrk (RATE overrides it); prints p50/p99/p99.9 latencies from each request's due time
+#     (coordinated omission corrected) and how late rateload's own pacer was ("gen-late p99.9").
 #   PROFILE=DIR records a perf profile of each Portico row into DIR (perf's own cost then counts in its
 #     cpu/req; read it with perf report -i FILE --no-children).
-#   PORTICO=bin/portico (default); PEERS_BIN (default ~/.cache/portico-peers/bin) may hold goproxy and
-#   fastproxy; VEGETA (default ~/.cache/portico/bin/vegeta).
+#   PORTICO=bin/portico (default); PORTICO_BASE=FILE adds a row "portico-base" for another build (fast
+#   engine), to compare a change with its base in one run; PEERS_BIN (default ~/.cache/portico-peers/bin) may hold goproxy and
+#   fastproxy.
 # "bench.test" must resolve to 127.0.0.1 for the TLS modes (clients send it as the TLS server name, and
 # Portico answers 421 when the server name and Host disagree); the script adds it to /etc/hosts if missing.
 set -u
@@ -23,7 +25,7 @@ D=${1:-10}; C=${2:-64}; BODY=${3:-3}; MODE=${4:-h1}
 here=$(cd "$(dirname "$0")" && pwd)
 PORTICO=${PORTICO:-$here/../bin/portico}
 PB=${PEERS_BIN:-$HOME/.cache/portico-peers/bin}
-VEGETA=${VEGETA:-$HOME/.cache/portico/bin/vegeta}
+RATELOAD=${RATELOAD:-$here/../bin/rateload}
 HSLOAD=${HSLOAD:-$here/../bin/hsload}
 run=$(mktemp -d -t portico-peers-XXXX)
 pids=()
@@ -135,8 +137,8 @@ data:
   tls.key: $(base64 -w0 "$run/key.pem")
 PO
 fi
-portico() { # name engine http-port https-port admin-port
-  taskset -c 0 "$PORTICO" standalone --manifests "$run/portico" --http-addr "127.0.0.1:$3" --https-addr "$4" \
+portico() { # name engine http-port https-port admin-port [binary]
+  taskset -c 0 "${6:-$PORTICO}" standalone --manifests "$run/portico" --http-addr "127.0.0.1:$3" --https-addr "$4" \
     --admin-addr "127.0.0.1:$5" --shutdown-delay 0s --http1-engine "$2" >"$run/logs/$1.log" 2>&1 &
 }
 if $tls; then
@@ -144,6 +146,12 @@ if $tls; then
 else
   portico portico fast 9303 "" 9313; pids+=($!); pid_pfast=$!
   if [ "$MODE" = h1 ]; then portico portico-std std 9304 "" 9314; pids+=($!); pid_pstd=$!; fi
+fi
+pid_pbase=
+if [ -n "${PORTICO_BASE:-}" ]; then
+  if $tls; then portico portico-base fast 9335 127.0.0.1:9305 9315 "$PORTICO_BASE"
+  else portico portico-base fast 9305 "" 9315 "$PORTICO_BASE"; fi
+  pids+=($!); pid_pbase=$!
 fi
 sleep 3
 
@@ -160,7 +168,7 @@ url() { echo "$scheme://bench.test:$1/"; }
 # load PORT SECONDS: runs the mode's load generator and sets rps, p50, p99, p999 (for rate) and errs.
 load() {
   local out p=$1 s=$2
-  p999=
+  p999=; late=
   case $MODE in
     h1|https)
       out=$(taskset -c 1 wrk -t1 -c"$C" -d"${s}s" --latency -H 'Host: bench.test' "$(hosturl "$p")" 2>&1) ;;
@@ -179,13 +187,12 @@ load() {
       echo "$out" | awk '/^status codes:/ && $3+0 == 0 {exit 1}' || errs="$errs no-2xx"
       return ;;
     rate)
-      taskset -c 1 "$VEGETA" attack -rate="$RATE" -duration="${s}s" -header 'Host: bench.test' -keepalive \
-        -connections 64 -max-workers 256 -targets <(echo "GET http://127.0.0.1:$p/") >"$run/rate.bin" 2>/dev/null
-      out=$("$VEGETA" encode --to csv <"$run/rate.bin" | awk -F, '{print $3/1e6}' | sort -n |
-        awk '{a[NR]=$1} END {printf "%.3fms %.3fms %.3fms %d\n", a[int(NR*.5)], a[int(NR*.99)], a[int(NR*.999)], NR}')
-      read -r p50 p99 p999 n <<<"$out"
-      rps=$(awk -v n="$n" -v s="$s" 'BEGIN{printf "%.1f", n/s}')
-      errs=$("$VEGETA" report -type=json <"$run/rate.bin" | grep -o '"status_codes":{[^}]*}')
+      out=$(taskset -c 1 "$RATELOAD" -addr "127.0.0.1:$p" -host bench.test -rate "$RATE" -c "$C" -d "${s}s" 2>&1)
+      read -r p50 p99 p999 <<<"$(echo "$out" | awk '/^latency_ms/ {print $3 "ms", $7 "ms", $9 "ms"}')"
+      late=$(echo "$out" | awk '/^pacer_late_ms/ {print $7 "ms"}')
+      rps=$(echo "$out" | awk '/^requests/ {printf "%.1f", $4/$12}')
+      errs=$(echo "$out" | awk '/^requests/ && $6+$8+$10+$14 > 0 {print "failed", $6, "non2xx", $8, "unsent", $10, "unanswered", $14}
+        /^rateload:/ {print}')
       return ;;
   esac
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -209,9 +216,9 @@ row() { # name port pid
   c1=$(cputicks "$3")
   [ -n "$perfpid" ] && wait "$perfpid"
   us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$D" 'BEGIN{ if (r>0) printf "%.1f", t/hz*1e6/(r*d); else print "nan" }')
-  printf '%-12s rps %10s  p50 %8s  p99 %8s%s  cpu/req %6s us %s\n' "$1" "$rps" "$p50" "$p99" "${p999:+  p99.9 $p999}" "$us" "$errs"
-  printf '{"time":"%s","mode":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","p999":"%s","cpu_us_per_req":%s,"errors":"%s"}\n' \
-    "$stamp" "$MODE" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$p999" "$us" "$errs" >>"$results"
+  printf '%-12s rps %10s  p50 %8s  p99 %8s%s  cpu/req %6s us %s\n' "$1" "$rps" "$p50" "$p99" "${p999:+  p99.9 $p999}${late:+ (gen-late p99.9 $late)}" "$us" "$errs"
+  printf '{"time":"%s","mode":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","p999":"%s","gen_late_p999":"%s","cpu_us_per_req":%s,"errors":"%s"}\n' \
+    "$stamp" "$MODE" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$p999" "$late" "$us" "$errs" >>"$results"
 }
 gen="wrk -t1 -c$C -d${D}s"
 case $MODE in
@@ -219,20 +226,17 @@ case $MODE in
   handshake) gen="hsload -c$C -d${D}s (full TLS 1.3 handshakes, no request)" ;;
 esac
 if [ "$MODE" = rate ]; then
-  [ -x "$VEGETA" ] || { echo "vegeta not found at $VEGETA (make tools installs it)" >&2; exit 1; }
+  [ -x "$RATELOAD" ] || { echo "rateload not found at $RATELOAD (go build -o bin/rateload ./bench/rateload)" >&2; exit 1; }
   max=$(taskset -c 1 wrk -t1 -c64 -d"${D}s" -H 'Host: bench.test' "http://127.0.0.1:9301/" | awk '/Requests\/sec/ {printf "%d", $2}')
-  RATE=$((max / 2))
-  # One core, shared with the backend, holds vegeta at about 5,000 requests a second; above that the
-  # generator, not the proxy, sets the latencies. RATE_MAX caps the rate.
-  cap=${RATE_MAX:-5000}
-  [ "$RATE" -gt "$cap" ] && RATE=$cap
-  gen="vegeta at $RATE/s (half of nginx's $max/s, at most RATE_MAX=$cap), 64 connections, ${D}s"
+  RATE=${RATE:-$((max / 2))}
+  gen="rateload at $RATE/s (nginx's maximum with wrk -c64: $max/s), $C connections, ${D}s"
 fi
 echo "# $stamp $MODE: $gen, body ${BODY} B; proxy on CPU 0, backend+load on CPU 1; $(nproc) CPUs, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo)"
 row nginx 9301 "$pid_nginx"
 [ "$MODE" != rate ] && row haproxy 9302 "$pid_haproxy"
 [ -n "$pid_fastproxy" ] && row go-fasthttp 9306 "$pid_fastproxy"
 [ -n "$pid_goproxy" ] && row go-httputil 9307 "$pid_goproxy"
+[ -n "$pid_pbase" ] && row portico-base 9305 "$pid_pbase"
 row portico 9303 "$pid_pfast"
 [ "$MODE" = h1 ] && row portico-std 9304 "$pid_pstd"
 echo "# results appended to ${results#"$here"/../}"

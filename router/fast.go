@@ -90,6 +90,8 @@ func fastEngineFor(h any) *fastEngine {
 		SecureErrorLogMessage:         true,
 		Logger:                        discardLogger{},
 		ErrorHandler:                  fastError,
+		// The clock is read when the handler asks (handle does, once).
+		LazyRequestTime: true,
 	}
 	return e
 }

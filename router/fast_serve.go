@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
@@ -17,7 +16,7 @@ import (
 // handle serves one HTTP/1.x request on the fast engine: the same edge
 // checks, routing and filters as serve, on a fasthttp request.
 func (e *fastEngine) handle(ctx *fasthttp.RequestCtx) {
-	start := time.Now()
+	start := ctx.Time()
 	sc := strictOf(ctx.Conn())
 	if sc != nil {
 		sc.active.Add(1)

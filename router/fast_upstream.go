@@ -46,6 +46,11 @@ func (f *fastClients) get(addr string) *fasthttp.HostClient {
 		Dial: func(a string) (net.Conn, error) {
 			return upstreamDialer.Dial("tcp", a)
 		},
+		// Most recently used first: a burst's extra connections go idle
+		// and are closed after MaxIdleConnDuration (round-robin reuse
+		// would keep them all warm), and the one reused is the least
+		// likely to have been closed by the backend meanwhile.
+		ConnPoolStrategy: fasthttp.LIFO,
 	}
 	v, _ := f.m.LoadOrStore(addr, hc)
 	return v.(*fasthttp.HostClient)

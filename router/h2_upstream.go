@@ -68,13 +68,7 @@ func (rt *Router) forwardFast(w http.ResponseWriter, r *http.Request, st *proxyS
 	defer func() { _ = resp.CloseBodyStream() }()
 	st.filterResponse(&resp.Header)
 	h := w.Header()
-	for k, v := range resp.Header.All() {
-		name := string(k)
-		if name == "Content-Length" {
-			continue
-		}
-		h[name] = append(h[name], string(v))
-	}
+	copyResponseHeader(h, &resp.Header)
 	streaming := resp.Header.ContentLength() < 0
 	if !streaming {
 		h["Content-Length"] = []string{strconv.Itoa(resp.Header.ContentLength())}
@@ -97,6 +91,42 @@ func (rt *Router) forwardFast(w http.ResponseWriter, r *http.Request, st *proxyS
 	}
 	rt.copyBody(w, body, streaming)
 }
+
+// copyResponseHeader adds an upstream answer's header fields, but
+// Content-Length, to h. Common names are interned and the values' slices
+// share one array: a field costs one allocation (its value), not three.
+func copyResponseHeader(h http.Header, up *fasthttp.ResponseHeader) {
+	vals := make([]string, 0, up.Len())
+	for k, v := range up.All() {
+		if string(k) == "Content-Length" {
+			continue
+		}
+		name, ok := commonResponseNames[string(k)]
+		if !ok {
+			name = string(k)
+		}
+		if prior, ok := h[name]; ok || len(vals) == cap(vals) {
+			h[name] = append(prior, string(v))
+			continue
+		}
+		vals = append(vals, string(v))
+		// Capped: appending to one field never writes over the next.
+		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+}
+
+// commonResponseNames interns the names of the response header fields
+// most backends send.
+var commonResponseNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept-Ranges", "Access-Control-Allow-Origin", "Age", "Cache-Control",
+		"Content-Encoding", "Content-Language", "Content-Type", "Date", "Etag", "Expires", "Last-Modified",
+		"Link", "Location", "Server", "Set-Cookie", "Strict-Transport-Security", "Vary",
+		"X-Content-Type-Options", "X-Frame-Options", "X-Request-Id"} {
+		m[n] = n
+	}
+	return m
+}()
 
 // copyBody streams a response body to the client, flushing after each
 // read when the body has no length (a stream: SSE, long polls, chunked

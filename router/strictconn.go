@@ -43,6 +43,60 @@ type strictConn struct {
 	// readTimedOut records that a read ran into the per-read timeout: a
 	// stalled request body.
 	readTimedOut atomic.Bool
+	// rd holds the read deadlines (see SetReadDeadline).
+	rd lazyDeadline
+}
+
+// lazyDeadline is a connection's read deadline, armed lazily: want is the
+// deadline last asked for (zero: none), armed the one set on the
+// connection underneath (zero: none). The servers move the read deadline two
+// or three times per request (idle, head, body), and each move is a timer
+// change in the runtime; here the real deadline moves only when it would
+// fire later than wanted. One that fires earlier than wanted wakes a read
+// too soon: Read then arms the wanted one and reads on.
+type lazyDeadline struct {
+	mu          sync.Mutex
+	want, armed time.Time
+}
+
+// SetReadDeadline records t as the read deadline; the connection's own
+// deadline moves only when it is later than t (see lazyDeadline).
+func (c *strictConn) SetReadDeadline(t time.Time) error {
+	c.rd.mu.Lock()
+	defer c.rd.mu.Unlock()
+	c.rd.want = t
+	if t.IsZero() || !c.rd.armed.IsZero() && !c.rd.armed.After(t) {
+		return nil
+	}
+	c.rd.armed = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, the read one lazily.
+func (c *strictConn) SetDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.writeDeadline.Store(0)
+	} else {
+		c.writeDeadline.Store(t.UnixNano())
+	}
+	if err := c.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// rearm is called when a read timed out: it reports whether that was
+// sooner than wanted, after arming the wanted deadline.
+func (c *strictConn) rearm() bool {
+	c.rd.mu.Lock()
+	defer c.rd.mu.Unlock()
+	w := c.rd.want
+	if !w.IsZero() && !time.Now().Before(w) {
+		return false
+	}
+	c.rd.armed = w
+	_ = c.Conn.SetReadDeadline(w)
+	return true
 }
 
 // Write bounds each write by the send timeout, when set: a client that
@@ -85,6 +139,9 @@ func (c *strictConn) Read(b []byte) (int, error) {
 		_ = c.SetReadDeadline(time.Now().Add(time.Duration(d)))
 	}
 	n, rerr := c.Conn.Read(b)
+	for n == 0 && rerr != nil && isDeadline(rerr) && c.rearm() {
+		n, rerr = c.Conn.Read(b)
+	}
 	if d > 0 && rerr != nil && isDeadline(rerr) {
 		c.readTimedOut.Store(true)
 	}

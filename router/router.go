@@ -241,7 +241,7 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 		defer sw.finish()
 		w = sw
 	}
-	if !x.TLS && route.HTTPSRedirect {
+	if rt.redirectsToHTTPS(route, x) {
 		http.Redirect(w, r, httpsLocation(x, rt.opts.HTTPSPort), http.StatusPermanentRedirect)
 		return
 	}

@@ -29,8 +29,6 @@ func init() {
 			Note: notYet + "backend connections use TLS 1.2 and 1.3."},
 		NginxAnnotation{Name: "proxy-ssl-ciphers", Support: NginxUnsupported,
 			Note: notYet + "Go's default cipher suites are used."},
-		NginxAnnotation{Name: "service-upstream", Support: NginxUnsupported, Default: "false",
-			Note: notYet + "Portico always balances over the Service's ready endpoints itself, never through the ClusterIP."},
 		NginxAnnotation{Name: "custom-http-errors", Support: NginxUnsupported,
 			Note: notYet + "backend error responses are passed to the client as they are (the ConfigMap key custom-http-errors is ignored too)."},
 		NginxAnnotation{Name: "default-backend", Support: NginxUnsupported,

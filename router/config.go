@@ -152,6 +152,9 @@ type Route struct {
 	// NoAccessLog leaves the route's requests out of the access log
 	// (ingress-nginx's enable-access-log: "false").
 	NoAccessLog bool `json:"noAccessLog,omitempty"`
+	// ErrorPages replaces backend answers by status with another
+	// backend's (ingress-nginx's custom-http-errors and default-backend).
+	ErrorPages *ErrorPages `json:"errorPages,omitempty"`
 
 	// regexes are the expressions Validate compiled, reused by Compile.
 	regexes *routeRegexes

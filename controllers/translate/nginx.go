@@ -170,6 +170,9 @@ type nginxIngress struct {
 	// proxySSL holds the proxy-ssl-* annotations (nginx_backend_tls.go),
 	// nil without any.
 	proxySSL *nginxProxySSL
+	// errors holds custom-http-errors and default-backend
+	// (nginx_errors.go), nil without them.
+	errors *nginxErrors
 }
 
 // value returns the annotation name (without prefix).

@@ -20,7 +20,7 @@ import (
 func init() {
 	registerNginx(
 		NginxAnnotation{Name: "proxy-ssl-name", Support: NginxSupported,
-			Note: "the name checked when the certificate is verified, and sent as SNI with proxy-ssl-server-name \"on\"."},
+			Note: "the name checked when the certificate is verified, and sent as SNI with proxy-ssl-server-name \"on\" (honoured also without proxy-ssl-secret, which ingress-nginx needs for any proxy-ssl-* annotation)."},
 		NginxAnnotation{Name: "proxy-ssl-server-name", Support: NginxDifferent, Default: "off",
 			Note: "\"on\" sends SNI (proxy-ssl-name, else the Service's DNS name name.namespace.svc); \"off\" sends none, as nginx. " +
 				"Without proxy-ssl-name the certificate is checked against the Service's DNS name (nginx: the upstream's name)."},
@@ -30,12 +30,12 @@ func init() {
 				"a missing Secret, an unreadable certificate or key, or only one of tls.crt and tls.key make the routes answer 503."},
 		NginxAnnotation{Name: "proxy-ssl-verify", Support: NginxSupported, Default: "off",
 			Note: "\"on\" verifies the backend's certificate against ca.crt of proxy-ssl-secret and the name (see proxy-ssl-name); " +
-				"\"on\" without a CA, or a value other than on/off, makes the routes answer 503."},
+				"\"on\" without a CA, or a value other than on/off, makes the routes answer 503 (ingress-nginx takes an invalid value as off)."},
 		NginxAnnotation{Name: "proxy-ssl-verify-depth", Support: NginxSupported, Default: "1",
 			Note: "the most certificates allowed between the backend's and a CA of ca.crt, plus one (1: issued by the CA itself)."},
-		NginxAnnotation{Name: "proxy-ssl-protocols", Support: NginxDifferent, Default: "TLSv1 TLSv1.1 TLSv1.2",
-			Note: "TLSv1.2 and TLSv1.3 are honoured; older versions are never offered (a Warning says so), and a list with neither makes the routes answer 503. " +
-				"Unset, Portico offers TLS 1.2 and 1.3."},
+		NginxAnnotation{Name: "proxy-ssl-protocols", Support: NginxDifferent, Default: "TLSv1.2",
+			Note: "TLSv1.2 and TLSv1.3 are honoured; older versions are never offered (a Warning says so), and a list with neither (or an unknown name) " +
+				"makes the routes answer 503 (ingress-nginx falls back to its default). Unset, Portico offers TLS 1.2 and 1.3, ingress-nginx TLS 1.2 only."},
 		NginxAnnotation{Name: "proxy-ssl-ciphers", Support: NginxUnsupported,
 			Note: "not supported: Go's default cipher suites are used."},
 	)

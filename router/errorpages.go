@@ -183,7 +183,7 @@ func (rt *Router) fetchErrorPage(st *proxyState, code int) (*http.Response, erro
 func (rt *Router) replaceStd(resp *http.Response, st *proxyState) {
 	code := resp.StatusCode
 	_ = resp.Body.Close()
-	page, err := rt.fetchErrorPage(st, code)
+	page, err := rt.fetchErrorPage(st, code) //nolint:bodyclose // handed to resp, closed by the proxy once copied
 	if err != nil {
 		rt.errorPageFailed(st, err)
 		text := http.StatusText(code) + "\n"
@@ -206,7 +206,7 @@ func (rt *Router) replaceFast(resp *fasthttp.Response, st *proxyState) {
 	_ = resp.CloseBodyStream()
 	resp.Reset()
 	resp.Header.SetNoDefaultContentType(true)
-	page, err := rt.fetchErrorPage(st, code)
+	page, err := rt.fetchErrorPage(st, code) //nolint:bodyclose // handed to resp, closed by fasthttp once streamed
 	if err != nil {
 		rt.errorPageFailed(st, err)
 		resp.SetStatusCode(code)

@@ -130,6 +130,12 @@ type Route struct {
 	Retry *Retry `json:"retry,omitempty"`
 	// HTTPSRedirect answers plain-HTTP requests with a 308 to https.
 	HTTPSRedirect bool `json:"httpsRedirect,omitempty"`
+	// ForwardedProto makes the scheme a trusted proxy names in
+	// X-Forwarded-Proto the request's scheme for HTTPSRedirect: from a
+	// peer in Options.TrustedProxies, a request with that header is
+	// redirected only when it says "http", whatever the connection
+	// (ingress-nginx's use-forwarded-headers).
+	ForwardedProto bool `json:"forwardedProto,omitempty"`
 	// Fault injects delays and aborts into a share of the requests.
 	Fault *Fault `json:"fault,omitempty"`
 	// HSTS, when set, is the Strict-Transport-Security header value added
@@ -146,6 +152,9 @@ type Route struct {
 	// NoAccessLog leaves the route's requests out of the access log
 	// (ingress-nginx's enable-access-log: "false").
 	NoAccessLog bool `json:"noAccessLog,omitempty"`
+	// ErrorPages replaces backend answers by status with another
+	// backend's (ingress-nginx's custom-http-errors and default-backend).
+	ErrorPages *ErrorPages `json:"errorPages,omitempty"`
 
 	// regexes are the expressions Validate compiled, reused by Compile.
 	regexes *routeRegexes

@@ -142,7 +142,7 @@ func (e *fastEngine) serve(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 		return
 	}
 	st.route = route
-	if !x.TLS && route.HTTPSRedirect {
+	if rt.redirectsToHTTPS(route, x) {
 		ctx.Response.Header.Set("Location", httpsLocation(x, rt.opts.HTTPSPort))
 		fastText(ctx, http.StatusPermanentRedirect, "")
 		return

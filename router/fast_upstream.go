@@ -181,6 +181,9 @@ func (e *fastEngine) proxy(ctx *fasthttp.RequestCtx, st *proxyState, sc *strictC
 		e.proxyError(ctx, st, err)
 		return
 	}
+	if route.intercepts(resp.StatusCode()) && b != route.errorBackend {
+		e.rt.replaceFast(resp, st)
+	}
 	st.filterResponse(&resp.Header)
 	if st.x.TLS && route.HSTS != "" {
 		resp.Header.Set("Strict-Transport-Security", route.HSTS)

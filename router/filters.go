@@ -104,6 +104,21 @@ func (route *CompiledRoute) redirectTo(x *Exchange) (string, int) {
 	return u.String(), code
 }
 
+// redirectsToHTTPS reports whether the route's HTTPS redirect answers the
+// request: it came over plain HTTP or, with ForwardedProto, a trusted
+// proxy says it did.
+func (rt *Router) redirectsToHTTPS(route *CompiledRoute, x *Exchange) bool {
+	if !route.HTTPSRedirect {
+		return false
+	}
+	if route.ForwardedProto {
+		if p := x.Header.Get("X-Forwarded-Proto"); p != "" && rt.trusted(x.ClientIP()) {
+			return strings.EqualFold(strings.TrimSpace(p), "http")
+		}
+	}
+	return !x.TLS
+}
+
 // httpsLocation is where a plain-HTTP request is redirected: the same
 // host, path and query on https, at httpsPort unless it is 443 (or 0).
 func httpsLocation(x *Exchange, httpsPort int) string {

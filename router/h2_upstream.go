@@ -65,6 +65,9 @@ func (rt *Router) forwardFast(w http.ResponseWriter, r *http.Request, st *proxyS
 		rt.fastProxyError(w, r, st, err)
 		return
 	}
+	if st.route.intercepts(resp.StatusCode()) && st.backend != st.route.errorBackend {
+		rt.replaceFast(resp, st)
+	}
 	defer func() { _ = resp.CloseBodyStream() }()
 	st.filterResponse(&resp.Header)
 	h := w.Header()

@@ -18,8 +18,8 @@ import (
 //
 // The ingress-nginx custom-http-errors variant, answering from another
 // backend with X-Code, X-Format, X-Original-URI and the other headers that
-// protocol sends, would be a sibling (an ErrorPages field on Route naming
-// Codes and a Backend): it needs the proxy, so it is not a ResponseOverride.
+// protocol sends, is its sibling ErrorPages: it needs the proxy. An answer
+// ErrorPages replaced is then subject to the overrides, by its new status.
 type ResponseOverride struct {
 	// Codes are statuses (404, 502), 200 to 599.
 	Codes []int `json:"codes,omitempty"`

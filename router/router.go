@@ -84,7 +84,7 @@ func New(opts Options) *Router {
 	rt := &Router{opts: opts, stacks: newStackPool(stackWorkers)}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        rt.rewrite,
-		ModifyResponse: modifyResponse,
+		ModifyResponse: rt.modifyResponse,
 		Transport:      &endpointTransport{t: opts.Transport, tracing: opts.Tracing},
 		ErrorHandler:   rt.proxyError,
 		BufferPool:     newBufferPool(),
@@ -143,6 +143,9 @@ type proxyState struct {
 	// request presented (see SessionPersistence).
 	sticky, picked int32
 	sessionKey     string
+	// originalURI is the path and query before any rewrite, kept for the
+	// route's ErrorPages.
+	originalURI string
 	// span is the request's server span and traceCtx its context, when
 	// the request is traced (see Tracing).
 	span     trace.Span
@@ -241,7 +244,7 @@ func (rt *Router) serve(listener string, w http.ResponseWriter, r *http.Request,
 		defer sw.finish()
 		w = sw
 	}
-	if !x.TLS && route.HTTPSRedirect {
+	if rt.redirectsToHTTPS(route, x) {
 		http.Redirect(w, r, httpsLocation(x, rt.opts.HTTPSPort), http.StatusPermanentRedirect)
 		return
 	}
@@ -345,6 +348,9 @@ func (st *proxyState) answerEarly(ctx context.Context, resp Headers) (int, strin
 // applyRequestFilters modifies the request's headers and, by the route's
 // rewrite, its host and path.
 func (st *proxyState) applyRequestFilters() {
+	if st.route.ErrorPages != nil {
+		st.originalURI = st.x.requestURI()
+	}
 	st.route.RequestHeaders.apply(st.x.Header)
 	if st.route.Rewrite != nil {
 		st.route.rewriteRequest(&st.x)
@@ -369,6 +375,9 @@ func (st *proxyState) chooseBackend(canProxy bool) (int, string) {
 	}
 	if b.Status != 0 {
 		return b.Status, b.Reason
+	}
+	if len(b.Endpoints) == 0 && canProxy && st.unavailableFallback() {
+		b = st.backend
 	}
 	if len(b.Endpoints) == 0 || !canProxy {
 		return http.StatusServiceUnavailable, "no ready endpoint for backend " + b.Name
@@ -489,12 +498,16 @@ func (rt *Router) answerUpstreamError(w http.ResponseWriter, st *proxyState, cod
 	http.Error(w, http.StatusText(code), code)
 }
 
-// modifyResponse applies the route's response header modifier.
-func modifyResponse(resp *http.Response) error {
+// modifyResponse replaces an answer the route's ErrorPages intercept and
+// applies the route's response header modifier.
+func (rt *Router) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		tunnelConn(resp.Request)
 	}
 	if st := stateOf(resp.Request.Context()); st != nil && st.route != nil {
+		if st.route.intercepts(resp.StatusCode) && st.backend != st.route.errorBackend {
+			rt.replaceStd(resp, st)
+		}
 		st.route.ResponseHeaders.apply(resp.Header)
 		if f := st.backendFilters; f != nil {
 			f.ResponseHeaders.apply(resp.Header)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -93,6 +94,8 @@ type CompiledRoute struct {
 	// shape is the compiled Compression and ResponseOverrides (nil for
 	// neither).
 	shape *responseShape
+	// errorBackend is ErrorPages.Backend, compiled.
+	errorBackend *compiledBackend
 }
 
 // weighted chooses among backends by weight.
@@ -207,6 +210,14 @@ func compileRoute(r *Route, backends map[*Backend]*compiledBackend) (*CompiledRo
 	cr.weighted = compileWeighted(r.Backends, backends)
 	if cr.shape, err = compileShape(r); err != nil {
 		return nil, err
+	}
+	if e := r.ErrorPages; e != nil {
+		if err := CheckErrorPages(e); err != nil {
+			return nil, fmt.Errorf("errorPages: %w", err)
+		}
+		if eb := compileWeighted([]WeightedBackend{{Backend: e.Backend, Weight: 1}}, backends); len(eb.backends) == 1 {
+			cr.errorBackend = eb.backends[0]
+		}
 	}
 	if r.Policy != nil {
 		// Compiled now, not on the first request; a policy that fails

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -31,6 +32,24 @@ type UpstreamTLS struct {
 	// proxy-ssl-verify "off"): the connection is encrypted, not
 	// authenticated.
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+	// NoSNI sends no server name in the handshake (ingress-nginx's
+	// proxy-ssl-server-name "off"); ServerName is still the name the
+	// certificate is checked against.
+	NoSNI bool `json:"noSNI,omitempty"`
+	// ClientCertPEM and ClientKeyPEM, when set, are the certificate and
+	// key Portico authenticates itself with (ingress-nginx's
+	// proxy-ssl-secret); ClientCertSource names where they came from.
+	ClientCertPEM    []byte `json:"-"`
+	ClientKeyPEM     []byte `json:"-"`
+	ClientCertSource string `json:"clientCert,omitempty"`
+	// MinVersion and MaxVersion bound the TLS versions offered (0: TLS
+	// 1.2 and the newest); Portico never offers less than TLS 1.2.
+	MinVersion uint16 `json:"minVersion,omitempty"`
+	MaxVersion uint16 `json:"maxVersion,omitempty"`
+	// VerifyDepth, when set, bounds the certificates between the
+	// backend's and a trusted CA: a verified chain may hold at most
+	// VerifyDepth+1 certificates (nginx's proxy_ssl_verify_depth).
+	VerifyDepth int `json:"verifyDepth,omitempty"`
 
 	once sync.Once
 	key  string
@@ -58,33 +77,46 @@ func (u *UpstreamTLS) prepare() (string, *tls.Config, error) {
 			}
 		}
 		h := sha256.New()
-		fmt.Fprintf(h, "%s\x00%x\x00%t\x00", u.ServerName, u.CAPEM, u.InsecureSkipVerify)
+		fmt.Fprintf(h, "%s\x00%x\x00%t\x00%t\x00%x\x00%x\x00%d-%d-%d\x00", u.ServerName, u.CAPEM, u.InsecureSkipVerify, u.NoSNI,
+			u.ClientCertPEM, sha256.Sum256(u.ClientKeyPEM), u.MinVersion, u.MaxVersion, u.VerifyDepth)
 		for _, s := range u.SubjectAltNames {
 			fmt.Fprintf(h, "%s\x00%s\x00", s.Hostname, s.URI)
 		}
 		u.key = hex.EncodeToString(h.Sum(nil))
-		u.cfg = &tls.Config{ServerName: u.ServerName, RootCAs: roots, MinVersion: tls.VersionTLS12}
+		u.cfg = &tls.Config{ServerName: u.ServerName, RootCAs: roots, MinVersion: max(tls.VersionTLS12, u.MinVersion), MaxVersion: u.MaxVersion}
+		if len(u.ClientCertPEM) > 0 {
+			pair, err := tls.X509KeyPair(u.ClientCertPEM, u.ClientKeyPEM)
+			if err != nil {
+				u.err = fmt.Errorf("client certificate: %w", err)
+				return
+			}
+			u.cfg.Certificates = []tls.Certificate{pair}
+		}
+		if u.NoSNI {
+			u.cfg.ServerName = ""
+		}
 		if u.InsecureSkipVerify {
 			u.cfg.InsecureSkipVerify = true //nolint:gosec // asked for: the backend is not authenticated
 			return
 		}
-		if len(u.SubjectAltNames) > 0 {
-			// The chain is still verified against the roots; only the name
-			// check changes, so the standard one is switched off and done
-			// here.
-			sans := u.SubjectAltNames
+		if len(u.SubjectAltNames) > 0 || u.NoSNI || u.VerifyDepth > 0 {
+			// The chain is still verified against the roots; only what the
+			// standard check cannot do (names other than the SNI, the
+			// depth) changes, so it is switched off and done here.
+			name, sans, depth := u.ServerName, u.SubjectAltNames, u.VerifyDepth
 			u.cfg.InsecureSkipVerify = true
 			u.cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-				return verifySANs(cs, roots, sans)
+				return verifyPeer(cs, roots, name, sans, depth)
 			}
 		}
 	})
 	return u.key, u.cfg, u.err
 }
 
-// verifySANs verifies the peer chain against roots and requires one of the
-// wanted subject alternative names.
-func verifySANs(cs tls.ConnectionState, roots *x509.CertPool, sans []SubjectAltName) error {
+// verifyPeer verifies the peer chain against roots (at most depth
+// certificates above the backend's, when depth > 0) and requires one of
+// the wanted subject alternative names, or without them the name.
+func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, name string, sans []SubjectAltName, depth int) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("backend sent no certificate")
 	}
@@ -93,8 +125,15 @@ func verifySANs(cs tls.ConnectionState, roots *x509.CertPool, sans []SubjectAltN
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err != nil {
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+	if err != nil {
 		return err
+	}
+	if depth > 0 && !slices.ContainsFunc(chains, func(c []*x509.Certificate) bool { return len(c) <= depth+1 }) {
+		return fmt.Errorf("backend certificate chain is longer than the verify depth %d", depth)
+	}
+	if len(sans) == 0 {
+		return leaf.VerifyHostname(name)
 	}
 	for _, s := range sans {
 		if s.Hostname != "" && leaf.VerifyHostname(s.Hostname) == nil {

@@ -65,7 +65,7 @@ func TestMigrateJSONShape(t *testing.T) {
 	for _, ir := range rep.Ingresses {
 		byName[ir.Name] = ir
 	}
-	if len(rep.Ingresses) != 15 || byName["static"].Name == "" || !rep.ConfigMap.Found {
+	if len(rep.Ingresses) != 16 || byName["static"].Name == "" || !rep.ConfigMap.Found {
 		t.Fatalf("ingresses %d, static listed %v, ConfigMap found %v", len(rep.Ingresses), byName["static"].Name != "", rep.ConfigMap.Found)
 	}
 	var snippet *annotationReport

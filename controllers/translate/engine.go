@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"iter"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -358,6 +359,12 @@ func (e *Engine) wholeOnly(opts Options) bool {
 		return true
 	}
 	if opts.Nginx != nil && len(e.nginxAnnotated) > 0 {
+		return true
+	}
+	if opts.Nginx != nil && strings.TrimSpace(opts.Nginx.ConfigMap["custom-http-errors"]) != "" {
+		// Every ingress-nginx route names the controller's default
+		// backend in its ErrorPages, which the endpoint fast path does
+		// not substitute.
 		return true
 	}
 	return opts.Istio != nil && len(o.IstioGateways)+len(o.VirtualServices)+len(o.DestinationRules) > 0

@@ -435,6 +435,25 @@ func TestEngineWholeOnly(t *testing.T) {
 	}
 }
 
+// TestEngineNginxErrorPagesWhole: with the ConfigMap's custom-http-errors
+// every ingress-nginx route names the controller's default backend in its
+// ErrorPages, which the endpoint fast path does not substitute, so the
+// Engine translates whole.
+func TestEngineNginxErrorPagesWhole(t *testing.T) {
+	w := &world{rng: rand.New(rand.NewPCG(2, 2)), objects: map[string]any{}, secrets: loadSnapshot(t, "testdata/tls.in.yaml").Secrets}
+	e := translate.NewEngine()
+	for range 20 {
+		w.step(e)
+	}
+	opts := testOptions
+	opts.Nginx = &translate.NginxOptions{ConfigMap: map[string]string{"custom-http-errors": "404"}}
+	e.Update(opts)
+	w.step(e)
+	if u := e.Update(opts); !u.Whole {
+		t.Fatal("Update with the ConfigMap's custom-http-errors is not whole")
+	}
+}
+
 // firstDiff shows where two renderings part, with some context.
 func firstDiff(got, exp string) string {
 	g, x := strings.Split(got, "\n"), strings.Split(exp, "\n")

@@ -167,6 +167,12 @@ type nginxIngress struct {
 	// canary is set for a canary Ingress (nginx_canary.go).
 	policy *nginxPolicy
 	canary *nginxCanary
+	// proxySSL holds the proxy-ssl-* annotations (nginx_backend_tls.go),
+	// nil without any.
+	proxySSL *nginxProxySSL
+	// errors holds custom-http-errors and default-backend
+	// (nginx_errors.go), nil without them.
+	errors *nginxErrors
 }
 
 // value returns the annotation name (without prefix).

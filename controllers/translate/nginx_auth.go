@@ -118,18 +118,20 @@ func nginxSecretRef(ing *networkingv1.Ingress, ref string) (string, string, bool
 }
 
 // NginxSecretRefs lists the Secrets an ingress-nginx Ingress's
-// annotations name (auth-secret), as namespace and name, for the
-// controller to read outside its TLS-only cache.
+// annotations name (auth-secret, proxy-ssl-secret), as namespace and
+// name, for the controller to read outside its TLS-only cache.
 func NginxSecretRefs(ing *networkingv1.Ingress) [][2]string {
-	v, ok := ing.Annotations[NginxAnnotationPrefix+"auth-secret"]
-	if !ok {
-		return nil
+	var out [][2]string
+	for _, a := range []string{"auth-secret", "proxy-ssl-secret"} {
+		v, ok := ing.Annotations[NginxAnnotationPrefix+a]
+		if !ok {
+			continue
+		}
+		if ns, name, ok := nginxSecretRef(ing, strings.TrimSpace(v)); ok {
+			out = append(out, [2]string{ns, name})
+		}
 	}
-	ns, name, ok := nginxSecretRef(ing, v)
-	if !ok {
-		return nil
-	}
-	return [][2]string{{ns, name}}
+	return out
 }
 
 func quote(s string) string { return strconv.Quote(s) }

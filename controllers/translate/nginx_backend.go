@@ -16,7 +16,7 @@ import (
 func init() {
 	registerNginx(
 		NginxAnnotation{Name: "backend-protocol", Support: NginxDifferent, Default: "HTTP",
-			Note: "HTTP (HTTP/1.1), GRPC (cleartext HTTP/2), HTTPS and GRPCS (TLS, the backend certificate not verified, as ingress-nginx's proxy-ssl-verify default \"off\"; SNI is the Service's DNS name). " +
+			Note: "HTTP (HTTP/1.1), GRPC (cleartext HTTP/2), HTTPS and GRPCS (TLS as the proxy-ssl-* annotations say: by default the backend certificate is not verified and no SNI is sent, as ingress-nginx). " +
 				"AUTO_HTTP speaks HTTP/1.1 (ingress-nginx uses the client's scheme, so HTTPS for HTTPS clients); FCGI is not supported (the route answers 502)."},
 		NginxAnnotation{Name: "upstream-vhost", Support: NginxSupported,
 			Note: "the Host header sent to the backend."},

@@ -18,9 +18,11 @@ func registerNginxConfigKeys() {
 
 		// Client addresses and forwarding headers: Portico's
 		// --trusted-proxies decides, for every class alike.
-		NginxConfigKey{Name: "use-forwarded-headers", Support: NginxUnsupported, Default: "false",
-			Note: notFromConfigMap + "X-Forwarded-* headers are trusted from the peers listed in --trusted-proxies only " +
-				"(set it to the load balancer's CIDRs, the proxy-real-ip-cidr value); from any other peer they are replaced, as with false"},
+		NginxConfigKey{Name: "use-forwarded-headers", Support: NginxDifferent, Default: "false",
+			Note: "\"true\": the X-Forwarded-Proto of a peer in --trusted-proxies is the request's scheme for ssl-redirect and force-ssl-redirect " +
+				"(redirected only when it says http), on ingress-nginx Ingresses. Which peers are trusted is --trusted-proxies (set it to the " +
+				"load balancer's CIDRs, the proxy-real-ip-cidr value), never every address; X-Forwarded-For and -Host of those peers are kept " +
+				"whatever the value, and from any other peer they are replaced"},
 		NginxConfigKey{Name: "compute-full-forwarded-for", Support: NginxDifferent, Default: "false",
 			Note: notFromConfigMap + "from a peer in --trusted-proxies Portico always appends the peer to X-Forwarded-For " +
 				"(as with true); from any other peer it replaces the header"},

@@ -22,10 +22,12 @@ func init() {
 		NginxAnnotation{Name: "ssl-redirect", Support: NginxDifferent, Default: "true",
 			Note: "plain-HTTP requests for a host named in some Ingress's spec.tls get a 308 to https (ConfigMap key ssl-redirect sets the default). " +
 				"Differences: the path keeps its trailing slash (preserve-trailing-slash \"true\"), the https port is the one Portico is told clients use, " +
-				"and the request's own scheme decides (X-Forwarded-Proto is not consulted)."},
+				"and X-Forwarded-Proto decides only with the ConfigMap's use-forwarded-headers \"true\" and only from peers in --trusted-proxies " +
+				"(from others the connection's scheme decides; the Location keeps the request's Host, not X-Forwarded-Host)."},
 		NginxAnnotation{Name: "force-ssl-redirect", Support: NginxDifferent, Default: "false",
 			Note: "plain-HTTP requests get a 308 to https even without spec.tls (ConfigMap key force-ssl-redirect sets the default); " +
-				"as ssl-redirect, the trailing slash is kept and X-Forwarded-Proto is not consulted, so behind a TLS-terminating proxy every request is redirected."},
+				"as ssl-redirect, the trailing slash is kept, and X-Forwarded-Proto of a peer in --trusted-proxies decides with use-forwarded-headers \"true\" " +
+				"(a request it says came as https is not redirected)."},
 		NginxAnnotation{Name: "preserve-trailing-slash", Support: NginxDifferent, Default: "false",
 			Note: "Portico's HTTPS redirects always keep the trailing slash (the behaviour of \"true\")."},
 		NginxAnnotation{Name: "app-root", Support: NginxDifferent,
@@ -66,6 +68,9 @@ func nginxRedirectRoute(n *nginxIngress, _ nginxPath, r *router.Route) {
 	if n.routingBool("force-ssl-redirect", n.globalBool("force-ssl-redirect", false), "true", "false") {
 		r.HTTPSRedirect = true
 	}
+	// use-forwarded-headers: the scheme a trusted proxy forwards decides
+	// the HTTPS redirects (ssl-redirect's are set later, on TLS hosts).
+	r.ForwardedProto = n.globalBool("use-forwarded-headers", false)
 	name, def, max := "permanent-redirect", http.StatusMovedPermanently, http.StatusPermanentRedirect
 	if _, ok := n.value("temporal-redirect"); ok {
 		name, def, max = "temporal-redirect", http.StatusFound, http.StatusTemporaryRedirect

@@ -6,6 +6,7 @@ import (
 
 	"github.com/portico-dev/portico/controllers/translate"
 	"github.com/portico-dev/portico/dataplane"
+	"github.com/portico-dev/portico/router"
 )
 
 // DebugHandlers builds the metrics server's read-only debug pages (beside
@@ -28,29 +29,50 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
 
-// currentProblems holds the problems of the table being served, for the
-// debug pages, which read them from other goroutines.
+// currentProblems gives the debug pages, which run on other goroutines,
+// the problems of the table being served. After a whole translation they
+// are the Result's, kept as they are; after an incremental one they are
+// asked of the Engine when a page wants them (under the Reconciler's
+// engineMu), not collected on every change: that walk costs what the
+// whole cluster holds (tens of milliseconds at 50,000 Ingresses), and
+// would delay the next change while a burst applies.
 type currentProblems struct {
-	p atomic.Pointer[[]translate.Problem]
+	r     *Reconciler
+	fixed atomic.Pointer[[]translate.Problem] // nil: ask the Engine
+	table atomic.Pointer[router.Table]        // its drops, for the Engine's problems
 }
 
 func (c *currentProblems) get() []translate.Problem {
-	if p := c.p.Load(); p != nil {
+	if p := c.fixed.Load(); p != nil {
 		return *p
 	}
-	return nil
+	c.r.engineMu.Lock()
+	defer c.r.engineMu.Unlock()
+	if p := c.fixed.Load(); p != nil { // a whole translation came in meanwhile
+		return *p
+	}
+	if c.r.engine == nil {
+		return nil
+	}
+	problems := c.r.engine.AllProblems()
+	if t := c.table.Load(); t != nil {
+		problems = append(problems, translate.DropProblems(t.Dropped())...)
+	}
+	return problems
 }
 
-// trackProblems stores the problems after a rebuild: the whole Result's,
-// else the Engine's (the Engine is not safe for concurrent use, so they
-// are copied out here, after the new table went live).
-func (r *Reconciler) trackProblems(u translate.Update, res *translate.Result) {
+// trackProblems records after a rebuild where the problems of the table
+// now served are: the whole Result's, else the Engine's (see
+// currentProblems). It runs with engineMu held.
+func (r *Reconciler) trackProblems(u translate.Update, res *translate.Result, table *router.Table) {
 	if r.problems == nil {
 		return
 	}
-	problems := res.Problems
-	if !u.Whole {
-		problems = append(r.engine.AllProblems(), translate.DropProblems(u.Table.Dropped())...)
+	r.problems.table.Store(table)
+	if u.Whole {
+		problems := res.Problems
+		r.problems.fixed.Store(&problems)
+		return
 	}
-	r.problems.p.Store(&problems)
+	r.problems.fixed.Store(nil)
 }

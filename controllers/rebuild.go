@@ -31,6 +31,8 @@ import (
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
+	r.engineMu.Lock()
+	defer r.engineMu.Unlock()
 	if r.engine == nil {
 		r.engine = translate.NewEngine()
 	}
@@ -93,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	r.Metrics.propagated(changes, swapped)
 	r.recordApplied(changes, table.Generation, swapped)
 	translate.ApplyDrops(&res, table.Dropped())
-	r.trackProblems(u, &res)
+	r.trackProblems(u, &res, table)
 	if r.ACME != nil && u.CertsChanged {
 		r.ACME.Manage(u.ACMEHosts)
 	}

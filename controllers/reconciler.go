@@ -83,6 +83,7 @@ type Reconciler struct {
 	// list everything again (see rebuild.go), lastResync is when that was
 	// last done. Applied records when each object's change was served.
 	engine     *translate.Engine
+	engineMu   sync.Mutex // held by Reconcile; the debug pages take it to ask the Engine
 	pending    pendingChanges
 	resync     atomic.Bool
 	lastResync time.Time

@@ -245,7 +245,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 	if opts.Debug != nil {
-		rec.problems = &currentProblems{}
+		rec.problems = &currentProblems{r: rec}
 		mux := http.NewServeMux()
 		for p, h := range opts.Debug(dp, rec.problems.get, applied) {
 			mux.Handle(p, h)

@@ -17,6 +17,15 @@ import (
 type AppliedLog struct {
 	mu sync.Mutex
 	m  map[string]Applied
+	// gone lists the deletions in the order recorded, so that Forget
+	// looks at them only, not at every object's entry (it runs after
+	// every change).
+	gone []goneEntry
+}
+
+type goneEntry struct {
+	object string
+	t      time.Time
 }
 
 // Applied is one object's entry in an AppliedLog.
@@ -39,6 +48,9 @@ func (l *AppliedLog) Record(object string, deleted bool, gen uint64, t time.Time
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.m[object] = Applied{Object: object, Generation: gen, Time: t, Deleted: deleted}
+	if deleted {
+		l.gone = append(l.gone, goneEntry{object, t})
+	}
 }
 
 // RecordChange is Record for a change seen at seen: its entry also says
@@ -47,16 +59,26 @@ func (l *AppliedLog) RecordChange(object string, deleted bool, gen uint64, seen,
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.m[object] = Applied{Object: object, Generation: gen, Time: live, Deleted: deleted, Took: live.Sub(seen)}
+	if deleted {
+		l.gone = append(l.gone, goneEntry{object, live})
+	}
 }
 
-// Forget drops the entries of deleted objects applied before t.
+// Forget drops the entries of deleted objects applied before t (taking
+// the deletions in the order they were recorded: one recorded after a
+// deletion applied at or after t waits for a later Forget). It costs the
+// deletions it drops, not the size of the log.
 func (l *AppliedLog) Forget(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for k, a := range l.m {
-		if a.Deleted && a.Time.Before(t) {
-			delete(l.m, k)
+	i := 0
+	for ; i < len(l.gone) && l.gone[i].t.Before(t); i++ {
+		if a, ok := l.m[l.gone[i].object]; ok && a.Deleted && a.Time.Before(t) {
+			delete(l.m, l.gone[i].object)
 		}
+	}
+	if i > 0 {
+		l.gone = append([]goneEntry(nil), l.gone[i:]...)
 	}
 }
 

@@ -73,21 +73,17 @@ func (t *Table) Patch(p Patch) *Table {
 	backends := map[*Backend]*compiledBackend{}
 	replaced := map[*hostTable]bool{}
 	patched := make(map[hostKey]bool, len(p.Hosts))
-	type part struct {
-		listener string
-		match    HostMatch
-	}
-	cloned := map[part]bool{}
+	cloned := map[string]bool{} // listeners whose index n owns
 	added := 0
 	var drops []Drop
 	for _, hr := range p.Hosts {
 		k := keyOf(hr.Listener, hr.Host, hr.HostMatch)
 		patched[k] = true
 		hi := n.listeners[k.listener]
-		if hi != nil && !cloned[part{k.listener, k.match}] {
-			hi = hi.clone(k.match)
+		if hi != nil && !cloned[k.listener] {
+			hi = hi.clone()
 			n.listeners[k.listener] = hi
-			cloned[part{k.listener, k.match}] = true
+			cloned[k.listener] = true
 		}
 		if hi != nil {
 			if old := hi.get(k); old != nil {
@@ -108,9 +104,7 @@ func (t *Table) Patch(p Patch) *Table {
 		if hi == nil {
 			// A new listener: its index is this Table's own.
 			hi = n.index(k.listener)
-			for _, m := range []HostMatch{HostAny, HostExact, HostWildcardOneLabel, HostWildcardAnyLabels} {
-				cloned[part{k.listener, m}] = true
-			}
+			cloned[k.listener] = true
 		}
 		for i := range hr.Routes {
 			r, err := compileRoute(&hr.Routes[i], backends)
@@ -164,18 +158,13 @@ func (t *Table) Patch(p Patch) *Table {
 	return n
 }
 
-// clone copies the host index for a patch, deeply only for the map of
-// match kind m (the others are shared until a later clone).
-func (hi *hostIndex) clone(m HostMatch) *hostIndex {
+// clone copies the host index for a patch. Its host maps stay shared
+// with hi: each copies the shards it changes, on first change.
+func (hi *hostIndex) clone() *hostIndex {
 	c := *hi
-	switch m {
-	case HostExact:
-		c.exact = maps.Clone(hi.exact)
-	case HostWildcardOneLabel:
-		c.wildOne = maps.Clone(hi.wildOne)
-	case HostWildcardAnyLabels:
-		c.wildAny = maps.Clone(hi.wildAny)
-	}
+	c.exact.share()
+	c.wildOne.share()
+	c.wildAny.share()
 	return &c
 }
 
@@ -184,11 +173,11 @@ func (hi *hostIndex) get(k hostKey) *hostTable {
 	case HostAny:
 		return hi.any
 	case HostExact:
-		return hi.exact[k.host]
+		return hi.exact.get(k.host)
 	case HostWildcardOneLabel:
-		return hi.wildOne[k.host]
+		return hi.wildOne.get(k.host)
 	}
-	return hi.wildAny[k.host]
+	return hi.wildAny.get(k.host)
 }
 
 func (hi *hostIndex) remove(k hostKey) {
@@ -196,11 +185,11 @@ func (hi *hostIndex) remove(k hostKey) {
 	case HostAny:
 		hi.any = nil
 	case HostExact:
-		delete(hi.exact, k.host)
+		hi.exact.remove(k.host)
 	case HostWildcardOneLabel:
-		delete(hi.wildOne, k.host)
+		hi.wildOne.remove(k.host)
 	default:
-		delete(hi.wildAny, k.host)
+		hi.wildAny.remove(k.host)
 	}
 }
 
@@ -240,9 +229,9 @@ func (t *Table) walkRoutes() []*CompiledRoute {
 		if hi.any != nil {
 			out = append(out, hi.any.all()...)
 		}
-		for _, m := range []map[string]*hostTable{hi.exact, hi.wildOne, hi.wildAny} {
-			for _, h := range slices.Sorted(maps.Keys(m)) {
-				out = append(out, m[h].all()...)
+		for _, m := range []*hostMap{&hi.exact, &hi.wildOne, &hi.wildAny} {
+			for _, h := range m.sortedKeys() {
+				out = append(out, m.get(h).all()...)
 			}
 		}
 	}

@@ -57,10 +57,10 @@ func (t *Table) Dropped() []Drop { return t.dropped }
 
 // hostIndex finds the routes of a host on one listener.
 type hostIndex struct {
-	exact   map[string]*hostTable // lower-case host
-	wildOne map[string]*hostTable // "foo.com" for "*.foo.com", one label
-	wildAny map[string]*hostTable // "foo.com" for "*.foo.com", any labels
-	any     *hostTable            // rules without a host
+	exact   hostMap    // lower-case host
+	wildOne hostMap    // "foo.com" for "*.foo.com", one label
+	wildAny hostMap    // "foo.com" for "*.foo.com", any labels
+	any     *hostTable // rules without a host
 }
 
 // hostTable holds the routes of one host: an exact-path map, prefix routes
@@ -258,14 +258,14 @@ func compileWeighted(wbs []WeightedBackend, backends map[*Backend]*compiledBacke
 func (t *Table) index(listener string) *hostIndex {
 	hi, ok := t.listeners[listener]
 	if !ok {
-		hi = &hostIndex{exact: map[string]*hostTable{}, wildOne: map[string]*hostTable{}, wildAny: map[string]*hostTable{}}
+		hi = &hostIndex{}
 		t.listeners[listener] = hi
 	}
 	return hi
 }
 
 func (t *hostIndex) hostTableFor(host string, m HostMatch) *hostTable {
-	var hosts map[string]*hostTable
+	var hosts *hostMap
 	switch m {
 	case HostAny:
 		if t.any == nil {
@@ -273,19 +273,19 @@ func (t *hostIndex) hostTableFor(host string, m HostMatch) *hostTable {
 		}
 		return t.any
 	case HostExact:
-		hosts = t.exact
+		hosts = &t.exact
 	case HostWildcardOneLabel:
-		hosts = t.wildOne
+		hosts = &t.wildOne
 		host = strings.TrimPrefix(host, "*.")
 	case HostWildcardAnyLabels:
-		hosts = t.wildAny
+		hosts = &t.wildAny
 		host = strings.TrimPrefix(host, "*.")
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	ht, ok := hosts[host]
-	if !ok {
+	ht := hosts.get(host)
+	if ht == nil {
 		ht = &hostTable{}
-		hosts[host] = ht
+		hosts.set(host, ht)
 	}
 	return ht
 }
@@ -415,29 +415,29 @@ func (t *hostIndex) selectHost(host string, tr *lookupTrace) *hostTable {
 		n--
 	}
 	h := buf[:n]
-	if ht, ok := t.exact[string(h)]; ok {
+	if ht, ok := t.exact.lookup(h); ok {
 		if tr == nil {
 			return ht
 		}
 		tr.host(ht, HostExact, string(h))
 	}
 	dot := indexByte(h, '.')
-	if dot > 0 && len(t.wildOne) > 0 {
-		if ht, ok := t.wildOne[string(h[dot+1:])]; ok {
+	if dot > 0 && !t.wildOne.empty() {
+		if ht, ok := t.wildOne.lookup(h[dot+1:]); ok {
 			if tr == nil {
 				return ht
 			}
 			tr.host(ht, HostWildcardOneLabel, "*."+string(h[dot+1:]))
 		}
 	}
-	if len(t.wildAny) > 0 {
+	if !t.wildAny.empty() {
 		for s := h; ; {
 			i := indexByte(s, '.')
 			if i < 0 {
 				break
 			}
 			s = s[i+1:]
-			if ht, ok := t.wildAny[string(s)]; ok {
+			if ht, ok := t.wildAny.lookup(s); ok {
 				if tr == nil {
 					return ht
 				}

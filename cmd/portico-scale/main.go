@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -42,6 +43,7 @@ func main() {
 	portico := flag.String("portico", "bin/portico", "portico binary")
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	skipNginx := flag.Bool("skip-nginx", false, "leave out nginx's reference column")
+	flag.StringVar(&porticoArgs, "portico-args", "", "extra flags for `portico controller`, space-separated (e.g. \"--heap-headroom 10\")")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // the client's; Portico logs itself
 	if err := run(*n, *changes, *burst, *portico, *out, *skipNginx); err != nil {
@@ -52,14 +54,19 @@ func main() {
 
 // result is one run, as printed and written to JSON.
 type result struct {
-	Time    string        `json:"time"`
-	N       int           `json:"n"`
-	Portico porticoResult `json:"portico"`
-	Nginx   *nginxResult  `json:"nginx,omitempty"`
+	Time string `json:"time"`
+	N    int    `json:"n"`
+	// PorticoArgs are the extra controller flags; LoadAvg the machine's
+	// load averages (1, 5, 15 min) when the run started and ended.
+	PorticoArgs string        `json:"portico_args,omitempty"`
+	LoadAvg     [2]string     `json:"loadavg_start_end"`
+	Portico     porticoResult `json:"portico"`
+	Nginx       *nginxResult  `json:"nginx,omitempty"`
 }
 
 func run(n, changes, burst int, portico, out string, skipNginx bool) error {
-	res := result{Time: time.Now().UTC().Format(time.RFC3339), N: n}
+	res := result{Time: time.Now().UTC().Format(time.RFC3339), N: n, PorticoArgs: porticoArgs}
+	res.LoadAvg[0] = loadAvg()
 	if !skipNginx {
 		fmt.Printf("# nginx: %d server blocks\n", n)
 		nr, err := runNginx(n, max(3, changes/20))
@@ -84,7 +91,9 @@ func run(n, changes, burst int, portico, out string, skipNginx bool) error {
 		return fmt.Errorf("portico: %w", err)
 	}
 	res.Portico = pr
+	res.LoadAvg[1] = loadAvg()
 	printTable(res)
+	fmt.Printf("# load average (1/5/15 min) at start: %s, at end: %s\n", res.LoadAvg[0], res.LoadAvg[1])
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -95,4 +104,17 @@ func run(n, changes, burst int, portico, out string, skipNginx bool) error {
 	}
 	fmt.Println("# written to", name)
 	return nil
+}
+
+// porticoArgs are extra flags for the controller (-portico-args).
+var porticoArgs string
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }

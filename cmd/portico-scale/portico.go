@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,10 +81,11 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 	}
 	httpAddr, httpsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	health := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	cmd := exec.CommandContext(ctx, binary, "controller", "--kubeconfig", cp.Kubeconfig,
+	args := []string{"controller", "--kubeconfig", cp.Kubeconfig,
 		"--http-addr", httpAddr, "--https-addr", httpsAddr, "--health-addr", health,
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "--gateway-controller-name", "", "--istio", "false",
-		"--shutdown-delay", "0s", "--zap-log-level", "error")
+		"--shutdown-delay", "0s", "--zap-log-level", "error"}
+	cmd := exec.CommandContext(ctx, binary, append(args, strings.Fields(porticoArgs)...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	t0 = time.Now()
 	if err := cmd.Start(); err != nil {

@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,9 +117,27 @@ func TestManyTLSSecrets(t *testing.T) {
 		t.Fatalf("live heap grew by %.0f MiB for %d TLS Secrets, want at most %.0f", heap1-heap0, n, limit)
 	}
 	// Clean up so later tests rebuild small tables.
-	for _, o := range []client.Object{&networkingv1.Ingress{}, &corev1.Secret{}} {
-		if err := k8s.DeleteAllOf(ctx, o, client.InNamespace(ns)); err != nil {
-			t.Fatalf("cleaning up: %v", err)
+	deleteAllEventually(t, ns, &networkingv1.Ingress{}, &networkingv1.IngressList{})
+	deleteAllEventually(t, ns, &corev1.Secret{}, &corev1.SecretList{})
+}
+
+// deleteAllEventually deletes every object of a kind in ns. A collection
+// delete of 10,000 objects can outlast the API server's request timeout
+// on a loaded machine, which answers a timeout while it goes on
+// deleting: that is retried until the list is empty.
+func deleteAllEventually(t *testing.T, ns string, obj client.Object, list client.ObjectList) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, 5*time.Minute, func() error {
+		if err := k8s.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil && !apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) {
+			return err
 		}
-	}
+		if err := k8s.List(ctx, list, client.InNamespace(ns), client.Limit(1)); err != nil {
+			return err
+		}
+		if n := meta.LenList(list); n > 0 {
+			return fmt.Errorf("%T: objects left in %s", obj, ns)
+		}
+		return nil
+	})
 }

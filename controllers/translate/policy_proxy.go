@@ -49,7 +49,8 @@ const proxyNotApplied = fieldProxyProtocol + " is not applied to %s %s/%s: a PRO
 // applyProxyProtocol gives each port of Portico's Gateways the PROXY
 // protocol setting of its winning TrafficPolicy (the listener's, else the
 // Gateway's), and reports the settings that cannot apply: on other
-// targets, or on one listener of a port whose listeners disagree.
+// targets, or on one listener of a port whose listeners disagree. A policy
+// that could not be built sets nothing (its routes answer 500).
 func (a *attacher) applyProxyProtocol() {
 	for _, p := range a.traf.parts {
 		if p.proxy == nil {
@@ -84,7 +85,7 @@ func (a *attacher) applyProxyProtocol() {
 			if w == nil {
 				w = a.traf.winners[attachKey{kindGateway, ns, name, ""}]
 			}
-			if w != nil && w.proxy == nil {
+			if w != nil && (w.proxy == nil || w.failed()) {
 				w = nil
 			}
 			winners, names = append(winners, w), append(names, string(l.Name))

@@ -76,12 +76,21 @@ func newProxyListener(ln net.Listener, load func() *ProxyProtocol) *proxyListene
 }
 
 func (l *proxyListener) loop() {
+	var backoff time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
+			// A temporary failure (out of file descriptors) must not
+			// end the listener: every Gateway listener passes here.
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() && !errors.Is(err, net.ErrClosed) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
 			l.errc <- err
 			return
 		}
+		backoff = 0
 		pp := l.load()
 		go func() {
 			pc := c

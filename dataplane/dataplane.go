@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"cmp"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -57,6 +58,10 @@ type Dataplane struct {
 	// stores is listenerCerts as the request path reads it, without the
 	// lock: replaced whole on every change.
 	stores atomic.Pointer[map[string]*portTLS]
+	// proxy holds each Gateway port's PROXY protocol setting, which its
+	// running listener reads per connection (never removed, so a listener
+	// keeps the switch it started with).
+	proxy map[string]*router.ProxySwitch
 }
 
 // New builds a data plane whose default certificate is a fresh self-signed
@@ -68,7 +73,8 @@ func New(opts Options) (*Dataplane, error) {
 	}
 	store := certs.NewStore(fallback)
 	d := &Dataplane{Certs: store, CertCache: certs.NewParseCache(), opts: opts, fallback: fallback,
-		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{}}
+		listenerCerts: map[string]*certs.Store{}, listenerKinds: map[string]router.ListenerKind{},
+		proxy: map[string]*router.ProxySwitch{}}
 	d.stores.Store(&map[string]*portTLS{})
 	ro := router.Options{
 		TrustedProxies: opts.TrustedProxies,
@@ -212,6 +218,7 @@ func (d *Dataplane) swapListenerCerts(ls []serving.Listener) {
 	seen := map[string]bool{}
 	d.listenerKinds = map[string]router.ListenerKind{}
 	for _, l := range ls {
+		d.proxySwitch(l.Key).Store(cmp.Or(l.ProxyProtocol, d.opts.Edge.ProxyProtocol))
 		if l.Kind != router.ListenerHTTP {
 			d.listenerKinds[l.Key] = l.Kind
 		}
@@ -259,7 +266,7 @@ func (d *Dataplane) swapListenerCerts(ls []serving.Listener) {
 func (d *Dataplane) GatewayListener(key, addr string) router.Listener {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	l := router.Listener{Addr: addr, Key: key, Kind: d.listenerKinds[key], L4: d.opts.L4, ProxyProtocol: d.opts.Edge.ProxyProtocol}
+	l := router.Listener{Addr: addr, Key: key, Kind: d.listenerKinds[key], L4: d.opts.L4, ProxySwitch: d.proxySwitch(key)}
 	if l.Kind != router.ListenerHTTP {
 		// Only connection-level listeners read the Table themselves: an
 		// HTTPS Gateway port must not pass through the Ingress SNI routes.
@@ -269,4 +276,16 @@ func (d *Dataplane) GatewayListener(key, addr string) router.Listener {
 		l.TLS = store.TLSConfig()
 	}
 	return l
+}
+
+// proxySwitch returns key's PROXY protocol switch, made with the
+// process-wide setting the first time; d.mu is held.
+func (d *Dataplane) proxySwitch(key string) *router.ProxySwitch {
+	sw := d.proxy[key]
+	if sw == nil {
+		sw = &router.ProxySwitch{}
+		sw.Store(d.opts.Edge.ProxyProtocol)
+		d.proxy[key] = sw
+	}
+	return sw
 }

@@ -51,11 +51,25 @@ func TestPolicyCRDValidation(t *testing.T) {
 			Spec: portico.TrafficPolicySpec{RateLimit: &portico.RateLimit{Local: &portico.LocalRateLimit{Requests: 1, Unit: "Second",
 				Key: &portico.RateLimitKey{Type: "Header"}}}}},
 			"name is required for Header and Claim keys"},
+		{"proxy timeout", &portico.TrafficPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pp-timeout"},
+			Spec: portico.TrafficPolicySpec{ClientIPDetection: &portico.ClientIPDetection{ProxyProtocol: &portico.ProxyProtocol{
+				TrustedCIDRs: []string{"10.0.0.0/8"}, Timeout: &metav1.Duration{Duration: 2 * time.Minute}}}}},
+			"timeout must be between 100ms and 60s"},
+		{"proxy without CIDRs", &portico.TrafficPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pp-cidrs"},
+			Spec: portico.TrafficPolicySpec{ClientIPDetection: &portico.ClientIPDetection{ProxyProtocol: &portico.ProxyProtocol{}}}},
+			"trustedCIDRs"},
 	} {
 		err := k8s.Create(context.Background(), c.obj)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want …%s…", c.name, err, c.want)
 		}
+	}
+	ok := &portico.TrafficPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pp-ok"},
+		Spec: portico.TrafficPolicySpec{TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{gwRef},
+			ClientIPDetection: &portico.ClientIPDetection{ProxyProtocol: &portico.ProxyProtocol{
+				TrustedCIDRs: []string{"10.0.0.0/8"}, Timeout: &metav1.Duration{Duration: 2 * time.Second}}}}}
+	if err := k8s.Create(context.Background(), ok); err != nil {
+		t.Errorf("proxyProtocol only: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// The header parser is github.com/pires/go-proxyproto (the one
@@ -26,9 +27,9 @@ import (
 // keeps the real peer address.
 type ProxyProtocol struct {
 	// Trusted are the networks allowed to send headers; empty trusts none.
-	Trusted []netip.Prefix
+	Trusted []netip.Prefix `json:"trusted,omitempty"`
 	// Timeout bounds the wait for the header; 0 means DefaultProxyProtocolTimeout.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // DefaultProxyProtocolTimeout is ProxyProtocol.Timeout's default.
@@ -41,10 +42,12 @@ const maxProxyHeader = 16 + 1024
 var errProxyUntrusted = errors.New("proxy protocol: peer not trusted")
 
 // proxyListener reads the PROXY header of each accepted connection, each
-// in its own goroutine so a slow client never holds up the others.
+// in its own goroutine so a slow client never holds up the others. The
+// setting is read per connection (see ProxySwitch); nil serves the
+// connection as it is.
 type proxyListener struct {
 	net.Listener
-	pp    *ProxyProtocol
+	load  func() *ProxyProtocol
 	once  sync.Once
 	conns chan net.Conn
 	errc  chan error
@@ -54,21 +57,49 @@ type proxyListener struct {
 // is read and checked; Accept returns connections whose RemoteAddr is the
 // client's, and closes those that fail.
 func NewProxyProtocolListener(ln net.Listener, pp *ProxyProtocol) net.Listener {
-	return &proxyListener{Listener: ln, pp: pp, conns: make(chan net.Conn), errc: make(chan error, 1)}
+	return newProxyListener(ln, func() *ProxyProtocol { return pp })
+}
+
+// ProxySwitch holds the PROXY protocol setting of one listener, replaced
+// whole while the listener runs: each new connection reads the current
+// one (nil: no header expected); connections already accepted keep theirs.
+type ProxySwitch = atomic.Pointer[ProxyProtocol]
+
+// NewSwitchedProxyListener is NewProxyProtocolListener with the setting
+// read from sw for each connection.
+func NewSwitchedProxyListener(ln net.Listener, sw *ProxySwitch) net.Listener {
+	return newProxyListener(ln, sw.Load)
+}
+
+func newProxyListener(ln net.Listener, load func() *ProxyProtocol) *proxyListener {
+	return &proxyListener{Listener: ln, load: load, conns: make(chan net.Conn), errc: make(chan error, 1)}
 }
 
 func (l *proxyListener) loop() {
+	var backoff time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
+			// A temporary failure (out of file descriptors) must not
+			// end the listener: every Gateway listener passes here.
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() && !errors.Is(err, net.ErrClosed) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
 			l.errc <- err
 			return
 		}
+		backoff = 0
+		pp := l.load()
 		go func() {
-			pc, err := readProxyHeader(c, l.pp)
-			if err != nil {
-				_ = c.Close()
-				return
+			pc := c
+			if pp != nil {
+				var err error
+				if pc, err = readProxyHeader(c, pp); err != nil {
+					_ = c.Close()
+					return
+				}
 			}
 			select {
 			case l.conns <- pc:

@@ -26,6 +26,10 @@ type Listener struct {
 	// ProxyProtocol, when set, requires a PROXY v1/v2 header on every
 	// connection (see ProxyProtocol).
 	ProxyProtocol *ProxyProtocol
+	// ProxySwitch, when set, replaces ProxyProtocol with a setting that
+	// may change while the listener runs (Gateway listeners, set by
+	// policy).
+	ProxySwitch *ProxySwitch
 }
 
 // ListenerKind is what a Listener does with its connections.
@@ -62,7 +66,10 @@ func Serve(ctx context.Context, l Listener, h http.Handler, d Drain, ready func(
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	if l.ProxyProtocol != nil {
+	switch {
+	case l.ProxySwitch != nil:
+		ln = NewSwitchedProxyListener(ln, l.ProxySwitch)
+	case l.ProxyProtocol != nil:
 		ln = NewProxyProtocolListener(ln, l.ProxyProtocol)
 	}
 	switch l.Kind {

@@ -45,4 +45,8 @@ type Listener struct {
 	// another of them than its connection's SNI is misdirected (421): the
 	// Gateway API's rule for HTTPS listeners.
 	Hostnames []string
+	// ProxyProtocol, set by a policy on the Gateway or its listener,
+	// requires a PROXY header on the port's connections; nil leaves the
+	// process-wide setting (--proxy-protocol-from).
+	ProxyProtocol *router.ProxyProtocol
 }

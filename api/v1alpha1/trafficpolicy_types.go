@@ -148,7 +148,7 @@ type RequestBody struct {
 // the controller (--trusted-proxies), or their X-Forwarded-For never
 // arrives.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.trustedCIDRs) || has(self.numTrustedHops)",message="set trustedCIDRs or numTrustedHops"
+// +kubebuilder:validation:XValidation:rule="has(self.trustedCIDRs) || has(self.numTrustedHops) || has(self.proxyProtocol)",message="set trustedCIDRs, numTrustedHops or proxyProtocol"
 type ClientIPDetection struct {
 	// TrustedCIDRs are the proxies' networks: entries from them are
 	// skipped.
@@ -160,4 +160,27 @@ type ClientIPDetection struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=16
 	NumTrustedHops *int32 `json:"numTrustedHops,omitempty"`
+	// ProxyProtocol requires every connection to the targeted Gateway's
+	// listeners (or the one listener named by sectionName) to start with
+	// a PROXY protocol v1 or v2 header; its source address becomes the
+	// client's. It applies to Gateway targets only: a header is read per
+	// connection, before any route is chosen.
+	// +optional
+	ProxyProtocol *ProxyProtocol `json:"proxyProtocol,omitempty"`
+}
+
+// ProxyProtocol says which peers may send PROXY protocol headers.
+// Connections from other peers, or without a valid header in time, are
+// closed.
+type ProxyProtocol struct {
+	// TrustedCIDRs are the networks of the peers allowed to send a header
+	// (a load balancer's).
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	TrustedCIDRs []string `json:"trustedCIDRs"`
+	// Timeout bounds the wait for the header (default 5s, 100ms to 60s).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('60s')",message="timeout must be between 100ms and 60s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }

@@ -109,6 +109,7 @@ func (c *common) applyPolicies() {
 	if c.res.Config.Default != nil {
 		a.attach(c.res.Config.Default)
 	}
+	a.applyProxyProtocol()
 	c.res.SecurityPolicies = a.statuses(a.sec)
 	c.res.TrafficPolicies = a.statuses(a.traf)
 }

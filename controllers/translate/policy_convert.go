@@ -31,6 +31,9 @@ type policyPart struct {
 	traffic  *router.Policy
 	// shaping is a TrafficPolicy's settings for the routes themselves.
 	shaping routeShaping
+	// proxy is a TrafficPolicy's PROXY protocol setting, for the Gateway
+	// listeners it targets (see applyProxyProtocol).
+	proxy *router.ProxyProtocol
 
 	field, message string
 	unresolved     bool
@@ -224,7 +227,16 @@ func convertTraffic(tp *portico.TrafficPolicy) *policyPart {
 		if d.NumTrustedHops != nil {
 			cd.Hops = int(*d.NumTrustedHops)
 		}
-		out.ClientIP = cd
+		if len(cd.TrustedProxies) > 0 || cd.Hops > 0 {
+			out.ClientIP = cd
+		}
+		if d.ProxyProtocol != nil {
+			pp, field, msg := convertProxyProtocol(d.ProxyProtocol)
+			if msg != "" {
+				return p.fail(field, msg, false)
+			}
+			p.proxy = pp
+		}
 	}
 	if err := out.Check(); err != nil {
 		return p.fail("spec", err.Error(), false)

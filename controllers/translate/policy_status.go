@@ -84,6 +84,9 @@ func (a *attacher) conditions(k *policyKind, p *policyPart, i int, t policyTarge
 		resolved = cond(condResolvedRefs, false, "InvalidReference", p.field+": "+p.message)
 	}
 	accepted := cond(string(gatewayv1.PolicyConditionAccepted), true, gatewayv1.PolicyReasonAccepted, "policy is applied")
+	if p.proxy != nil && (t.group != gatewayGroup || t.kind != kindGateway) {
+		accepted.Message = "policy is applied except " + fmt.Sprintf(proxyNotApplied, t.kind, p.ref.Namespace, t.name)
+	}
 	switch {
 	case !a.targetExists(p.ref.Namespace, t):
 		accepted = cond(string(gatewayv1.PolicyConditionAccepted), false, gatewayv1.PolicyReasonTargetNotFound,

@@ -16,7 +16,7 @@ func (r *Result) Serving() *serving.Model {
 	}
 	for _, l := range r.GatewayListeners {
 		m.Listeners = append(m.Listeners, serving.Listener{Key: l.Key, Kind: listenerKind(l.Protocol, l.TLS),
-			TLS: l.TLS, Certificates: l.Certificates, Hostnames: l.Hostnames})
+			TLS: l.TLS, Certificates: l.Certificates, Hostnames: l.Hostnames, ProxyProtocol: l.ProxyProtocol})
 	}
 	return m
 }

@@ -196,6 +196,9 @@ type GatewayListener struct {
 	// ServiceType, from the parameters ConfigMap of the Gateway or its
 	// class, overrides the controller's default Service type.
 	ServiceType string `json:"serviceType,omitempty"`
+	// ProxyProtocol, from the TrafficPolicy of the Gateway or its
+	// listeners on this port, requires a PROXY header on every connection.
+	ProxyProtocol *router.ProxyProtocol `json:"proxyProtocol,omitempty"`
 	// TLS says the port terminates TLS with Certificates: by listener
 	// hostname, and one without hosts as the port's default. A TLS-protocol
 	// port without it passes TLS through.

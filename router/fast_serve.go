@@ -159,8 +159,13 @@ func (e *fastEngine) filterAndProxy(ctx *fasthttp.RequestCtx, st *proxyState, sc
 		st.policy.peek = &fastBodyPeek{e: e, ctx: ctx, st: st, sc: sc}
 	}
 	if code, text := st.answerEarly(ctx, fastRespHeaders{&ctx.Response.Header}); code != 0 {
-		if st.policy.peeked && !st.policy.peekWhole {
-			ctx.SetConnectionClose() // the body is not read through
+		if st.policy.peeked && !st.policy.peekWhole || !st.policy.peeked && ctx.Request.IsBodyStream() {
+			// The body is not read through: close, lingering so that the
+			// client's unread bytes do not reset the answer away.
+			ctx.SetConnectionClose()
+			if sc != nil {
+				sc.lingerAtClose()
+			}
 		}
 		if st.outbound != nil {
 			fasthttp.ReleaseRequest(st.outbound)

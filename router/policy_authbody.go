@@ -136,6 +136,9 @@ func (p *fastBodyPeek) peekBody(n int64) ([]byte, bool, int) {
 	buf, err := io.ReadAll(io.LimitReader(r, n+1))
 	if err != nil {
 		p.ctx.SetConnectionClose()
+		if p.sc != nil {
+			p.sc.lingerAtClose()
+		}
 		switch {
 		case errors.Is(err, errBodyTooLarge):
 			return nil, false, http.StatusRequestEntityTooLarge

@@ -33,8 +33,10 @@ type strictConn struct {
 	// engine's streamed request bodies.
 	perRead atomic.Int64
 	// lingerOnError makes Close linger after a framing error (the fast
-	// engine's connections).
+	// engine's connections), and unread after an answer given before the
+	// request body was read through (see lingerAtClose).
 	lingerOnError bool
+	unread        bool
 	// sendTimeout, when set, bounds each write (the fast engine's; net/http
 	// connections get theirs per response from the recorder), and
 	// writeDeadline is the deadline last set (unix nanoseconds).
@@ -199,7 +201,7 @@ func (c *strictConn) Close() error {
 		c.tunnels.remove(c)
 	}
 	c.mu.Lock()
-	failed := c.err != nil && c.lingerOnError
+	failed := (c.err != nil || c.unread) && c.lingerOnError
 	c.lingerOnError = false
 	c.mu.Unlock()
 	if failed {
@@ -207,6 +209,16 @@ func (c *strictConn) Close() error {
 		return nil
 	}
 	return c.Conn.Close()
+}
+
+// lingerAtClose notes that an answer went out before the request body
+// was read through (a refusal, a body over a limit): closing at once would
+// let the client's unread bytes turn the close into a reset that destroys
+// the answer, so Close lingers as after a framing error.
+func (c *strictConn) lingerAtClose() {
+	c.mu.Lock()
+	c.unread = true
+	c.mu.Unlock()
 }
 
 // tunnels tracks a server's upgraded connections, which

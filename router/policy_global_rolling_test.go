@@ -14,9 +14,6 @@ import (
 // they admit at most the limit in every window and within 5% of it over
 // the 10 s.
 func TestPolicyGlobalRateLimitWindows(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for 10 s")
-	}
 	addr, _ := startRedis(t)
 	b := echoBackend(t)
 	const limit, windows = 60, 10

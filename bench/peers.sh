@@ -13,6 +13,7 @@
 #     over [connections] keep-alive connections, at half of nginx's maximum rate measured first in the same
 #     run with wrk (RATE overrides it); prints p50/p99/p99.9 latencies from each request's due time
 #     (coordinated omission corrected) and how late rateload's own pacer was ("gen-late p99.9").
+#   SYSCALLS=1 counts each proxy's system calls (perf's raw_syscalls tracepoint) and adds "sys/req".
 #   PROFILE=DIR records a perf profile of each Portico row into DIR (perf's own cost then counts in its
 #     cpu/req; read it with perf report -i FILE --no-children).
 #   PORTICO=bin/portico (default); PORTICO_BASE=FILE adds a row "portico-base" for another build (fast
@@ -211,14 +212,24 @@ row() { # name port pid
     mkdir -p "$PROFILE"
     perf record -q -F 499 -g -p "$3" -o "$PROFILE/$MODE-c$C-b$BODY-$1.perf.data" -- sleep "$D" 2>/dev/null & perfpid=$!
   fi
+  local scpid= scfile= sys=
+  if [ -n "${SYSCALLS:-}" ]; then
+    scfile=$(mktemp)
+    perf stat -x, -e raw_syscalls:sys_enter -p "$(pgrep -P "$3" | tr '\n' , ; echo "$3")" -o "$scfile" -- sleep "$D" 2>/dev/null & scpid=$!
+  fi
   c0=$(cputicks "$3")
   load "$2" "$D"
   c1=$(cputicks "$3")
   [ -n "$perfpid" ] && wait "$perfpid"
+  if [ -n "$scpid" ]; then
+    wait "$scpid"
+    sys=$(awk -F, -v r="$rps" -v d="$D" '/raw_syscalls/ { if (r>0) printf "%.2f", $1/(r*d) }' "$scfile")
+    rm -f "$scfile"
+  fi
   us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$D" 'BEGIN{ if (r>0) printf "%.1f", t/hz*1e6/(r*d); else print "nan" }')
-  printf '%-12s rps %10s  p50 %8s  p99 %8s%s  cpu/req %6s us %s\n' "$1" "$rps" "$p50" "$p99" "${p999:+  p99.9 $p999}${late:+ (gen-late p99.9 $late)}" "$us" "$errs"
-  printf '{"time":"%s","mode":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","p999":"%s","gen_late_p999":"%s","cpu_us_per_req":%s,"errors":"%s"}\n' \
-    "$stamp" "$MODE" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$p999" "$late" "$us" "$errs" >>"$results"
+  printf '%-12s rps %10s  p50 %8s  p99 %8s%s  cpu/req %6s us%s %s\n' "$1" "$rps" "$p50" "$p99" "${p999:+  p99.9 $p999}${late:+ (gen-late p99.9 $late)}" "$us" "${sys:+  sys/req $sys}" "$errs"
+  printf '{"time":"%s","mode":"%s","proxy":"%s","connections":%s,"body_bytes":%s,"seconds":%s,"rps":%s,"p50":"%s","p99":"%s","p999":"%s","gen_late_p999":"%s","cpu_us_per_req":%s,"syscalls_per_req":"%s","errors":"%s"}\n' \
+    "$stamp" "$MODE" "$1" "$C" "$BODY" "$D" "${rps:-0}" "$p50" "$p99" "$p999" "$late" "$us" "$sys" "$errs" >>"$results"
 }
 gen="wrk -t1 -c$C -d${D}s"
 case $MODE in

@@ -181,6 +181,7 @@ func (d *Dataplane) ApplyTable(res *serving.Model, table *router.Table, certsCha
 	d.swapListenerCerts(res.Listeners)
 	d.Router.Swap(table)
 	startHeapTuner()
+	noteTableLive()
 	return table
 }
 

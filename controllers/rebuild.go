@@ -84,8 +84,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if u.Whole {
 		res = *u.Result
 	}
+	first := !r.Dataplane.Ready()
 	table := r.Dataplane.ApplyTable(u.Serving, u.Table, u.CertsChanged)
 	swapped := time.Now()
+	if first {
+		// Where a cold start went: the process and the caches' initial
+		// lists until this first rebuild started, then the rebuild.
+		log.Info("first routing table live", "sinceProcessStart", swapped.Sub(processStart).String(),
+			"rebuildStartedAfter", start.Sub(processStart).String(), "rebuild", swapped.Sub(start).String(),
+			"changes", len(changes), "routes", table.RouteCount())
+	}
 	if u.CertsChanged {
 		r.Dataplane.CertCache.Sweep()
 	}
@@ -121,6 +129,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// Certificates expire by the clock alone; look again regularly.
 	return reconcile.Result{RequeueAfter: recheckInterval}, nil
 }
+
+// processStart is about when the process started (package
+// initialisation), for the cold start's log line.
+var processStart = time.Now()
 
 // translateOptions are the Options of one rebuild.
 func (r *Reconciler) translateOptions(istioSvc *corev1.Service) translate.Options {

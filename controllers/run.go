@@ -51,6 +51,9 @@ type Options struct {
 	HTTPSRedirectPort int
 	MetricsAddr       string // "0" disables
 	HealthAddr        string // "0" disables
+	// PprofAddr, when set, serves Go's /debug/pprof (profiling; keep it
+	// on loopback).
+	PprofAddr string
 
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -156,6 +159,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Metrics: metricsserver.Options{BindAddress: opts.MetricsAddr,
 			ExtraHandlers: extra},
 		HealthProbeBindAddress: opts.HealthAddr,
+		PprofBindAddress:       opts.PprofAddr,
 		// Leadership is Portico's own (leaderElector): losing it must not
 		// stop a replica that serves traffic.
 		LeaderElection:          false,

@@ -72,32 +72,27 @@ type document struct {
 func splitDocuments(data []byte) []document {
 	var docs []document
 	start, startLine := 0, 1
-	line := 1
-	for i := 0; i <= len(data); {
-		end := bytes.IndexByte(data[i:], '\n')
-		next := len(data) + 1
-		if end >= 0 {
-			end += i
-			next = end + 1
-		} else {
-			end = len(data)
-		}
-		if end-i < 3 || data[i] != '-' {
-			// Most lines: not a separator (checked without trimming).
-			i = next
-			line++
-			continue
-		}
-		l := bytes.TrimRight(data[i:end], " \t\r")
-		if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
-			docs = append(docs, document{startLine, data[start:i]})
-			start, startLine = next, line+1
-			if start > len(data) {
-				start = len(data)
+	i, line := 0, 1 // the start of a line, and its number
+	for {
+		if i < len(data) && data[i] == '-' {
+			end, next := len(data), len(data)+1
+			if e := bytes.IndexByte(data[i:], '\n'); e >= 0 {
+				end, next = i+e, i+e+1
+			}
+			l := bytes.TrimRight(data[i:end], " \t\r")
+			if bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- ")) {
+				docs = append(docs, document{startLine, data[start:i]})
+				start, startLine = min(next, len(data)), line+1
 			}
 		}
-		i = next
-		line++
+		// Only lines starting with '-' can separate: skip to the next
+		// one, counting the lines passed.
+		k := bytes.Index(data[i:], []byte("\n-"))
+		if k < 0 {
+			break
+		}
+		line += bytes.Count(data[i:i+k+1], []byte("\n"))
+		i += k + 1
 	}
 	return append(docs, document{startLine, data[start:]})
 }

@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -48,10 +49,12 @@ func readManifest(path string, lim limits, remaining int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, tooLarge(path, lim, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Sized by the stat, so a large file is read without regrowing.
+	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, cannotRead(path, err)
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, tooLarge(path, lim, limit)
 	}

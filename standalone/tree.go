@@ -1,8 +1,6 @@
 package standalone
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,8 +31,16 @@ type fileState struct {
 	objs    []parsed
 	keys    []objectKey // of objs, in order (zero for unnamed objects)
 	ignored []string
-	// docs caches the file's parsed documents by content digest.
-	docs map[[32]byte]docParse
+	// others are the objects of objs of kinds the Engine does not hold.
+	others []runtime.Object
+	// docs are the file's documents in order, with their parse (their
+	// bytes point into the file as read, kept for the next reload).
+	docs []docState
+	// fresh are the indexes in objs of the objects parsed by the load that
+	// made this state; dropped the objects of the state it replaced that
+	// none of its documents kept (see parseFile; used once by difference).
+	fresh   []int
+	dropped []entry
 }
 
 // statKey is what a change to a file shows in its stat (of its target,
@@ -44,14 +50,6 @@ type statKey struct {
 	size  int64
 	mtime int64
 	ino   uint64
-}
-
-// docParse is one parsed document, its object's line relative to the
-// document's first line.
-type docParse struct {
-	obj     *parsed
-	ignored string
-	offset  int
 }
 
 // place is where an object is defined (the line as when it was indexed:
@@ -129,13 +127,10 @@ func (t *tree) load() (*Changes, error) {
 		for _, k := range next[f].ignored {
 			ch.Ignored = append(ch.Ignored, f+": "+k)
 		}
-		var others []runtime.Object
-		for _, p := range next[f].objs {
-			if !engineKinds[p.gvk.Kind] {
-				others = append(others, p.obj)
-			}
-		}
-		AddToSnapshot(ch.Others, others)
+		AddToSnapshot(ch.Others, next[f].others)
+	}
+	for _, f := range reread {
+		next[f].dropped = nil
 	}
 	t.files = next
 	return ch, nil
@@ -147,50 +142,6 @@ func statOf(st fs.FileInfo) statKey {
 		k.ino = sys.Ino()
 	}
 	return k
-}
-
-// parseFile parses a file's documents, reusing old's parse of the
-// documents whose bytes are unchanged. Each object gets its document's
-// digest as resourceVersion when it has none, so the Engine can tell it
-// unchanged.
-func parseFile(file string, data []byte, old *fileState) (*fileState, error) {
-	docs := splitDocuments(data)
-	fst := &fileState{size: int64(len(data)), docs: make(map[[32]byte]docParse, len(docs)),
-		objs: make([]parsed, 0, len(docs)), keys: make([]objectKey, 0, len(docs))}
-	for _, d := range docs {
-		sum := sha256.Sum256(d.data)
-		dp, ok := docParse{}, false
-		if _, again := fst.docs[sum]; old != nil && !again {
-			// A document repeated in the file is parsed again: its copy
-			// must be a distinct object for the duplicate check.
-			dp, ok = old.docs[sum]
-		}
-		if !ok {
-			p, ign, err := parseDocument(file, d)
-			if err != nil {
-				return nil, err
-			}
-			dp = docParse{obj: p, ignored: ign}
-			if p != nil {
-				dp.offset = p.line - d.line
-				if m, isMeta := p.obj.(metav1.Object); isMeta && m.GetResourceVersion() == "" {
-					m.SetResourceVersion("sha256:" + hex.EncodeToString(sum[:12]))
-				}
-				defaultNamespace(p)
-			}
-		}
-		fst.docs[sum] = dp
-		if dp.ignored != "" {
-			fst.ignored = append(fst.ignored, dp.ignored)
-		}
-		if dp.obj != nil {
-			p := *dp.obj
-			p.line = d.line + dp.offset
-			fst.objs = append(fst.objs, p)
-			fst.keys = append(fst.keys, keyOf(p))
-		}
-	}
-	return fst, nil
 }
 
 // defaultNamespace puts namespaced objects without a namespace in
@@ -224,8 +175,9 @@ type entry struct {
 
 // difference lists the objects of the files that changed: those only in
 // the old state (changed or gone) and those only in the new (changed or
-// added). Objects whose documents did not change are the same parsed
-// object in both states (parseFile reuses them) and are in neither list.
+// added), in file and object order. Objects whose documents did not
+// change are the same parsed object in both states (parseFile reuses
+// them) and are in neither list: parseFile noted the others.
 func (t *tree) difference(next map[string]*fileState) (gone, added []entry) {
 	var oldFiles, newFiles []string
 	for f, old := range t.files {
@@ -240,28 +192,20 @@ func (t *tree) difference(next map[string]*fileState) (gone, added []entry) {
 	}
 	slices.Sort(oldFiles)
 	slices.Sort(newFiles)
-	kept := map[runtime.Object]bool{}
-	for _, f := range newFiles {
-		for _, p := range next[f].objs {
-			kept[p.obj] = true
-		}
-	}
-	before := map[runtime.Object]bool{}
 	for _, f := range oldFiles {
+		if fst := next[f]; fst != nil {
+			gone = append(gone, fst.dropped...)
+			continue
+		}
 		old := t.files[f]
 		for i, p := range old.objs {
-			before[p.obj] = true
-			if !kept[p.obj] {
-				gone = append(gone, entry{old.keys[i], f, p})
-			}
+			gone = append(gone, entry{old.keys[i], f, p})
 		}
 	}
 	for _, f := range newFiles {
 		fst := next[f]
-		for i, p := range fst.objs {
-			if !before[p.obj] {
-				added = append(added, entry{fst.keys[i], f, p})
-			}
+		for _, i := range fst.fresh {
+			added = append(added, entry{fst.keys[i], f, fst.objs[i]})
 		}
 	}
 	return gone, added

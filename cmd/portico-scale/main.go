@@ -3,6 +3,7 @@
 // the same N virtual hosts (what ingress-nginx does on every change):
 //
 //	portico-scale -n 10000 -portico bin/portico [-changes 100] [-burst 1000] [-out bench/results]
+//	portico-scale -n 10000 -skip-nginx -cold-starts 3 -cold-binaries bin/portico,/tmp/old/portico
 //
 // It creates N Ingresses (one host, one path, one headless Service and one
 // EndpointSlice each, the endpoints in a test network namespace), starts
@@ -14,6 +15,9 @@
 //   - a TLS Secret rotated until the next handshake serves it;
 //   - the controller's RSS, steady and peak during a burst of changes;
 //   - requests that failed while the changes applied.
+//
+// With -cold-starts K it measures only the cold start, K times per binary
+// of -cold-binaries, interleaved, against objects created once.
 //
 // It needs root (network namespaces), iproute2, nginx and the control-plane
 // binaries (`make envtest-bins`). `make bench-scale N=10000` runs it. All
@@ -44,6 +48,9 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for the JSON result")
 	skipNginx := flag.Bool("skip-nginx", false, "leave out nginx's reference column")
 	flag.StringVar(&porticoArgs, "portico-args", "", "extra flags for `portico controller`, space-separated (e.g. \"--heap-headroom 10\")")
+	flag.IntVar(&coldStarts, "cold-starts", 0, "only compare cold starts: start each of -cold-binaries this many times, interleaved, against the same objects")
+	flag.StringVar(&coldBinaries, "cold-binaries", "", "comma-separated portico binaries for -cold-starts (default: -portico)")
+	flag.StringVar(&coldProfile, "cold-profile", "", "with -cold-starts: write a CPU profile of the first binary's first start (its first 8 s; needs --pprof-addr) to this file")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // the client's; Portico logs itself
 	if err := run(*n, *changes, *burst, *portico, *out, *skipNginx); err != nil {
@@ -92,7 +99,9 @@ func run(n, changes, burst int, portico, out string, skipNginx bool) error {
 	}
 	res.Portico = pr
 	res.LoadAvg[1] = loadAvg()
-	printTable(res)
+	if coldStarts == 0 {
+		printTable(res)
+	}
 	fmt.Printf("# load average (1/5/15 min) at start: %s, at end: %s\n", res.LoadAvg[0], res.LoadAvg[1])
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err

@@ -11,10 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,14 +30,20 @@ type porticoResult struct {
 	HostsFailing    int     `json:"hosts_failing"`
 	IngressCreated  stats   `json:"ingress_created"`
 	SliceChanged    stats   `json:"endpointslice_changed"`
-	SecretRotated   stats   `json:"secret_rotated"`
-	RSSSteadyMiB    float64 `json:"rss_steady_mib"`
-	RSSPeakMiB      float64 `json:"rss_peak_during_changes_mib"`
-	BurstChanges    int     `json:"burst_changes"`
-	BurstApplyS     float64 `json:"burst_applied_s"`
-	RequestsSent    int64   `json:"requests_sent"`
-	RequestsFailed  int64   `json:"requests_failed"`
-	FirstFailure    string  `json:"first_failure,omitempty"`
+	// CreatedSplit and SliceSplit divide each change's time by the
+	// controller's /debug/applied entry (see splitter).
+	CreatedSplit   *split  `json:"ingress_created_split,omitempty"`
+	SliceSplit     *split  `json:"endpointslice_changed_split,omitempty"`
+	SecretRotated  stats   `json:"secret_rotated"`
+	RSSSteadyMiB   float64 `json:"rss_steady_mib"`
+	RSSPeakMiB     float64 `json:"rss_peak_during_changes_mib"`
+	BurstChanges   int     `json:"burst_changes"`
+	BurstApplyS    float64 `json:"burst_applied_s"`
+	RequestsSent   int64   `json:"requests_sent"`
+	RequestsFailed int64   `json:"requests_failed"`
+	FirstFailure   string  `json:"first_failure,omitempty"`
+	// ColdStarts are the interleaved cold starts of -cold-starts.
+	ColdStarts []coldStart `json:"cold_starts,omitempty"`
 }
 
 // settle is how long after every host is served the steady RSS is read:
@@ -79,40 +81,17 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 		}
 	}
 
-	ports, err := freePorts(4)
+	if coldStarts > 0 {
+		res.ColdStarts, err = measureColdStarts(ctx, cp, binary, n)
+		return res, err
+	}
+	run, err := startController(ctx, cp, binary, n, porticoArgs)
 	if err != nil {
 		return res, err
 	}
-	httpAddr, httpsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
-	health := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	args := []string{"controller", "--kubeconfig", cp.Kubeconfig,
-		"--http-addr", httpAddr, "--https-addr", httpsAddr, "--health-addr", health,
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]), "--gateway-controller-name", "", "--istio", "false",
-		"--shutdown-delay", "0s", "--zap-log-level", "error"}
-	cmd := exec.CommandContext(ctx, binary, append(args, strings.Fields(porticoArgs)...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	t0 = time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, err
-	}
-	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
-	ready := func() bool {
-		resp, err := http.Get("http://" + health + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}
-	d, err := waitFor(t0, 10*time.Minute, ready)
-	if err != nil {
-		return res, fmt.Errorf("/readyz: %w", err)
-	}
-	res.StartReadyS = d.Seconds()
-	if d, err = waitFor(t0, 10*time.Minute, answers(httpAddr, hostName(n-1), "A")); err != nil {
-		return res, fmt.Errorf("last host: %w", err)
-	}
-	res.StartAllServedS = d.Seconds()
+	defer run.stop()
+	cmd, httpAddr, httpsAddr := run.cmd, run.httpAddr, run.httpsAddr
+	res.StartReadyS, res.StartAllServedS = run.ready.Seconds(), run.allServed.Seconds()
 	res.HostsChecked, res.HostsFailing = checkHosts(httpAddr, n)
 	fmt.Printf("# portico: ready after %.2fs, all %d hosts served after %.2fs (%d failing)\n",
 		res.StartReadyS, n, res.StartAllServedS, res.HostsFailing)
@@ -127,6 +106,7 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 	l := startLoad(httpAddr, n, 2, 30*time.Minute)
 
 	var created []time.Duration
+	var csplit splitter
 	for i := range changes {
 		host := fmt.Sprintf("new%d.scale.test", i)
 		t := time.Now()
@@ -138,10 +118,13 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 			return res, fmt.Errorf("new Ingress %s: %w", host, err)
 		}
 		created = append(created, d)
+		csplit.add(run.metrics, fmt.Sprintf("Ingress/%s/new%d", ns, i), t, t.Add(d))
 	}
 	res.IngressCreated = summarize(created)
+	res.CreatedSplit = csplit.summary()
 
 	var moved []time.Duration
+	var ssplit splitter
 	for i := range changes {
 		j := (i * 7919) % n // distinct Services, spread over the set
 		s := slice(fmt.Sprintf("s%d", j), b.IP)
@@ -158,8 +141,10 @@ func runPortico(ctx context.Context, cp *harness.ControlPlane, binary string, n,
 			return res, fmt.Errorf("EndpointSlice of s%d: %w", j, err)
 		}
 		moved = append(moved, d)
+		ssplit.add(run.metrics, "EndpointSlice/"+ns+"/"+s.Name, t, t.Add(d))
 	}
 	res.SliceChanged = summarize(moved)
+	res.SliceSplit = ssplit.summary()
 
 	var rotated []time.Duration
 	for range max(5, changes/5) {

@@ -28,6 +28,7 @@ func runController(args []string) error {
 	metricsAddr := fs.String("metrics-addr", ":10254", "Prometheus /metrics address, also serving /debug/applied and /debug/explain (\"0\" disables)")
 	dashboard := fs.Bool("dashboard", false, "serve the read-only HTML dashboard at /dashboard on the --metrics-addr server")
 	healthAddr := fs.String("health-addr", ":10256", "/healthz and /readyz address (\"0\" disables)")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's /debug/pprof profiles on this address, e.g. 127.0.0.1:6060 (empty: off)")
 	redirectPort := fs.Int("https-redirect-port", 443, "HTTPS port clients use, written into HTTP->HTTPS redirects (443 is left out)")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader among replicas; only the leader writes status and Events")
 	leaderNS := fs.String("leader-elect-namespace", "", "namespace of the leader Lease (default: $POD_NAMESPACE, else portico-system)")
@@ -90,6 +91,7 @@ func runController(args []string) error {
 		HTTPSRedirectPort:       *redirectPort,
 		MetricsAddr:             *metricsAddr,
 		HealthAddr:              *healthAddr,
+		PprofAddr:               *pprofAddr,
 		LeaderElect:             *leaderElect,
 		LeaderElectionNamespace: *leaderNS,
 		TrustedProxies:          trusted,

@@ -142,3 +142,25 @@ func TestSendTimeoutSparesIdleStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictConnMarksHTTP2: a connection whose client sent the HTTP/2
+// preface is marked as such (its writes then yield first, see
+// strictConn.Write); an HTTP/1.1 one is not.
+func TestStrictConnMarksHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		h2 bool
+	}{{http2.ClientPreface, true}, {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false}} {
+		a, b := net.Pipe()
+		sc := newStrictConn(a, nil, h2Allowed, nil)
+		go func() { _, _ = io.WriteString(b, tc.in) }()
+		if _, err := io.ReadFull(sc, make([]byte, len(tc.in))); err != nil {
+			t.Fatal(err)
+		}
+		if sc.h2.Load() != tc.h2 {
+			t.Errorf("%q: marked HTTP/2 %v, want %v", tc.in[:3], sc.h2.Load(), tc.h2)
+		}
+		_ = a.Close()
+		_ = b.Close()
+	}
+}

@@ -144,7 +144,25 @@ type recorder struct {
 	// fires, written to or not, which would cut idle streaming responses
 	// (SSE, gRPC); a connection's deadline only fails writes.
 	perWrite bool
-	rc       *http.ResponseController // made on first use
+	// flushed: the response has been flushed (HTTP/2: its writes may
+	// reach the network from then on).
+	flushed bool
+	rc      *http.ResponseController // made on first use
+}
+
+// h2WriteBuffer is what net/http's HTTP/2 server buffers of a handler's
+// writes before it sends any (its handlerChunkWriteSize): a stream's
+// writes that stay within it, before any flush, only copy bytes and
+// cannot wait on the client.
+const h2WriteBuffer = 4 << 10
+
+// buffered reports whether writing p only fills net/http's HTTP/2 buffer,
+// so that arming the stream's write deadline (a message to the
+// connection's serve loop and a timer, then another to lift it) is
+// pointless. The response's last bytes are sent when the handler returns,
+// after any deadline set here was lifted anyway.
+func (r *recorder) buffered(p []byte) bool {
+	return r.perWrite && !r.flushed && r.bytes+int64(len(p)) <= h2WriteBuffer
 }
 
 func (r *recorder) controller() *http.ResponseController {
@@ -188,6 +206,11 @@ func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
+	if r.buffered(p) {
+		n, err := r.ResponseWriter.Write(p)
+		r.bytes += int64(n)
+		return n, err
+	}
 	r.extend()
 	n, err := r.ResponseWriter.Write(p)
 	r.settle()
@@ -198,6 +221,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 // Flush forwards to the underlying writer; streaming needs it directly
 // because httputil.ReverseProxy checks for http.Flusher on some paths.
 func (r *recorder) Flush() {
+	r.flushed = true
 	r.extend()
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

@@ -40,10 +40,20 @@ type connCounter struct {
 }
 
 // scopedConns keeps counters by scope and settings across translations.
+// They are swept of idle ones as scopedBuckets are (see scopeSweep).
 var scopedConns = struct {
 	sync.Mutex
-	m map[ConnLimit]*connCounter
+	m     map[ConnLimit]*connCounter
+	swept time.Time
 }{m: map[ConnLimit]*connCounter{}}
+
+// idleSince reports whether no request is in progress and no compile
+// asked for the counter in scopeTTL before now.
+func (c *connCounter) idleSince(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.active) == 0 && now.Sub(c.used) > scopeTTL
+}
 
 func countersFor(l *ConnLimit) *connCounter {
 	if l.Scope == "" {
@@ -52,16 +62,16 @@ func countersFor(l *ConnLimit) *connCounter {
 	now := time.Now()
 	scopedConns.Lock()
 	defer scopedConns.Unlock()
-	for k, c := range scopedConns.m {
-		c.mu.Lock()
-		idle := len(c.active) == 0 && now.Sub(c.used) > scopeTTL
-		c.mu.Unlock()
-		if idle {
-			delete(scopedConns.m, k)
+	if now.Sub(scopedConns.swept) >= scopeSweep {
+		for k, c := range scopedConns.m {
+			if c.idleSince(now) {
+				delete(scopedConns.m, k)
+			}
 		}
+		scopedConns.swept = now
 	}
 	c := scopedConns.m[*l]
-	if c == nil {
+	if c == nil || c.idleSince(now) {
 		c = &connCounter{active: map[netip.Addr]uint32{}}
 		scopedConns.m[*l] = c
 	}

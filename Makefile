@@ -156,13 +156,14 @@ SCALE_CHANGES ?= 100
 SCALE_BURST ?= 1000
 
 .PHONY: fuzz
-fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, PROXY header reader, YAML reader.
+fuzz: ## Fuzz the parsers for 30s each: path canonicaliser, HTTP/1.x framing checker, ClientHello peeker, PROXY header reader, YAML reader and document splitter.
 	go test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzFraming -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzFastEngine -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzPeekClientHello -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzParseProxyHeader -fuzztime 30s ./router/
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./standalone/
+	go test -run '^$$' -fuzz FuzzSplitDocuments -fuzztime 30s ./standalone/
 
 ##@ Tools
 

@@ -40,3 +40,17 @@ func TestSplitDocumentsAsReference(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSplitDocuments: the splitter that jumps between lines starting with
+// '-' cuts every input as the line-by-line reference does.
+func FuzzSplitDocuments(f *testing.F) {
+	for _, s := range []string{"a: 1\n---\nb: 2\n", "---\n--- x\n----\n-- \n", "- a\n---\r\n- b", "\n-\n---"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, want := splitDocuments(data), splitReference(data)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %+v, want %+v", data, got, want)
+		}
+	})
+}

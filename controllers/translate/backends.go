@@ -71,6 +71,17 @@ type backendResolver struct {
 	// madeBySvc, kept only for the Engine's long-lived resolver, lists
 	// the keys of made by Service, so a changed Service's are forgotten.
 	madeBySvc map[nsName][]backendKey
+	// used, when set (by the Engine while it translates one Ingress),
+	// collects every Service looked up: what the translation depends on.
+	used map[nsName]bool
+}
+
+// service returns the Service held under k, noting the lookup in used.
+func (r *backendResolver) service(k nsName) *corev1.Service {
+	if r.used != nil {
+		r.used[k] = true
+	}
+	return r.services[k]
 }
 
 type backendKey struct {
@@ -115,8 +126,8 @@ func newBackendResolver(s *Snapshot, policies []*backendPolicy) *backendResolver
 // Backend when the Service or port does not exist, and a Backend with no
 // endpoints (plus a warning) when nothing is ready.
 func (r *backendResolver) resolve(ns, name string, port servicePortRef) (*router.Backend, *backendProblem) {
-	svc, ok := r.services[nsName{ns, name}]
-	if !ok {
+	svc := r.service(nsName{ns, name})
+	if svc == nil {
 		return nil, &backendProblem{".name", SeverityError, reasonServiceNotFound,
 			fmt.Sprintf("Service %s/%s not found", ns, name)}
 	}

@@ -129,3 +129,102 @@ func BenchmarkEngineChange(b *testing.B) {
 		})
 	}
 }
+
+// versioned gives every Ingress, Service and EndpointSlice of s a
+// resourceVersion, so that the Engine tells changed objects from the same.
+func versioned(s *translate.Snapshot) *translate.Snapshot {
+	for i := range s.Ingresses {
+		s.Ingresses[i].ResourceVersion = "1"
+	}
+	for i := range s.Services {
+		s.Services[i].ResourceVersion = "1"
+	}
+	for i := range s.EndpointSlices {
+		s.EndpointSlices[i].ResourceVersion = "1"
+	}
+	return s
+}
+
+// nginxSnapshot is bigSnapshot with every Ingress of the ingress-nginx
+// class, as a migrated cluster has them: each with rewrite-target (its
+// host's paths are expressions), a body limit, a source range, a rate
+// limit and ssl-redirect off.
+func nginxSnapshot(n int) *translate.Snapshot {
+	s := bigSnapshot(n)
+	s.IngressClasses = append(s.IngressClasses, networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "nginx"},
+		Spec: networkingv1.IngressClassSpec{Controller: translate.NginxControllerName}})
+	for i := range s.Ingresses {
+		ing := &s.Ingresses[i]
+		ing.Spec.IngressClassName = ptr.To("nginx")
+		p := translate.NginxAnnotationPrefix
+		ing.Annotations = map[string]string{p + "rewrite-target": "/$1", p + "proxy-body-size": "8m",
+			p + "whitelist-source-range": "10.0.0.0/8", p + "limit-rps": "100", p + "ssl-redirect": "false"}
+	}
+	return s
+}
+
+// nginxOptions turn ingress-nginx compatibility on, with the ConfigMap's
+// custom-http-errors and the controller's default backend (app-0 of the
+// snapshots above) as every route's error backend.
+func nginxOptions() translate.Options {
+	o := testOptions
+	o.Nginx = &translate.NginxOptions{ConfigMap: map[string]string{"custom-http-errors": "404,503"}}
+	o.DefaultBackend = "ns-0/app-0:80"
+	return o
+}
+
+// BenchmarkEngineChangeKinds measures one Ingress change through the
+// Engine at n Ingresses of other kinds than BenchmarkEngineChange's:
+// every Ingress of the ingress-nginx class and annotated (nginxSnapshot),
+// and plain Ingresses beside Gateway API objects (a GatewayClass, a
+// Gateway and HTTPRoutes). Each kind's "whole" case is Translate and
+// Compile of the same objects: what a change costs when the Engine
+// translates whole.
+func BenchmarkEngineChangeKinds(b *testing.B) {
+	gw := loadSnapshot(b, "testdata/gateway-http.in.yaml")
+	for _, n := range []int{10000, 50000} {
+		for _, kind := range []string{"nginx", "gateway"} {
+			s, opts := versioned(bigSnapshot(n)), testOptions
+			if kind == "nginx" {
+				s, opts = versioned(nginxSnapshot(n)), nginxOptions()
+			}
+			e := translate.NewEngine()
+			e.Replace(s)
+			if kind == "gateway" {
+				e.SetOthers(gw)
+			}
+			e.Update(opts)
+			rv := 1
+			name := fmt.Sprintf("%s/%d-ingresses", kind, n)
+			b.Run(name+"/ingress-updated", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					rv++
+					ing := s.Ingresses[i%n].DeepCopy()
+					ing.ResourceVersion = fmt.Sprint(rv)
+					ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1+rv%2]
+					e.Set(ing)
+					e.Update(opts)
+				}
+			})
+			b.Run(name+"/endpointslice-updated", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					rv++
+					es := s.EndpointSlices[i%n].DeepCopy()
+					es.ResourceVersion = fmt.Sprint(rv)
+					es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.200.%d.%d", rv/256%256, rv%256)}})
+					e.Set(es)
+					e.Update(opts)
+				}
+			})
+			whole := e.Snapshot()
+			b.Run(name+"/whole", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					router.Compile(translate.Translate(whole, opts).Config)
+				}
+			})
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"iter"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -28,8 +27,11 @@ import (
 // the Engine cannot tell what a change affects it rebuilds everything:
 // when the Options or the IngressClasses change, when a certificate it
 // checked expires or becomes valid, and whenever the snapshot holds
-// Gateway API or Istio objects (those are translated by Translate, whole,
-// on every Update).
+// Gateway API, policy or Istio objects (those are translated by Translate,
+// whole, on every Update). Ingresses of the ingress-nginx class are
+// translated incrementally too: what one reads of the others is host-wide
+// (use-regex, canaries, from-to-www-redirect) and the index records it
+// (see engine_nginx.go).
 //
 // An Engine is not safe for concurrent use. Objects given to it are read,
 // never modified, and kept: the caller must not modify them afterwards
@@ -51,11 +53,6 @@ type Engine struct {
 	// policies are attached by Translate alone, so while any exists the
 	// Engine translates whole (never serving such an Ingress unguarded).
 	policyNamed map[nsName]bool
-	// nginxAnnotated holds the Ingresses carrying ingress-nginx
-	// annotations: some act across Ingresses (canary, use-regex), so with
-	// ingress-nginx compatibility on, the Engine translates whole while
-	// any exists.
-	nginxAnnotated map[nsName]bool
 
 	// Changes since the last Update.
 	dirtyIngresses map[nsName]bool
@@ -88,8 +85,7 @@ func NewEngine() *Engine {
 		bySvc:     map[nsName][]*discoveryv1.EndpointSlice{},
 		secrets:   map[nsName]*corev1.Secret{},
 		// policyNamed: see Engine.
-		policyNamed:    map[nsName]bool{},
-		nginxAnnotated: map[nsName]bool{},
+		policyNamed: map[nsName]bool{},
 	}
 	e.resetDirty()
 	e.full = true
@@ -130,11 +126,6 @@ func (e *Engine) Set(obj any) bool {
 			e.policyNamed[k] = true
 		} else {
 			delete(e.policyNamed, k)
-		}
-		if hasNginxAnnotation(o) {
-			e.nginxAnnotated[k] = true
-		} else {
-			delete(e.nginxAnnotated, k)
 		}
 	case *corev1.Service:
 		k := nsName{o.Namespace, o.Name}
@@ -186,7 +177,6 @@ func (e *Engine) Delete(kind, namespace, name string) {
 			e.dirtyIngresses[k] = true
 		}
 		delete(e.policyNamed, k)
-		delete(e.nginxAnnotated, k)
 	case "Service":
 		if _, ok := e.services[k]; ok {
 			delete(e.services, k)
@@ -356,15 +346,6 @@ func (e *Engine) wholeOnly(opts Options) bool {
 	o := &e.others
 	if len(o.GatewayClasses)+len(o.Gateways)+len(o.HTTPRoutes)+len(o.GRPCRoutes)+len(o.TLSRoutes)+len(o.TCPRoutes)+
 		len(o.ReferenceGrants)+len(o.BackendTLSPolicies)+len(o.SecurityPolicies)+len(o.TrafficPolicies)+len(e.policyNamed) > 0 {
-		return true
-	}
-	if opts.Nginx != nil && len(e.nginxAnnotated) > 0 {
-		return true
-	}
-	if opts.Nginx != nil && strings.TrimSpace(opts.Nginx.ConfigMap["custom-http-errors"]) != "" {
-		// Every ingress-nginx route names the controller's default
-		// backend in its ErrorPages, which the endpoint fast path does
-		// not substitute.
 		return true
 	}
 	return opts.Istio != nil && len(o.IstioGateways)+len(o.VirtualServices)+len(o.DestinationRules) > 0

@@ -35,9 +35,28 @@ type ingressFrag struct {
 	// set when it turned the HTTPS redirect off for its own routes.
 	tlsHosts   []string
 	noRedirect bool
-	// services and secrets are what it names.
+	// services and secrets are what it names or its translation looked
+	// up.
 	services, secrets []nsName
 	changesAt         time.Time
+	// nginx says it is of the ingress-nginx class; canaries are its
+	// canary paths (a canary Ingress claims nothing). askedRegex and
+	// askedRouted are the hosts whose answers it read from the Engine:
+	// whether their paths are regular expressions (nginxRegexHost), and
+	// whether any Ingress has a rule for them (hostRouted).
+	nginx                   bool
+	canaries                []fragCanary
+	askedRegex, askedRouted []string
+}
+
+// fragCanary is one path of an ingress-nginx canary Ingress: merged into
+// the route that wins its claim (see engineIndex.mergeCanaries).
+type fragCanary struct {
+	key      claimKey
+	field    string
+	raw      string
+	backends []router.WeightedBackend
+	canary   *nginxCanary
 }
 
 // fragRoute is one path of an Ingress: served if it wins its claim, with
@@ -48,6 +67,9 @@ type fragRoute struct {
 	problems []Problem
 	field    string
 	rawPath  string
+	// warnConflict: losing the claim is a Warning, not an Error (the
+	// routes ingress-nginx annotations add beside the paths).
+	warnConflict bool
 }
 
 // fragL4 is one TLS passthrough host of an Ingress.
@@ -75,9 +97,15 @@ func compareFrags(a, b *ingressFrag) int {
 // Engine's objects.
 func (e *Engine) translateIngress(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, opts Options) *ingressFrag {
 	f := &ingressFrag{ing: ing, ref: ObjectRef{Kind: ingressKind, Namespace: ing.Namespace, Name: ing.Name}}
-	c := &common{opts: opts, backends: e.resolver, secrets: e.secrets}
-	t := &ingressProcessor{common: c, tlsHosts: map[string]bool{}, noRedirect: map[string]bool{}, frag: f}
-	t.ingress(ing, IsNginxIngress(ing, classes, opts))
+	c := &common{opts: opts, backends: e.resolver, secrets: e.secrets, usedSecrets: map[nsName]bool{}}
+	t := &ingressProcessor{common: c, tlsHosts: map[string]bool{}, noRedirect: map[string]bool{}, frag: f, hosts: e.ix}
+	e.resolver.used = map[nsName]bool{}
+	defer func() { e.resolver.used = nil }()
+	f.nginx = IsNginxIngress(ing, classes, opts)
+	t.ingress(ing, f.nginx)
+	for _, cp := range t.canaries {
+		f.canaries = append(f.canaries, fragCanary{key: cp.key, field: cp.field, raw: cp.raw, backends: cp.backends, canary: cp.n.canary})
+	}
 	f.problems = c.res.Problems
 	f.certs = c.res.Certificates
 	f.acme = c.res.ACMEHosts
@@ -88,7 +116,21 @@ func (e *Engine) translateIngress(ing *networkingv1.Ingress, classes []networkin
 	f.noRedirect = len(t.noRedirect) > 0
 	f.changesAt = c.changesAt
 	f.services, f.secrets = ingressNames(ing)
+	f.services = unionNames(f.services, e.resolver.used)
+	f.secrets = unionNames(f.secrets, c.usedSecrets)
 	return f
+}
+
+// unionNames adds the names of used to the sorted list s.
+func unionNames(s []nsName, used map[nsName]bool) []nsName {
+	if len(used) == 0 {
+		return s
+	}
+	for k := range used {
+		s = append(s, k)
+	}
+	slices.SortFunc(s, compareNames)
+	return slices.Compact(s)
 }
 
 // ingressNames lists the Services and Secrets an Ingress names: the

@@ -28,6 +28,8 @@ type engineIndex struct {
 	// changesAt is the earliest changesAt of the fragments (it may be
 	// earlier than that of the fragments left: a rebuild then comes early).
 	changesAt time.Time
+	// What ingress-nginx Ingresses read of each other: see engine_nginx.go.
+	nginxIndex
 }
 
 // hostID names the Ingress routes of one host on the shared listeners.
@@ -48,6 +50,7 @@ func newEngineIndex() *engineIndex {
 		frags: map[nsName]*ingressFrag{}, svcDeps: map[nsName]map[nsName]bool{}, secretDeps: map[nsName]map[nsName]bool{},
 		claims: map[claimKey][]claimant{}, hosts: map[hostID]map[nsName]bool{}, tlsHosts: map[string]int{},
 		defaults: map[nsName]bool{}, l4: map[nsName]bool{}, withCerts: map[nsName]bool{},
+		nginxIndex: newNginxIndex(),
 	}
 }
 
@@ -81,7 +84,7 @@ func claimPos(i int) int {
 	return i
 }
 
-func addTo(m map[nsName]map[nsName]bool, dep, k nsName) {
+func addTo[K comparable](m map[K]map[nsName]bool, dep K, k nsName) {
 	s := m[dep]
 	if s == nil {
 		s = map[nsName]bool{}
@@ -90,7 +93,7 @@ func addTo(m map[nsName]map[nsName]bool, dep, k nsName) {
 	s[k] = true
 }
 
-func removeFrom(m map[nsName]map[nsName]bool, dep, k nsName) {
+func removeFrom[K comparable](m map[K]map[nsName]bool, dep K, k nsName) {
 	if s := m[dep]; s != nil {
 		delete(s, k)
 		if len(s) == 0 {
@@ -145,6 +148,7 @@ func (ix *engineIndex) add(f *ingressFrag, ch *changeSet) {
 	if !f.changesAt.IsZero() && (ix.changesAt.IsZero() || f.changesAt.Before(ix.changesAt)) {
 		ix.changesAt = f.changesAt
 	}
+	ix.addNginx(f, k, ch)
 }
 
 // remove takes a fragment out of every index, noting in ch what it
@@ -192,6 +196,7 @@ func (ix *engineIndex) remove(f *ingressFrag, ch *changeSet) {
 		delete(ix.withCerts, k)
 		ch.certs = true
 	}
+	ix.removeNginx(f, k, ch)
 }
 
 // tlsHost notes that whether h is a TLS host changed: every route of that
@@ -249,6 +254,7 @@ func (ix *engineIndex) sortedFrags(set map[nsName]bool) []*ingressFrag {
 // each wins, with the HTTPS redirect of TLS hosts.
 func (ix *engineIndex) hostRoutes(h hostID) router.HostRoutes {
 	hr := router.HostRoutes{Host: h.host, HostMatch: h.match}
+	var mains map[claimKey]int
 	for _, f := range ix.sortedFrags(ix.hosts[h]) {
 		for i := range f.routes {
 			fr := &f.routes[i]
@@ -258,12 +264,28 @@ func (ix *engineIndex) hostRoutes(h hostID) router.HostRoutes {
 			if w := ix.winner(fr.key); w.f != f || w.i != i {
 				continue
 			}
-			r := fr.route
-			r.HTTPSRedirect = ix.tlsHosts[r.Host] > 0 && !f.noRedirect
-			hr.Routes = append(hr.Routes, r)
+			mains = ix.noteMain(mains, fr.key, len(hr.Routes))
+			hr.Routes = append(hr.Routes, ix.served(f, fr))
 		}
 	}
+	if cs := ix.hostCanaries[h]; len(cs) > 0 {
+		hr.Routes = ix.mergeCanaries(hr.Routes, mains, ix.sortedFrags(cs), func(k claimKey) bool {
+			return k.host == h.host && k.hostMatch == h.match
+		})
+	}
+	if ix.regexHosts[h.host] > 0 {
+		sortNginxRegex(hr.Routes, func(string) bool { return true })
+	}
 	return hr
+}
+
+// served is a winning route as served: with the HTTPS redirect of TLS
+// hosts (unless its Ingress turned it off; an annotation may have set it
+// already).
+func (ix *engineIndex) served(f *ingressFrag, fr *fragRoute) router.Route {
+	r := fr.route
+	r.HTTPSRedirect = r.HTTPSRedirect || ix.tlsHosts[r.Host] > 0 && !f.noRedirect
+	return r
 }
 
 // passthrough assembles every TLS passthrough route, oldest first.
@@ -300,7 +322,11 @@ func (ix *engineIndex) problems(f *ingressFrag, def *ingressFrag) []Problem {
 		if w := ix.winner(fr.key); w.f == f && w.i == i {
 			out = append(out, fr.problems...)
 		} else {
-			out = append(out, Problem{Object: f.ref, Field: fr.field, Severity: SeverityError, Reason: reasonRouteConflict,
+			sev := SeverityError
+			if fr.warnConflict {
+				sev = SeverityWarning
+			}
+			out = append(out, Problem{Object: f.ref, Field: fr.field, Severity: sev, Reason: reasonRouteConflict,
 				Message: pathConflict(fr.key.host, fr.rawPath, fr.key.pathMatch, w.f.ref)})
 		}
 	}
@@ -311,6 +337,11 @@ func (ix *engineIndex) problems(f *ingressFrag, def *ingressFrag) []Problem {
 		} else {
 			out = append(out, Problem{Object: f.ref, Field: fl.field, Severity: SeverityError, Reason: reasonRouteConflict,
 				Message: passthroughConflict(fl.key.host, w.f.ref)})
+		}
+	}
+	for i := range f.canaries {
+		if p, ok := ix.canaryProblem(f, i); ok {
+			out = append(out, p)
 		}
 	}
 	if f.def != nil {

@@ -2,6 +2,7 @@ package translate_test
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -30,6 +31,9 @@ type world struct {
 	rv      int
 	objects map[string]any // "Kind/ns/name"
 	secrets []corev1.Secret
+	// nginx adds Ingresses of the ingress-nginx class with its
+	// annotations, and that class.
+	nginx bool
 }
 
 var (
@@ -99,12 +103,17 @@ func (w *world) ingress(ns, name string) *networkingv1.Ingress {
 		b := w.backend()
 		ing.Spec.DefaultBackend = &b
 	}
+	hosts, paths := propHosts, propPaths
+	if w.nginx {
+		hosts, paths = append(hosts, propNginxHosts...), append(paths, propNginxPaths...)
+		w.nginxIngress(ing)
+	}
 	for range 1 + w.pick(2) {
-		rule := networkingv1.IngressRule{Host: propHosts[w.pick(len(propHosts))]}
+		rule := networkingv1.IngressRule{Host: hosts[w.pick(len(hosts))]}
 		if w.pick(10) > 0 {
 			rule.HTTP = &networkingv1.HTTPIngressRuleValue{}
 			for range 1 + w.pick(3) {
-				p := networkingv1.HTTPIngressPath{Path: propPaths[w.pick(len(propPaths))], Backend: w.backend()}
+				p := networkingv1.HTTPIngressPath{Path: paths[w.pick(len(paths))], Backend: w.backend()}
 				switch w.pick(4) {
 				case 0:
 					p.PathType = ptr.To(networkingv1.PathTypeExact)
@@ -142,6 +151,9 @@ func (w *world) service(ns, name string) *corev1.Service {
 	case 2:
 		svc.Spec.Ports[0].Port = 81
 	}
+	if w.nginx && w.pick(2) == 0 {
+		svc.Spec.ClusterIP = "10.96.0.1"
+	}
 	return svc
 }
 
@@ -168,6 +180,9 @@ func (w *world) secret(ns, name string) *corev1.Secret {
 func (w *world) class(name string) *networkingv1.IngressClass {
 	c := &networkingv1.IngressClass{ObjectMeta: w.meta("", name)}
 	c.Spec.Controller = "portico.dev/ingress-controller"
+	if name == "nginx" {
+		c.Spec.Controller = translate.NginxControllerName
+	}
 	if w.pick(3) == 0 {
 		c.Spec.Controller = "example.com/other"
 	}
@@ -200,7 +215,11 @@ func (w *world) step(e *translate.Engine) string {
 		}
 		make = func() any { return w.secret(ns, name) }
 	default:
-		kind, name, ns = "IngressClass", []string{"portico", "other"}[w.pick(2)], ""
+		classes := []string{"portico", "other"}
+		if w.nginx {
+			classes = append(classes, "nginx")
+		}
+		kind, name, ns = "IngressClass", classes[w.pick(len(classes))], ""
 		make = func() any { return w.class(name) }
 	}
 	key := kind + "/" + ns + "/" + name
@@ -306,6 +325,62 @@ func problemsByObject(ps []translate.Problem) map[translate.ObjectRef][]translat
 	return out
 }
 
+var (
+	propNginxHosts = []string{"www.h0.example.com", "h0.example.com"}
+	propNginxPaths = []string{"/api/(.*)", "/(", "/API", "/api"}
+	// propNginx are ingress-nginx annotations, with values, that the
+	// property test draws from.
+	propNginx = [][2]string{
+		{"use-regex", "true"}, {"rewrite-target", "/$1"}, {"rewrite-target", "/"},
+		{"canary", "true"}, {"canary", "true"}, {"canary-by-header", "X-Canary"}, {"canary-by-header-value", "yes"},
+		{"canary-weight", "30"}, {"canary-weight", "100"}, {"canary-by-cookie", "c"},
+		{"custom-http-errors", "404,503"}, {"custom-http-errors", "x"}, {"default-backend", "svc1"}, {"default-backend", "missing"},
+		{"auth-type", "basic"}, {"auth-secret", "client-ca"}, {"limit-rps", "5"}, {"limit-connections", "x"},
+		{"whitelist-source-range", "10.0.0.0/8"}, {"denylist-source-range", "bad"},
+		{"from-to-www-redirect", "true"}, {"from-to-www-redirect", "true"},
+		{"backend-protocol", "GRPC"}, {"backend-protocol", "HTTPS"}, {"proxy-ssl-secret", "tls1"},
+		{"load-balance", "ewma"}, {"upstream-hash-by", "$request_uri"}, {"service-upstream", "true"},
+		{"ssl-redirect", "false"}, {"force-ssl-redirect", "true"}, {"configuration-snippet", "more_set_headers x"},
+		{"proxy-body-size", "2m"}, {"enable-cors", "true"}, {"unknown-thing", "1"},
+	}
+	propCanary = [][2]string{{"canary-by-header", "X-Canary"}, {"canary-by-header-value", "yes"}, {"canary-by-header-pattern", "^y"},
+		{"canary-weight", "30"}, {"canary-by-cookie", "c"}, {"load-balance", "ewma"}}
+)
+
+// propSeeds is how many random sequences TestEngineEqualsTranslate runs
+// per option set.
+var propSeeds = flag.Uint64("prop-seeds", 16, "random sequences per option set in TestEngineEqualsTranslate")
+
+// nginxIngress makes about half the Ingresses of the ingress-nginx class,
+// with up to four of its annotations.
+func (w *world) nginxIngress(ing *networkingv1.Ingress) {
+	if w.pick(2) == 0 {
+		return
+	}
+	if w.pick(4) == 0 {
+		ing.Spec.IngressClassName = nil
+		ing.Annotations = map[string]string{translate.AnnotationIngressClass: "nginx"}
+	} else {
+		ing.Spec.IngressClassName = ptr.To("nginx")
+	}
+	if ing.Annotations == nil {
+		ing.Annotations = map[string]string{}
+	}
+	for range w.pick(5) {
+		a := propNginx[w.pick(len(propNginx))]
+		ing.Annotations[translate.NginxAnnotationPrefix+a[0]] = a[1]
+	}
+	if w.pick(4) == 0 {
+		// A canary, with the rules that route to it.
+		ing.Annotations[translate.NginxAnnotationPrefix+"canary"] = "true"
+		for _, a := range propCanary {
+			if w.pick(3) == 0 {
+				ing.Annotations[translate.NginxAnnotationPrefix+a[0]] = a[1]
+			}
+		}
+	}
+}
+
 // TestEngineEqualsTranslate applies random sequences of additions, updates
 // and deletions to an Engine and checks after every step that its result,
 // Table, certificates and per-object problems equal those of the full
@@ -319,10 +394,16 @@ func TestEngineEqualsTranslate(t *testing.T) {
 	withDefaults.DefaultCertificate = "a/tls0"
 	withDefaults.ACME = true
 	optionSets["defaults"] = withDefaults
+	nginx := testOptions
+	nginx.Nginx = &translate.NginxOptions{}
+	optionSets["nginx"] = nginx
+	nginxErrors := withDefaults
+	nginxErrors.Nginx = &translate.NginxOptions{ConfigMap: map[string]string{"custom-http-errors": "404,503", "ssl-redirect": "false"}}
+	optionSets["nginx-errors"] = nginxErrors
 	for name, opts := range optionSets {
-		for seed := range uint64(16) {
+		for seed := range *propSeeds {
 			t.Run(fmt.Sprintf("%s/seed%d", name, seed), func(t *testing.T) {
-				w := &world{rng: rand.New(rand.NewPCG(seed, 7)), objects: map[string]any{}, secrets: pool}
+				w := &world{rng: rand.New(rand.NewPCG(seed, 7)), objects: map[string]any{}, secrets: pool, nginx: opts.Nginx != nil}
 				e := translate.NewEngine()
 				var prev map[translate.ObjectRef][]translate.Problem
 				var prevOwned map[translate.ObjectRef]bool
@@ -435,22 +516,43 @@ func TestEngineWholeOnly(t *testing.T) {
 	}
 }
 
-// TestEngineNginxErrorPagesWhole: with the ConfigMap's custom-http-errors
-// every ingress-nginx route names the controller's default backend in its
-// ErrorPages, which the endpoint fast path does not substitute, so the
-// Engine translates whole.
-func TestEngineNginxErrorPagesWhole(t *testing.T) {
-	w := &world{rng: rand.New(rand.NewPCG(2, 2)), objects: map[string]any{}, secrets: loadSnapshot(t, "testdata/tls.in.yaml").Secrets}
+// TestEngineNginxIncremental: ingress-nginx Ingresses, with the
+// ConfigMap's custom-http-errors (every route's error backend is the
+// controller's default backend), are translated incrementally: an Ingress
+// change re-translates that Ingress alone, and an endpoint change of the
+// default backend re-translates none and serves the new endpoint in the
+// error pages.
+func TestEngineNginxIncremental(t *testing.T) {
+	s := versioned(nginxSnapshot(50))
+	opts := nginxOptions()
 	e := translate.NewEngine()
-	for range 20 {
-		w.step(e)
-	}
-	opts := testOptions
-	opts.Nginx = &translate.NginxOptions{ConfigMap: map[string]string{"custom-http-errors": "404"}}
+	e.Replace(s)
 	e.Update(opts)
-	w.step(e)
-	if u := e.Update(opts); !u.Whole {
-		t.Fatal("Update with the ConfigMap's custom-http-errors is not whole")
+	ing := s.Ingresses[3].DeepCopy()
+	ing.ResourceVersion = "2"
+	ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1]
+	e.Set(ing)
+	u := e.Update(opts)
+	if u.Whole || u.Retranslated != 1 {
+		t.Fatalf("Ingress changed: whole %v, %d re-translated", u.Whole, u.Retranslated)
+	}
+	if got, exp := describeTable(u.Table), describeTable(router.Compile(translate.Translate(e.Snapshot(), opts).Config)); got != exp {
+		t.Fatalf("tables differ: %s", firstDiff(got, exp))
+	}
+	es := s.EndpointSlices[0].DeepCopy() // app-0's: the default backend
+	es.ResourceVersion = "2"
+	es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.99.0.1"}})
+	e.Set(es)
+	u = e.Update(opts)
+	if u.Whole || u.Retranslated != 0 {
+		t.Fatalf("default backend endpoint added: whole %v, %d re-translated", u.Whole, u.Retranslated)
+	}
+	r := u.Table.Lookup("app-5.example.com", "/", nil)
+	if r == nil || r.ErrorPages == nil || len(r.ErrorPages.Backend.Endpoints) != 4 {
+		t.Fatalf("route after the default backend's endpoint was added: %+v", r)
+	}
+	if got, exp := describeTable(u.Table), describeTable(router.Compile(translate.Translate(e.Snapshot(), opts).Config)); got != exp {
+		t.Fatalf("tables differ: %s", firstDiff(got, exp))
 	}
 }
 

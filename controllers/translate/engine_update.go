@@ -83,6 +83,9 @@ func (e *Engine) rebuild(opts Options) Update {
 	e.resetDirty()
 	classes := e.classList()
 	ch := newChangeSet()
+	for k, ing := range e.ingresses {
+		e.ix.setContrib(k, ing, classes, opts, map[nsName]bool{})
+	}
 	for _, ing := range e.ingresses {
 		if OwnsIngress(ing, classes, opts) {
 			e.ix.add(e.translateIngress(ing, classes, opts), ch)
@@ -117,6 +120,7 @@ func (r *backendResolver) forgetService(svc nsName) {
 		}
 	}
 	delete(r.madeBySvc, svc)
+	r.forgetVariants(svc)
 }
 
 // incremental re-translates the Ingresses that changed or name something
@@ -124,12 +128,14 @@ func (r *backendResolver) forgetService(svc nsName) {
 func (e *Engine) incremental(opts Options) Update {
 	e.opts = opts
 	affected := map[nsName]bool{}
+	classes := e.classList()
 	for k := range e.dirtyIngresses {
 		affected[k] = true
+		e.ix.setContrib(k, e.ingresses[k], classes, opts, affected)
 	}
 	ch := newChangeSet()
 	for s := range e.dirtyEndpoints {
-		if !e.dirtyServices[s] && !e.swapEndpoints(s, ch) {
+		if !e.dirtyServices[s] && !e.swapEndpoints(s, ch, affected) {
 			e.dirtyServices[s] = true
 		}
 	}
@@ -146,7 +152,6 @@ func (e *Engine) incremental(opts Options) Update {
 	}
 	e.resetDirty()
 	if len(affected) > 0 {
-		classes := e.classList()
 		for k := range affected {
 			if old := e.ix.frags[k]; old != nil {
 				e.ix.remove(old, ch)
@@ -160,6 +165,9 @@ func (e *Engine) incremental(opts Options) Update {
 	// Every claimant of a claim that changed may have won or lost it.
 	for key := range ch.claims {
 		for _, c := range e.ix.claims[key] {
+			ch.objects[nsName{c.f.ref.Namespace, c.f.ref.Name}] = true
+		}
+		for _, c := range e.ix.canaries[key] {
 			ch.objects[nsName{c.f.ref.Namespace, c.f.ref.Name}] = true
 		}
 		if key.path != passthroughPath {
@@ -293,7 +301,7 @@ func (e *Engine) AllProblems() []Problem {
 	def := e.ix.defaultFrag()
 	out := e.GlobalProblems()
 	for _, f := range e.ix.frags {
-		if f.def != nil || len(f.problems) > 0 || len(f.passthrough) > 0 || !e.ix.winsAll(f) {
+		if f.def != nil || len(f.problems) > 0 || len(f.passthrough) > 0 || len(f.canaries) > 0 || !e.ix.winsAll(f) {
 			out = append(out, e.ix.problems(f, def)...)
 			continue
 		}
@@ -325,16 +333,23 @@ func (e *Engine) Result() Result {
 	}
 	res.Config.Routes = make([]router.Route, 0, n)
 	var problems []Problem
+	var mains map[claimKey]int
 	for _, f := range frags {
 		for i := range f.routes {
 			fr := &f.routes[i]
 			if w := e.ix.winner(fr.key); w.f == f && w.i == i {
-				r := fr.route
-				r.HTTPSRedirect = e.ix.tlsHosts[r.Host] > 0 && !f.noRedirect
-				res.Config.Routes = append(res.Config.Routes, r)
+				mains = e.ix.noteMain(mains, fr.key, len(res.Config.Routes))
+				res.Config.Routes = append(res.Config.Routes, e.ix.served(f, fr))
 			}
 		}
 		problems = append(problems, e.ix.problems(f, def)...)
+	}
+	if len(e.ix.withCanaries) > 0 {
+		res.Config.Routes = e.ix.mergeCanaries(res.Config.Routes, mains, e.ix.sortedFrags(e.ix.withCanaries),
+			func(claimKey) bool { return true })
+	}
+	if len(e.ix.regexHosts) > 0 {
+		sortNginxRegex(res.Config.Routes, func(h string) bool { return e.ix.regexHosts[h] > 0 })
 	}
 	res.Config.Passthrough = e.ix.passthrough()
 	res.Certificates, res.ACMEHosts = e.certificates()

@@ -27,7 +27,7 @@ var testOptions = translate.Options{
 		Namespace: "portico-system"},
 }
 
-func loadSnapshot(t *testing.T, file string) *translate.Snapshot {
+func loadSnapshot(t testing.TB, file string) *translate.Snapshot {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -75,6 +75,9 @@ type ingressProcessor struct {
 	// canaries are the paths of ingress-nginx canary Ingresses, merged
 	// into their main Ingress's routes once all are translated.
 	canaries []nginxCanaryPath
+	// hosts, with frag, answers what Translate reads of the other
+	// Ingresses (nginxRegexHost, hostRouted) from the Engine's index.
+	hosts *engineIndex
 }
 
 // newIngressProcessor sizes the claims for every Ingress path.

@@ -110,7 +110,8 @@ func (t *ingressProcessor) clientCAs(ing *networkingv1.Ingress, ref ObjectRef, v
 		ns, name = ing.Namespace, v
 	}
 	field := "metadata.annotations[" + AnnotationClientCASecret + "]"
-	sec, found := t.secrets[nsName{ns, name}]
+	sec := t.secret(nsName{ns, name})
+	found := sec != nil
 	if !found {
 		t.problem(ref, field, SeverityError, reasonSecretNotFound, fmt.Sprintf(
 			"client CA Secret %s/%s not found; the Ingress's TLS hosts refuse every connection until it exists", ns, name))

@@ -65,7 +65,7 @@ func nginxBasicAuth(n *nginxIngress) {
 			"does not allow (allow-cross-namespace-resources)")
 		return
 	}
-	s := n.t.secrets[nsName{ns, name}]
+	s := n.t.secret(nsName{ns, name})
 	if s == nil {
 		n.failClosed("auth-secret", reasonSecretNotFound, "Secret "+ns+"/"+name+" not found")
 		return

@@ -147,7 +147,7 @@ func (n *nginxIngress) proxySSLSecret(p *nginxProxySSL) bool {
 		return false
 	}
 	p.secret = ns + "/" + name
-	s := n.t.secrets[nsName{ns, name}]
+	s := n.t.secret(nsName{ns, name})
 	if s == nil {
 		n.failClosed("proxy-ssl-secret", reasonSecretNotFound, "Secret "+p.secret+" not found")
 		return false

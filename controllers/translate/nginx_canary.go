@@ -139,19 +139,15 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 	for _, cp := range t.canaries {
 		main, ok := t.claims[cp.key]
 		if !ok {
-			t.problem(cp.n.ref, cp.field, SeverityError, "CanaryWithoutMain", fmt.Sprintf(
-				"canary path %q on host %q has no main Ingress with the same host and path; it is not served", cp.raw, displayHost(cp.key.host)))
+			t.res.Problems = append(t.res.Problems, canaryWithoutMain(cp.n.ref, cp.field, cp.raw, cp.key, nil))
 			continue
 		}
 		if !t.isNginxRef(main) {
-			t.problem(cp.n.ref, cp.field, SeverityError, "CanaryWithoutMain", fmt.Sprintf(
-				"canary path %q on host %q: the Ingress routing it, %s, is not of the ingress-nginx class; the canary is not served",
-				cp.raw, displayHost(cp.key.host), main))
+			t.res.Problems = append(t.res.Problems, canaryWithoutMain(cp.n.ref, cp.field, cp.raw, cp.key, &main))
 			continue
 		}
 		if other, dup := merged[cp.key]; dup {
-			t.problem(cp.n.ref, cp.field, SeverityError, "CanaryConflict", fmt.Sprintf(
-				"%s is already the canary of this host and path (one canary per path); this one is ignored", other))
+			t.res.Problems = append(t.res.Problems, canaryConflict(cp.n.ref, cp.field, other))
 			continue
 		}
 		merged[cp.key] = cp.n.ref
@@ -167,6 +163,24 @@ func (t *ingressProcessor) mergeNginxCanaries() {
 		}
 	}
 	t.res.Config.Routes = append(t.res.Config.Routes, added...)
+}
+
+// canaryWithoutMain is the problem of a canary path that no Ingress
+// routes (main nil), or that an Ingress not of the ingress-nginx class
+// routes.
+func canaryWithoutMain(ref ObjectRef, field, raw string, key claimKey, main *ObjectRef) Problem {
+	msg := fmt.Sprintf("canary path %q on host %q has no main Ingress with the same host and path; it is not served", raw, displayHost(key.host))
+	if main != nil {
+		msg = fmt.Sprintf("canary path %q on host %q: the Ingress routing it, %s, is not of the ingress-nginx class; the canary is not served",
+			raw, displayHost(key.host), *main)
+	}
+	return Problem{Object: ref, Field: field, Severity: SeverityError, Reason: "CanaryWithoutMain", Message: msg}
+}
+
+// canaryConflict is the problem of a second canary for a host and path.
+func canaryConflict(ref ObjectRef, field string, first ObjectRef) Problem {
+	return Problem{Object: ref, Field: field, Severity: SeverityError, Reason: "CanaryConflict", Message: fmt.Sprintf(
+		"%s is already the canary of this host and path (one canary per path); this one is ignored", first)}
 }
 
 // routeClaimKey is the claim of an Ingress route.

@@ -53,7 +53,7 @@ func nginxErrorsIngress(n *nginxIngress) {
 	e := &nginxErrors{codes: codes, fallback: named}
 	if named {
 		svc = strings.TrimSpace(svc)
-		s := n.t.backends.services[nsName{n.ing.Namespace, svc}]
+		s := n.t.backends.service(nsName{n.ing.Namespace, svc})
 		switch {
 		case !isDNSName(svc):
 			n.failClosed("default-backend", reasonInvalidAnnotation, quote(svc)+" is not a Service name")

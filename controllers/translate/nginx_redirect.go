@@ -175,6 +175,12 @@ func nginxFromToWWW(n *nginxIngress) {
 // hostRouted reports whether an Ingress of the snapshot has a rule for
 // host.
 func (t *ingressProcessor) hostRouted(host string) bool {
+	if t.frag != nil {
+		// The Engine's per-Ingress translation: see nginxRegexHost.
+		h := strings.ToLower(host)
+		t.frag.askedRouted = append(t.frag.askedRouted, h)
+		return t.hosts.ruleHosts[h] > 0
+	}
 	for i := range t.snap.Ingresses {
 		for _, r := range t.snap.Ingresses[i].Spec.Rules {
 			if strings.EqualFold(r.Host, host) {
@@ -193,7 +199,7 @@ func (n *nginxIngress) addRoute(r router.Route, field string) {
 		key.path = strings.TrimSuffix(r.Path, "/")
 	}
 	if t.frag != nil {
-		t.frag.routes = append(t.frag.routes, fragRoute{key: key, route: r, field: field, rawPath: r.Path})
+		t.frag.routes = append(t.frag.routes, fragRoute{key: key, route: r, field: field, rawPath: r.Path, warnConflict: true})
 		return
 	}
 	if winner, taken := t.claims[key]; taken {

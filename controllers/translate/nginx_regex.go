@@ -40,11 +40,12 @@ func init() {
 // regular expressions under ingress-nginx's rules, looking at every
 // ingress-nginx Ingress of the snapshot once.
 func (t *ingressProcessor) nginxRegexHost(host string) bool {
-	if t.snap == nil {
-		// The Engine's per-Ingress translation: it runs only while no
-		// Ingress carries an ingress-nginx annotation (Engine.wholeOnly),
-		// so no host has regex paths.
-		return false
+	if t.frag != nil {
+		// The Engine's per-Ingress translation: its index counts the
+		// Ingresses making each host's paths expressions, and re-translates
+		// those that asked when the answer changes.
+		t.frag.askedRegex = append(t.frag.askedRegex, host)
+		return t.hosts.regexHosts[host] > 0
 	}
 	if t.nginxRegex == nil {
 		t.nginxRegex = map[string]bool{}
@@ -157,10 +158,15 @@ func (t *ingressProcessor) nginxSortRegex() {
 	if t.nginxRegex == nil {
 		return
 	}
-	routes := t.res.Config.Routes
+	sortNginxRegex(t.res.Config.Routes, func(h string) bool { return t.nginxRegex[h] })
+}
+
+// sortNginxRegex is nginxSortRegex on a list of routes, regex telling the
+// hosts whose paths are expressions.
+func sortNginxRegex(routes []router.Route, regex func(host string) bool) {
 	var at []int
 	for i := range routes {
-		if routes[i].Source.Kind == ingressKind && routes[i].PathMatch == router.PathRegularExpression && t.nginxRegex[routes[i].Host] {
+		if routes[i].Source.Kind == ingressKind && routes[i].PathMatch == router.PathRegularExpression && regex(routes[i].Host) {
 			at = append(at, i)
 		}
 	}

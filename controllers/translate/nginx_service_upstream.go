@@ -38,7 +38,7 @@ func nginxServiceUpstream(n *nginxIngress, _ nginxPath, r *router.Route) {
 		if !ok || !ok2 {
 			continue // not a Service port backend
 		}
-		svc := n.t.backends.services[nsName{ns, name}]
+		svc := n.t.backends.service(nsName{ns, name})
 		if svc == nil {
 			continue
 		}

@@ -61,6 +61,18 @@ type common struct {
 	// against Options.Now expires or becomes valid, that is when the
 	// result may change with nothing else changing (zero: never).
 	changesAt time.Time
+	// usedSecrets, when set (by the Engine while it translates one
+	// Ingress), collects every Secret looked up.
+	usedSecrets map[nsName]bool
+}
+
+// secret returns the Secret held under k, or nil, noting the lookup in
+// usedSecrets.
+func (c *common) secret(k nsName) *corev1.Secret {
+	if c.usedSecrets != nil {
+		c.usedSecrets[k] = true
+	}
+	return c.secrets[k]
 }
 
 // newCommon indexes the snapshot's Services and Secrets, and the validated
@@ -86,7 +98,8 @@ func (c *common) problem(obj ObjectRef, field string, sev Severity, reason, msg 
 // secretCertificate loads a kubernetes.io/tls Secret. On failure it returns
 // a message and reason.
 func (c *common) secretCertificate(ns, name string) (*tls.Certificate, string, string) {
-	sec, ok := c.secrets[nsName{ns, name}]
+	sec := c.secret(nsName{ns, name})
+	ok := sec != nil
 	if !ok {
 		return nil, fmt.Sprintf("Secret %s/%s not found", ns, name), reasonSecretNotFound
 	}

@@ -556,6 +556,41 @@ func TestEngineNginxIncremental(t *testing.T) {
 	}
 }
 
+// TestEngineNginxHostScoped: what ingress-nginx Ingresses read of each
+// other is host-wide, so a change re-translates, besides the changed
+// Ingress, only the Ingresses of its hosts whose answers changed: use-regex
+// on one Ingress makes the other Ingress of its host translate again (its
+// paths become expressions), and nothing else.
+func TestEngineNginxHostScoped(t *testing.T) {
+	s := versioned(nginxSnapshot(50))
+	for i := range s.Ingresses {
+		delete(s.Ingresses[i].Annotations, translate.NginxAnnotationPrefix+"rewrite-target")
+	}
+	other := s.Ingresses[0].DeepCopy()
+	other.Name = "app-0-other"
+	other.Spec.Rules[0].HTTP.Paths = other.Spec.Rules[0].HTTP.Paths[:1]
+	other.Spec.Rules[0].HTTP.Paths[0].Path = "/v2"
+	s.Ingresses = append(s.Ingresses, *other)
+	opts := nginxOptions()
+	e := translate.NewEngine()
+	e.Replace(s)
+	e.Update(opts)
+	ing := s.Ingresses[0].DeepCopy()
+	ing.ResourceVersion = "2"
+	ing.Annotations[translate.NginxAnnotationPrefix+"use-regex"] = "true"
+	e.Set(ing)
+	u := e.Update(opts)
+	if u.Whole || u.Retranslated != 2 {
+		t.Fatalf("use-regex added: whole %v, %d re-translated, want 2", u.Whole, u.Retranslated)
+	}
+	if r := u.Table.Lookup("app-0.example.com", "/V2/x", nil); r == nil || r.Source.Name != "app-0-other" {
+		t.Fatalf("/V2/x on the regex host: %+v", r)
+	}
+	if got, exp := describeTable(u.Table), describeTable(router.Compile(translate.Translate(e.Snapshot(), opts).Config)); got != exp {
+		t.Fatalf("tables differ: %s", firstDiff(got, exp))
+	}
+}
+
 // firstDiff shows where two renderings part, with some context.
 func firstDiff(got, exp string) string {
 	g, x := strings.Split(got, "\n"), strings.Split(exp, "\n")

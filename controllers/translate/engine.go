@@ -248,6 +248,9 @@ func (e *Engine) Replace(s *Snapshot) {
 	replaceKind(e, "EndpointSlice", s.EndpointSlices, e.slices)
 	replaceKind(e, "Secret", s.Secrets, e.secrets)
 	e.SetOthers(s)
+	// Its Secrets are held, as Set holds them: none is extra (a Secret
+	// deleted later must not come back from the extra ones).
+	e.extraSecrets = nil
 }
 
 // object is what Replace needs of the kinds Set takes.

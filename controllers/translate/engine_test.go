@@ -34,6 +34,9 @@ type world struct {
 	// nginx adds Ingresses of the ingress-nginx class with its
 	// annotations, and that class.
 	nginx bool
+	// others, when set, are Gateway API objects beside the Ingresses (the
+	// Engine translates whole while they are there).
+	others *translate.Snapshot
 }
 
 var (
@@ -248,6 +251,9 @@ func (w *world) snapshot() *translate.Snapshot {
 		}
 	})
 	s := &translate.Snapshot{}
+	if w.others != nil {
+		*s = *w.others
+	}
 	for _, k := range keys {
 		switch o := w.objects[k].(type) {
 		case *networkingv1.IngressClass:
@@ -385,9 +391,14 @@ func (w *world) nginxIngress(ing *networkingv1.Ingress) {
 // and deletions to an Engine and checks after every step that its result,
 // Table, certificates and per-object problems equal those of the full
 // Translate (and Compile) of the same objects, and that every Ingress whose
-// translation changed is reported as changed.
+// translation changed is reported as changed. The ingress-nginx option sets
+// add Ingresses of that class with random annotations; Gateway API objects
+// come and go (the Engine then translates whole, and incrementally again
+// once they are gone).
 func TestEngineEqualsTranslate(t *testing.T) {
 	pool := loadSnapshot(t, "testdata/tls.in.yaml").Secrets
+	gw := loadSnapshot(t, "testdata/gateway-http.in.yaml")
+	gw.IngressClasses, gw.Ingresses, gw.Services, gw.EndpointSlices, gw.Secrets = nil, nil, nil, nil, nil
 	optionSets := map[string]translate.Options{"plain": testOptions}
 	withDefaults := testOptions
 	withDefaults.DefaultBackend = "a/svc0:80"
@@ -420,6 +431,18 @@ func TestEngineEqualsTranslate(t *testing.T) {
 					if w.pick(4) == 0 {
 						// Changes that arrive together are one Update.
 						log = append(log, w.step(e))
+					}
+					if w.pick(25) == 0 {
+						// Gateway API objects come or go: whole
+						// translations, then incremental ones again.
+						if w.others == nil {
+							w.others = gw
+							e.SetOthers(gw)
+						} else {
+							w.others = nil
+							e.SetOthers(&translate.Snapshot{})
+						}
+						log = append(log, fmt.Sprintf("Gateway API objects: %v", w.others != nil))
 					}
 					o := opts
 					if w.pick(30) == 0 {
@@ -458,7 +481,9 @@ func TestEngineEqualsTranslate(t *testing.T) {
 					}
 					for k, o := range w.objects {
 						ing, ok := o.(*networkingv1.Ingress)
-						if !ok {
+						if !ok || w.others != nil {
+							// Translated whole, the Result answers
+							// per object (Problems and Owns do not).
 							continue
 						}
 						ref := translate.ObjectRef{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}

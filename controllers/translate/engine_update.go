@@ -51,7 +51,7 @@ func (e *Engine) Update(opts Options) Update {
 	if e.wholeOnly(opts) {
 		res := Translate(e.Snapshot(), opts)
 		e.table = router.Compile(res.Config)
-		e.started, e.ix = false, nil
+		e.started, e.ix, e.opts = false, nil, opts
 		e.resetDirty()
 		return Update{Table: e.table, Whole: true, Result: &res, Serving: res.Serving(), CertsChanged: true,
 			ACMEHosts: res.ACMEHosts, Retranslated: len(e.ingresses)}

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -269,7 +270,7 @@ func slicePort(es *discoveryv1.EndpointSlice, sp *corev1.ServicePort) (int32, bo
 // withProtocol returns a copy of b spoken to with p, shared by every
 // route that needs the same variant.
 func (r *backendResolver) withProtocol(b *router.Backend, p router.Protocol) *router.Backend {
-	key := b.Name + "#" + p.String()
+	key := variantKey(b, "protocol="+p.String())
 	if v, ok := r.variants[key]; ok {
 		return v
 	}
@@ -280,6 +281,18 @@ func (r *backendResolver) withProtocol(b *router.Backend, p router.Protocol) *ro
 		r.targetOf[&v] = target
 	}
 	return &v
+}
+
+// variantKey is the resolver's key for the variant what of b: b's name
+// first (forgetVariants drops a Service's variants by it), then all of b
+// but its endpoints, since b may itself be a variant of the same name (a
+// protocol's, a balancing's): two variants of different sources never
+// share an entry, whichever was made first.
+func variantKey(b *router.Backend, what string) string {
+	c := *b
+	c.Endpoints = nil
+	j, _ := json.Marshal(&c)
+	return b.Name + "#" + what + "#" + string(j)
 }
 
 // subset returns a variant of a Service port's backend limited to the

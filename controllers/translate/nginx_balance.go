@@ -97,7 +97,7 @@ func nginxBalanceBackends(n *nginxIngress, bs []router.WeightedBackend) {
 		if b == nil {
 			continue
 		}
-		vk := b.Name + "#nginx:" + key
+		vk := variantKey(b, "nginx:"+key)
 		v, ok := r.variants[vk]
 		if !ok {
 			c := *b

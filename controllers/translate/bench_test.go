@@ -79,16 +79,7 @@ func BenchmarkTranslate(b *testing.B) {
 // without the Engine.
 func BenchmarkEngineChange(b *testing.B) {
 	for _, n := range []int{10000, 50000} {
-		s := bigSnapshot(n)
-		for i := range s.Ingresses {
-			s.Ingresses[i].ResourceVersion = "1"
-		}
-		for i := range s.Services {
-			s.Services[i].ResourceVersion = "1"
-		}
-		for i := range s.EndpointSlices {
-			s.EndpointSlices[i].ResourceVersion = "1"
-		}
+		s := versioned(bigSnapshot(n))
 		e := translate.NewEngine()
 		e.Replace(s)
 		e.Update(testOptions)

@@ -69,19 +69,9 @@ func contribOf(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, o
 	nginx := opts.Nginx != nil && hasNginxAnnotation(ing) && IsNginxIngress(ing, classes, opts)
 	for _, rule := range ing.Spec.Rules {
 		c.routed = append(c.routed, strings.ToLower(rule.Host))
-		if !nginx || rule.HTTP == nil {
-			continue
-		}
-		h, _, err := ingressHost(rule.Host)
-		if err != "" {
-			continue
-		}
-		for _, p := range rule.HTTP.Paths {
-			if nginxPathIsRegex(ing, p.Path) {
-				c.regex = append(c.regex, h)
-				break
-			}
-		}
+	}
+	if nginx {
+		c.regex = slices.AppendSeq(c.regex, nginxRegexHostsOf(ing))
 	}
 	slices.Sort(c.routed)
 	slices.Sort(c.regex)

@@ -3,6 +3,7 @@ package translate
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -36,6 +37,31 @@ func init() {
 	onNginxRoute(10, "rewrite-target", nginxRewriteRoute)
 }
 
+// nginxRegexHostsOf yields the hosts of an ingress-nginx Ingress's rules
+// that have a path its annotations make a regular expression (a host may
+// come more than once).
+func nginxRegexHostsOf(ing *networkingv1.Ingress) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, rule := range ing.Spec.Rules {
+			if rule.HTTP == nil {
+				continue
+			}
+			h, _, err := ingressHost(rule.Host)
+			if err != "" {
+				continue
+			}
+			for _, p := range rule.HTTP.Paths {
+				if nginxPathIsRegex(ing, p.Path) {
+					if !yield(h) {
+						return
+					}
+					break
+				}
+			}
+		}
+	}
+}
+
 // nginxRegexHost reports whether the paths of host (as a route has it) are
 // regular expressions under ingress-nginx's rules, looking at every
 // ingress-nginx Ingress of the snapshot once.
@@ -54,19 +80,8 @@ func (t *ingressProcessor) nginxRegexHost(host string) bool {
 			if !hasNginxAnnotation(ing) || !IsNginxIngress(ing, t.snap.IngressClasses, t.opts) {
 				continue
 			}
-			for _, rule := range ing.Spec.Rules {
-				if rule.HTTP == nil {
-					continue
-				}
-				h, _, err := ingressHost(rule.Host)
-				if err != "" {
-					continue
-				}
-				for _, p := range rule.HTTP.Paths {
-					if nginxPathIsRegex(ing, p.Path) {
-						t.nginxRegex[h] = true
-					}
-				}
+			for h := range nginxRegexHostsOf(ing) {
+				t.nginxRegex[h] = true
 			}
 		}
 	}

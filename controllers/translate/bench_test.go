@@ -85,15 +85,7 @@ func BenchmarkEngineChange(b *testing.B) {
 		e.Update(testOptions)
 		rv := 1
 		b.Run(fmt.Sprintf("%d-ingresses/ingress-updated", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				rv++
-				ing := s.Ingresses[i%n].DeepCopy()
-				ing.ResourceVersion = fmt.Sprint(rv)
-				ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1+rv%2]
-				e.Set(ing)
-				e.Update(testOptions)
-			}
+			updateIngresses(b, e, s, testOptions, &rv)
 		})
 		b.Run(fmt.Sprintf("%d-ingresses/endpointslice-updated", n), func(b *testing.B) {
 			b.ReportAllocs()
@@ -118,6 +110,20 @@ func BenchmarkEngineChange(b *testing.B) {
 				e.Update(testOptions)
 			}
 		})
+	}
+}
+
+// updateIngresses changes b.N Ingresses of s in turn (a path more or
+// less, a new resourceVersion *rv) and applies each through e.
+func updateIngresses(b *testing.B, e *translate.Engine, s *translate.Snapshot, opts translate.Options, rv *int) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		*rv++
+		ing := s.Ingresses[i%len(s.Ingresses)].DeepCopy()
+		ing.ResourceVersion = fmt.Sprint(*rv)
+		ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1+*rv%2]
+		e.Set(ing)
+		e.Update(opts)
 	}
 }
 
@@ -191,17 +197,7 @@ func BenchmarkEngineChangeKinds(b *testing.B) {
 				}
 				e.Update(opts)
 				rv := 1
-				b.Run("ingress-updated", func(b *testing.B) {
-					b.ReportAllocs()
-					for i := 0; i < b.N; i++ {
-						rv++
-						ing := s.Ingresses[i%n].DeepCopy()
-						ing.ResourceVersion = fmt.Sprint(rv)
-						ing.Spec.Rules[0].HTTP.Paths = ing.Spec.Rules[0].HTTP.Paths[:1+rv%2]
-						e.Set(ing)
-						e.Update(opts)
-					}
-				})
+				b.Run("ingress-updated", func(b *testing.B) { updateIngresses(b, e, s, opts, &rv) })
 				endpoints := func(b *testing.B, slice func(i int) int) {
 					b.ReportAllocs()
 					for i := 0; i < b.N; i++ {
